@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs, with apt-get, only the Debian packages berth needs that are missing.
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: all)
+set -eu
+want="${1:-all}"
+
+build_pkgs="gcc make pkg-config libjansson-dev libcap-dev libseccomp-dev libmnl-dev"
+test_pkgs="bats jq busybox-static util-linux iproute2 procps time"
+bench_pkgs="runc time"
+lint_pkgs="clang-format clang-tidy cppcheck"
+
+case "$want" in
+  build) pkgs="$build_pkgs" ;;
+  test) pkgs="$build_pkgs $test_pkgs" ;;
+  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  parity) pkgs="$build_pkgs $test_pkgs runc" ;;
+  lint) pkgs="$lint_pkgs" ;;
+  all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  *) echo "deps.sh: unknown set '$want' (build|test|bench|parity|lint|all)" >&2; exit 1 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: missing packages:$missing (run as root to install them)" >&2
+  exit 1
+fi
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || apt-get update
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null || \
+  apt-get install -y --no-install-recommends $missing
