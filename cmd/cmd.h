@@ -1,0 +1,51 @@
+/* cmd/: parses arguments, calls one runtime function, prints. The only
+ * place that decides how an error looks and what the exit code is. */
+#ifndef BERTH_CMD_H
+#define BERTH_CMD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "../common/err.h"
+
+#define BERTH_VERSION "0.1.0"
+#define BERTH_SPEC_VERSION "1.2.0"
+
+struct globals {
+  const char *root;
+  const char *log_path;
+  bool log_json;
+  bool debug;
+};
+extern struct globals g;
+
+struct verb {
+  const char *name;
+  const char *summary;
+  const char *usage; /* shown by `berth VERB --help` */
+  int (*fn)(int argc, char **argv);
+};
+
+/* Reports err (one line on stderr, and in the --log file), frees it, returns 1. */
+int cmd_fail(struct berth_err **err);
+/* Formats a usage error the same way. Returns 1. */
+int cmd_usage_error(const struct verb *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Handles --help and bad options for a verb; returns -1 to go on, else an exit code. */
+int cmd_getopt(const struct verb *v, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, int (*on_opt)(int opt, const char *arg));
+/* Between n_min and n_max positional arguments left after options. */
+int cmd_want_args(const struct verb *v, int argc, char **argv, int n_min, int n_max);
+int cmd_parse_uint(const struct verb *v, const char *flag, const char *s, unsigned *out);
+
+/* create.c: options shared by create and run. */
+#include "../runtime/runtime.h"
+extern const struct option create_longopts[];
+int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, const char *arg);
+/* state.c: the state JSON, shared by state and list. */
+json_t *state_to_json(const struct runtime_info *in);
+
+extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kill, verb_delete,
+    verb_list, verb_spec, verb_features;
+
+#endif

@@ -1,0 +1,225 @@
+/* berth: an OCI container runtime with runc's command line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+
+struct globals g = {.root = "/run/berth"};
+
+static const struct verb *const verbs[] = {
+    &verb_create, &verb_start, &verb_run,  &verb_state,    &verb_kill,
+    &verb_delete, &verb_list,  &verb_spec, &verb_features,
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void log_line(const char *level, const char *msg)
+{
+  if (g.log_path == NULL)
+    return;
+  int fd = open(g.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  struct timespec ts;
+  struct tm tm;
+  char when[64];
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+  char stamp[96];
+  snprintf(stamp, sizeof(stamp), "%s.%09ldZ", when, ts.tv_nsec);
+  if (g.log_json) {
+    json_t *o = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", stamp);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+      dprintf(fd, "%s\n", text);
+    free(text);
+    json_decref(o);
+  } else {
+    dprintf(fd, "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level, msg);
+  }
+  close(fd);
+}
+
+int cmd_fail(struct berth_err **err)
+{
+  const char *msg = *err ? (*err)->msg : "unknown error";
+  /* One line, whatever the message holds. */
+  char line[sizeof((*err)->msg)];
+  snprintf(line, sizeof(line), "%s", msg);
+  for (char *p = line; *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+  fprintf(stderr, "berth: %s\n", line);
+  log_line("error", line);
+  berth_err_free(err);
+  return 1;
+}
+
+int cmd_usage_error(const struct verb *v, const char *fmt, ...)
+{
+  char what[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  struct berth_err *err = NULL;
+  if (v)
+    berth_err_set(&err, 0, "%s: %s (see 'berth %s --help')", v->name, what, v->name);
+  else
+    berth_err_set(&err, 0, "%s (see 'berth --help')", what);
+  return cmd_fail(&err);
+}
+
+int cmd_getopt(const struct verb *v, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, int (*on_opt)(int opt, const char *arg))
+{
+  char optstring[64];
+  snprintf(optstring, sizeof(optstring), "+:h%s", shortopts);
+  struct option all[32];
+  size_t n = 0;
+  for (; longopts && longopts[n].name && n < 30; n++)
+    all[n] = longopts[n];
+  all[n++] = (struct option){"help", no_argument, NULL, 'h'};
+  all[n] = (struct option){0};
+  optind = 1;
+  opterr = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, optstring, all, NULL)) != -1) {
+    if (opt == 'h') {
+      printf("%s", v->usage);
+      return 0;
+    }
+    if (opt == '?')
+      return cmd_usage_error(v, "unknown option '%s'", argv[optind - 1]);
+    if (opt == ':')
+      return cmd_usage_error(v, "option '%s' needs a value", argv[optind - 1]);
+    int r = on_opt(opt, optarg);
+    if (r >= 0)
+      return r;
+  }
+  return -1;
+}
+
+int cmd_want_args(const struct verb *v, int argc, char **argv, int n_min, int n_max)
+{
+  int have = argc - optind;
+  if (have < n_min)
+    return cmd_usage_error(v, "missing %s", have == 0 ? "container ID" : "arguments");
+  if (have > n_max)
+    return cmd_usage_error(v, "unexpected argument '%s'", argv[optind + n_max]);
+  return -1;
+}
+
+int cmd_parse_uint(const struct verb *v, const char *flag, const char *s, unsigned *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long n = strtoul(s, &end, 10);
+  if (errno || *end || end == s || s[0] == '-' || n > 65535)
+    return cmd_usage_error(v, "%s: invalid number '%s'", flag, s);
+  *out = (unsigned)n;
+  return -1;
+}
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "berth %s - an OCI container runtime (runtime-spec %s)\n\n"
+          "Usage: berth [global options] COMMAND [options] [arguments]\n\n"
+          "Commands:\n",
+          BERTH_VERSION, BERTH_SPEC_VERSION);
+  for (size_t i = 0; i < N_VERBS; i++)
+    fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+  fprintf(f, "\nGlobal options:\n"
+             "  --root DIR          state directory (default /run/berth)\n"
+             "  --log FILE          also write errors to FILE\n"
+             "  --log-format FMT    text (default) or json\n"
+             "  --debug             log debug output\n"
+             "  -v, --version       print the version\n"
+             "  -h, --help          this help\n\n"
+             "Run 'berth COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+  enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
+  static const struct option opts[] = {
+      {"root", required_argument, NULL, OPT_ROOT},
+      {"log", required_argument, NULL, OPT_LOG},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"debug", no_argument, NULL, OPT_DEBUG},
+      {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+      {"rootless", required_argument, NULL, OPT_ROOTLESS},
+      {"criu", required_argument, NULL, OPT_CRIU},
+      {"version", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
+      {0},
+  };
+  opterr = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
+    switch (opt) {
+    case OPT_ROOT:
+      if (optarg[0] == '\0')
+        return cmd_usage_error(NULL, "--root must not be empty");
+      g.root = optarg;
+      break;
+    case OPT_LOG:
+      g.log_path = optarg;
+      break;
+    case OPT_LOG_FORMAT:
+      if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+        return cmd_usage_error(NULL, "--log-format must be text or json, not '%s'", optarg);
+      g.log_json = strcmp(optarg, "json") == 0;
+      break;
+    case OPT_DEBUG:
+      g.debug = true;
+      break;
+    case OPT_SYSTEMD:
+      return cmd_usage_error(NULL, "--systemd-cgroup: not supported yet");
+    case OPT_ROOTLESS:
+      if (strcmp(optarg, "false") != 0 && strcmp(optarg, "auto") != 0)
+        return cmd_usage_error(NULL, "--rootless %s: not supported yet", optarg);
+      break;
+    case OPT_CRIU:
+      break; /* checkpointing is not offered; the path alone changes nothing */
+    case 'v':
+      printf("berth version %s\nspec: %s\n", BERTH_VERSION, BERTH_SPEC_VERSION);
+      return 0;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case ':':
+      return cmd_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return cmd_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc) {
+    usage(stderr);
+    return 1;
+  }
+  const char *name = argv[optind];
+  if (strcmp(name, "help") == 0) {
+    if (optind + 1 < argc)
+      for (size_t i = 0; i < N_VERBS; i++)
+        if (strcmp(verbs[i]->name, argv[optind + 1]) == 0) {
+          printf("%s", verbs[i]->usage);
+          return 0;
+        }
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < N_VERBS; i++)
+    if (strcmp(verbs[i]->name, name) == 0)
+      return verbs[i]->fn(argc - optind, argv + optind);
+  return cmd_usage_error(NULL, "unknown command '%s'", name);
+}

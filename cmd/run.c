@@ -1,0 +1,59 @@
+#include <string.h>
+
+#include "../runtime/runtime.h"
+#include "cmd.h"
+
+
+static struct runtime_run_opts opts;
+
+enum { OPT_KEEP = 300 };
+
+static int on_opt(int opt, const char *arg)
+{
+  if (opt == 'd') {
+    opts.detach = true;
+    return -1;
+  }
+  if (opt == OPT_KEEP) {
+    opts.keep = true;
+    return -1;
+  }
+  return create_opt(&verb_run, &opts.create, opt, arg);
+}
+
+static int run_run(int argc, char **argv)
+{
+  struct option longopts[16];
+  size_t n = 0;
+  for (; create_longopts[n].name; n++)
+    longopts[n] = create_longopts[n];
+  longopts[n++] = (struct option){"detach", no_argument, NULL, 'd'};
+  longopts[n++] = (struct option){"keep", no_argument, NULL, OPT_KEEP};
+  longopts[n] = (struct option){0};
+  int r = cmd_getopt(&verb_run, argc, argv, "b:d", longopts, on_opt);
+  if (r >= 0 || (r = cmd_want_args(&verb_run, argc, argv, 1, 1)) >= 0)
+    return r;
+  struct berth_err *err = NULL;
+  int status = 0;
+  if (runtime_run(g.root, argv[optind], &opts, &status, &err) < 0)
+    return cmd_fail(&err);
+  return status;
+}
+
+const struct verb verb_run = {
+    "run",
+    "create and start a container, wait for it, exit with its status",
+    "Usage: berth run [options] ID\n\n"
+    "Creates and starts container ID, forwards signals to it, and exits with its\n"
+    "exit status (128+N when it was killed by signal N). The container is\n"
+    "deleted when it exits unless --keep is given.\n\n"
+    "Options:\n"
+    "  -b, --bundle DIR       bundle directory (default: current directory)\n"
+    "  -d, --detach           return once the container has started\n"
+    "  --keep                 keep the stopped container's state\n"
+    "  --pid-file FILE        write the container's host pid to FILE\n"
+    "  --no-pivot             use MS_MOVE + chroot instead of pivot_root\n"
+    "  --no-new-keyring       keep the caller's session keyring\n"
+    "  --preserve-fds N       pass fds 3..3+N-1 to the container\n",
+    run_run,
+};

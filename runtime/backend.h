@@ -1,0 +1,38 @@
+/* The table of operations a backend implements. `linux` is the namespace
+ * backend; the microVM backend (vm/) will fill the same table. */
+#ifndef BERTH_BACKEND_H
+#define BERTH_BACKEND_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+#include "runtime.h"
+#include "spec.h"
+#include "state.h"
+
+struct backend_created {
+  pid_t pid;
+  int pidfd;   /* -1 unless asked to keep */
+  int sync_fd; /* -1 unless asked to keep: EOF once the process execs */
+};
+
+struct backend_ops {
+  const char *name;
+  /* Creates the container in the locked state directory dirfd and writes
+   * state.json. keep: hand pidfd/sync_fd back (run uses them to wait). */
+  int (*create)(int dirfd, const char *id, const struct spec *spec,
+                const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
+                struct backend_created *out, struct berth_err **err);
+  int (*start)(int dirfd, const struct state *st, struct berth_err **err);
+  int (*kill)(const struct state *st, int sig, bool all, struct berth_err **err);
+  /* Kills everything left and waits until the init is gone. */
+  int (*destroy)(const struct state *st, struct berth_err **err);
+};
+
+extern const struct backend_ops backend_linux;
+
+const struct backend_ops *backend_lookup(const char *name, struct berth_err **err);
+
+#endif

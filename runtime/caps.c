@@ -1,0 +1,93 @@
+/* User, groups and capabilities: the last privileged step before execve.
+ * Child, inside the container after pivot_root, still uid 0 with all caps. */
+#include <errno.h>
+#include <grp.h>
+#include <stdint.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "linux.h"
+
+static int caps_drop_bounding(uint64_t keep, int last, struct berth_err **err)
+{
+  for (int c = 0; c <= last; c++) {
+    if (keep & (UINT64_C(1) << c))
+      continue;
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return berth_err_sys(err, "drop capability %d from the bounding set", c);
+  }
+  return 0;
+}
+
+static int caps_set_proc(const uint64_t sets[CAP_SET_COUNT], int last, struct berth_err **err)
+{
+  cap_t caps = cap_init();
+  if (caps == NULL)
+    return berth_err_sys(err, "cap_init");
+  static const struct {
+    int set;
+    cap_flag_t flag;
+  } map[] = {{CAP_SET_EFFECTIVE, CAP_EFFECTIVE},
+             {CAP_SET_PERMITTED, CAP_PERMITTED},
+             {CAP_SET_INHERITABLE, CAP_INHERITABLE}};
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    for (int c = 0; c <= last; c++) {
+      if (!(sets[map[i].set] & (UINT64_C(1) << c)))
+        continue;
+      cap_value_t v = c;
+      cap_set_flag(caps, map[i].flag, 1, &v, CAP_SET);
+    }
+  int r = cap_set_proc(caps);
+  cap_free(caps);
+  if (r < 0)
+    return berth_err_sys(err, "set capabilities");
+  return 0;
+}
+
+static int caps_raise_ambient(uint64_t ambient, int last, struct berth_err **err)
+{
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return berth_err_sys(err, "clear ambient capabilities");
+  for (int c = 0; c <= last; c++) {
+    if (!(ambient & (UINT64_C(1) << c)))
+      continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      return berth_err_sys(err,
+                           "raise ambient capability %d (it must also be permitted and "
+                           "inheritable)",
+                           c);
+  }
+  return 0;
+}
+
+static int user_switch(const struct spec *s, struct berth_err **err)
+{
+  if (setgroups(s->n_additional_gids, s->additional_gids) < 0)
+    return berth_err_sys(err, "setgroups");
+  if (setresgid(s->gid, s->gid, s->gid) < 0)
+    return berth_err_sys(err, "setgid %u", s->gid);
+  if (setresuid(s->uid, s->uid, s->uid) < 0)
+    return berth_err_sys(err, "setuid %u", s->uid);
+  return 0;
+}
+
+int user_and_caps_apply(const struct spec *s, struct berth_err **err)
+{
+  int last = (int)cap_max_bits() - 1;
+  if (s->has_caps && caps_drop_bounding(s->caps[CAP_SET_BOUNDING], last, err) < 0)
+    return -1;
+  /* Keep the permitted set across setuid; effective is recomputed below. */
+  if (s->has_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    return berth_err_sys(err, "keep capabilities");
+  if (user_switch(s, err) < 0)
+    return -1;
+  if (!s->has_caps)
+    return 0;
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+    return berth_err_sys(err, "reset keepcaps");
+  /* Inheritable stays empty unless asked (CVE-2022-29162). */
+  if (caps_set_proc(s->caps, last, err) < 0)
+    return -1;
+  return caps_raise_ambient(s->caps[CAP_SET_AMBIENT], last, err);
+}

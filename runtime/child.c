@@ -1,0 +1,207 @@
+/* The container init. Child of `berth create`, inside the new namespaces
+ * (mount, uts, ipc, net, pid), still root, the host filesystem visible until
+ * pivot_root. The recipe below is the order of operations; it matters for
+ * security, so it stays on one screen. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "linux.h"
+
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+static int ns_join_paths(const struct spec *s, struct berth_err **err)
+{
+  /* Open every path first: once in another mount namespace, the paths
+   * would resolve there. The mount namespace is joined last. */
+  static const enum ns_kind order[] = {NS_IPC, NS_UTS, NS_NET, NS_CGROUP, NS_MNT};
+  int fds[sizeof(order) / sizeof(order[0])];
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    const char *p = s->ns[order[i]].path;
+    fds[i] = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+    if (p && fds[i] < 0) {
+      berth_err_sys(err, "open %s namespace %s", spec_ns_name(order[i]), p);
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    if (fds[i] < 0)
+      continue;
+    if (setns(fds[i], spec_ns_clone_flag(order[i])) < 0) {
+      berth_err_sys(err, "join %s namespace %s", spec_ns_name(order[i]), s->ns[order[i]].path);
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+  return 0;
+fail:
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+  return -1;
+}
+
+static int uts_apply(const struct spec *s, struct berth_err **err)
+{
+  if (s->hostname && s->hostname[0] && sethostname(s->hostname, strlen(s->hostname)) < 0)
+    return berth_err_sys(err, "sethostname %s", s->hostname);
+  if (s->domainname && s->domainname[0] &&
+      setdomainname(s->domainname, strlen(s->domainname)) < 0)
+    return berth_err_sys(err, "setdomainname %s", s->domainname);
+  return 0;
+}
+
+static void session_keyring_join(const struct child_ctx *c)
+{
+  /* A fresh session keyring, so the container cannot read the host's keys.
+   * Kernels without keyrings (ENOSYS) or denying it are not fatal, as in runc. */
+  if (c->no_new_keyring)
+    return;
+  char name[300];
+  snprintf(name, sizeof(name), "_ses.%s", c->id);
+  syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+}
+
+/* chdir into process.cwd and make sure we are still inside the root: a cwd
+ * reached through a leaked host fd would show as "(unreachable)" here. */
+static int cwd_enter(const struct spec *s, struct berth_err **err)
+{
+  if (chdir(s->cwd) < 0)
+    return berth_err_sys(err, "chdir to cwd %s", s->cwd);
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof(buf)) == NULL || buf[0] != '/')
+    return berth_err_set(err, EPERM, "cwd %s is outside the container root", s->cwd);
+  return 0;
+}
+
+static int fds_prepare(unsigned preserve, struct berth_err **err)
+{
+  /* Everything above the preserved range closes at execve (CVE-2024-21626:
+   * no host fd may reach the container). */
+  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    return berth_err_sys(err, "mark fds close-on-exec");
+  for (unsigned fd = 3; fd < 3 + preserve; fd++) {
+    int fl = fcntl((int)fd, F_GETFD);
+    if (fl >= 0 && fcntl((int)fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+      return berth_err_sys(err, "preserve fd %u", fd);
+  }
+  return 0;
+}
+
+static void signals_reset(const sigset_t *mask)
+{
+  struct sigaction sa = {.sa_handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++)
+    sigaction(sig, &sa, NULL);
+  sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+static int wait_for_start(int fifo_fd, struct berth_err **err)
+{
+  char b;
+  ssize_t n;
+  do
+    n = read(fifo_fd, &b, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1)
+    return berth_err_sys(err, "wait for start");
+  return 0;
+}
+
+static int setup_before_pivot(struct child_ctx *c, struct berth_err **err)
+{
+  const struct spec *s = c->spec;
+  if (ns_join_paths(s, err) < 0)
+    return -1;
+  if (s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
+    return berth_err_sys(err, "unshare cgroup namespace");
+  if (uts_apply(s, err) < 0 || sysctl_apply(s, err) < 0 || oom_score_adj_apply(s, err) < 0)
+    return -1;
+  session_keyring_join(c);
+  if (!s->ns[NS_MNT].enabled)
+    return 0;
+  if (rootfs_prepare(s, err) < 0)
+    return berth_err_wrap(err, "rootfs");
+  /* Opened after the self-bind, so it names the new mount, not what is under it. */
+  cleanup_close int rootfd = open(s->rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  if (rootfd < 0)
+    return berth_err_sys(err, "rootfs: open %s", s->rootfs);
+  if (mounts_apply_all(s, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
+      rootfs_mkdir(rootfd, s->cwd, err) < 0)
+    return berth_err_wrap(err, "rootfs");
+  return 0;
+}
+
+static int setup_after_pivot(struct child_ctx *c, char **exe, struct berth_err **err)
+{
+  const struct spec *s = c->spec;
+  if (paths_mask(s->masked_paths, err) < 0 || paths_readonly(s->readonly_paths, err) < 0 ||
+      rootfs_finish(s, err) < 0)
+    return -1;
+  if (rlimits_apply(s, err) < 0 || cwd_enter(s, err) < 0 || exec_lookup(s, exe, err) < 0)
+    return -1;
+  return 0;
+}
+
+_Noreturn void child_main(struct child_ctx *c)
+{
+  struct berth_err *err = NULL;
+  const struct spec *s = c->spec;
+  char *exe = NULL;
+
+  umask(0);
+  /* Parent first does its host-side work (ids, cgroup, network later). */
+  if (sync_recv(c->sync_fd, &err) != SYNC_GO)
+    _exit(1);
+  if (setup_before_pivot(c, &err) < 0)
+    goto fail;
+  if (s->ns[NS_MNT].enabled && rootfs_pivot(s->rootfs, c->no_pivot, &err) < 0)
+    goto fail;
+  if (!s->ns[NS_MNT].enabled && chroot(s->rootfs) < 0) {
+    berth_err_sys(&err, "chroot %s", s->rootfs);
+    goto fail;
+  }
+  if (setup_after_pivot(c, &exe, &err) < 0)
+    goto fail;
+  char **env = exec_env(s);
+
+  if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
+    _exit(1);
+  if (wait_for_start(c->fifo_fd, &err) < 0)
+    goto fail;
+  close(c->fifo_fd);
+
+  if (user_and_caps_apply(s, &err) < 0)
+    goto fail;
+  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    berth_err_sys(&err, "set no_new_privs");
+    goto fail;
+  }
+  umask(s->has_umask ? s->umask : 022);
+  if (fds_prepare(c->preserve_fds, &err) < 0)
+    goto fail;
+  signals_reset(&c->orig_mask);
+  execve(exe, s->args, env);
+  berth_err_sys(&err, "exec %s", exe);
+
+fail:
+  /* Whoever waits on the socket (create, or run after start) prints it;
+   * with nobody listening, the container's stderr is the only witness. */
+  if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)
+    dprintf(2, "berth: %s\n", err->msg);
+  _exit(127);
+}

@@ -1,0 +1,82 @@
+/* `berth features`: what this build supports, per the runtime-spec's
+ * features document. Only what works today is listed. */
+#include <sys/capability.h>
+
+#include "../common/fileutil.h"
+#include "runtime.h"
+#include "spec.h"
+
+static json_t *strings(const char *const *v, size_t n)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(a, json_string(v[i]));
+  return a;
+}
+
+#define STRINGS(v) strings(v, sizeof(v) / sizeof(v[0]))
+
+char *runtime_features_json(void)
+{
+  static const char *const hooks[] = {};
+  static const char *const mount_options[] = {
+      "async",    "atime",     "bind",        "defaults",    "dev",         "diratime",
+      "dirsync",  "exec",      "lazytime",    "loud",        "mand",        "noatime",
+      "nodev",    "nodiratime", "noexec",     "nolazytime",  "nomand",      "norelatime",
+      "nostrictatime", "nosuid", "private",   "rbind",       "relatime",    "remount",
+      "ro",       "rprivate",  "rshared",     "rslave",      "runbindable", "rw",
+      "shared",   "silent",    "slave",       "strictatime", "suid",        "sync",
+      "unbindable"};
+  static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network",
+                                           "pid",    "uts", "time"};
+  json_t *o = json_object();
+  json_object_set_new(o, "ociVersionMin", json_string("1.0.0"));
+  json_object_set_new(o, "ociVersionMax", json_string("1.2.0"));
+  json_object_set_new(o, "hooks", strings(hooks, 0));
+  json_object_set_new(o, "mountOptions", STRINGS(mount_options));
+
+  json_t *lx = json_object();
+  json_object_set_new(lx, "namespaces", STRINGS(namespaces));
+  json_t *caps = json_array();
+  for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
+    char *name = cap_to_name(c);
+    if (name == NULL)
+      continue;
+    char *up = xasprintf("%s", name);
+    for (char *p = up; *p; p++)
+      *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    json_array_append_new(caps, json_string(up));
+    free(up);
+    cap_free(name);
+  }
+  json_object_set_new(lx, "capabilities", caps);
+  json_t *cgroup = json_object();
+  json_object_set_new(cgroup, "v1", json_false());
+  json_object_set_new(cgroup, "v2", json_false());
+  json_object_set_new(cgroup, "systemd", json_false());
+  json_object_set_new(cgroup, "systemdUser", json_false());
+  json_object_set_new(cgroup, "rdma", json_false());
+  json_object_set_new(lx, "cgroup", cgroup);
+  json_t *seccomp = json_object();
+  json_object_set_new(seccomp, "enabled", json_false());
+  json_object_set_new(lx, "seccomp", seccomp);
+  json_t *off = json_object();
+  json_object_set_new(off, "enabled", json_false());
+  json_object_set_new(lx, "apparmor", json_deep_copy(off));
+  json_object_set_new(lx, "selinux", json_deep_copy(off));
+  json_object_set_new(lx, "intelRdt", json_deep_copy(off));
+  json_t *ext = json_object();
+  json_t *idmap = json_object();
+  json_object_set_new(idmap, "enabled", json_false());
+  json_object_set_new(ext, "idmap", idmap);
+  json_object_set_new(lx, "mountExtensions", ext);
+  json_decref(off);
+  json_object_set_new(o, "linux", lx);
+
+  json_t *ann = json_object();
+  json_object_set_new(ann, "dev.berth.backend", json_string("linux"));
+  json_object_set_new(o, "annotations", ann);
+  char *text = json_dumps(o, JSON_INDENT(2));
+  json_decref(o);
+  return text;
+}

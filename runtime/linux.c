@@ -1,0 +1,328 @@
+/* Parent side of the linux backend: `berth create` on the host. Prepares
+ * the namespaces that must exist before the clone, clones the container
+ * init, syncs with it, and records the state. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "backend.h"
+#include "linux.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* Same layout as the kernel's struct clone_args (v0). */
+struct clone3_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+static int pidfd_open_pid(pid_t pid)
+{
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static pid_t clone_init(unsigned long flags, int *pidfd)
+{
+  struct clone3_args a = {
+      .flags = flags | CLONE_PIDFD,
+      .pidfd = (uint64_t)(uintptr_t)pidfd,
+      .exit_signal = SIGCHLD,
+  };
+  pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+  if (pid < 0 && errno == ENOSYS) {
+    pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid > 0)
+      *pidfd = pidfd_open_pid(pid);
+  }
+  return pid;
+}
+
+/* Namespaces the init must be born into rather than join or create itself:
+ * a pid namespace given by path (setns only affects children) and the time
+ * namespace (its offsets must be written before any process enters it). */
+static int ns_prepare_in_parent(const struct spec *s, struct berth_err **err)
+{
+  if (s->ns[NS_PID].path) {
+    cleanup_close int fd = open(s->ns[NS_PID].path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+      return berth_err_sys(err, "join pid namespace %s", s->ns[NS_PID].path);
+  }
+  if (s->ns[NS_TIME].path) {
+    cleanup_close int fd = open(s->ns[NS_TIME].path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+      return berth_err_sys(err, "join time namespace %s", s->ns[NS_TIME].path);
+  } else if (s->ns[NS_TIME].enabled) {
+    if (unshare(CLONE_NEWTIME) < 0)
+      return berth_err_sys(err, "create time namespace");
+    if (s->has_time_offsets) {
+      char buf[128];
+      snprintf(buf, sizeof(buf), "monotonic %lld %u\nboottime %lld %u\n",
+               (long long)s->monotonic_secs, s->monotonic_nsecs, (long long)s->boottime_secs,
+               s->boottime_nsecs);
+      if (write_string_at(AT_FDCWD, "/proc/self/timens_offsets", buf, err) < 0)
+        return berth_err_wrap(err, "linux.timeOffsets");
+    }
+  }
+  return 0;
+}
+
+static unsigned long clone_flags(const struct spec *s)
+{
+  static const enum ns_kind at_clone[] = {NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_PID};
+  unsigned long flags = 0;
+  for (size_t i = 0; i < sizeof(at_clone) / sizeof(at_clone[0]); i++)
+    if (s->ns[at_clone[i]].enabled && !s->ns[at_clone[i]].path)
+      flags |= (unsigned long)spec_ns_clone_flag(at_clone[i]);
+  return flags;
+}
+
+static int preserved_fds_check(unsigned n, struct berth_err **err)
+{
+  for (unsigned fd = 3; fd < 3 + n; fd++)
+    if (fcntl((int)fd, F_GETFD) < 0)
+      return berth_err_set(err, EBADF, "--preserve-fds %u: fd %u is not open", n, fd);
+  return 0;
+}
+
+static int pid_file_write(const char *path, pid_t pid, struct berth_err **err)
+{
+  cleanup_free char *d = xstrdup(path), *b = xstrdup(path);
+  cleanup_close int dirfd = open(dirname(d), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (dirfd < 0)
+    return berth_err_sys(err, "pid file %s", path);
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%d", pid);
+  return write_file_atomic_at(dirfd, basename(b), buf, (size_t)n, 0644, err);
+}
+
+static void init_reap(pid_t pid, int pidfd)
+{
+  if (pidfd >= 0)
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  else
+    kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
+/* Host side after the clone: wait for the child to finish its setup. */
+static int init_sync(int sock, pid_t pid, struct berth_err **err)
+{
+  /* Host-side work on the child (uid maps, cgroup, network) goes here,
+   * before the child is told to go on. */
+  if (sync_send(sock, SYNC_GO, NULL) < 0)
+    return berth_err_sys(err, "signal container init");
+  int type = sync_recv(sock, err);
+  if (type == SYNC_READY)
+    return 0;
+  if (type == SYNC_ERROR || type < 0)
+    return -1;
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  return berth_err_set(err, 0, "container init exited during setup (%s %d)",
+                       WIFSIGNALED(ws) ? "signal" : "status",
+                       WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+}
+
+static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
+                        struct berth_err **err)
+{
+  struct state st = {
+      .id = (char *)id,
+      .pid = pid,
+      .start_time = proc_start_time(pid),
+      .bundle = s->bundle,
+      .rootfs = s->rootfs,
+      .created = state_now_rfc3339(),
+      .oci_version = s->oci_version,
+      .backend = s->backend,
+      .own_pid_ns = s->ns[NS_PID].enabled && !s->ns[NS_PID].path,
+      .annotations = json_object_get(s->json, "annotations"),
+  };
+  if (st.start_time == 0) {
+    free(st.created);
+    return berth_err_set(err, ESRCH, "container init vanished");
+  }
+  int r = state_write(dirfd, &st, err);
+  free(st.created);
+  return r;
+}
+
+static int linux_create(int dirfd, const char *id, const struct spec *s,
+                        const struct runtime_create_opts *o, const sigset_t *orig_mask,
+                        bool keep, struct backend_created *out, struct berth_err **err)
+{
+  if (preserved_fds_check(o->preserve_fds, err) < 0)
+    return -1;
+  if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0)
+    return berth_err_sys(err, "create exec fifo");
+  /* Opened read-write so the init can block in read() without a writer;
+   * `start` opens it write-only and sends one byte. */
+  cleanup_close int fifo = openat(dirfd, EXEC_FIFO, O_RDWR | O_CLOEXEC);
+  if (fifo < 0)
+    return berth_err_sys(err, "open exec fifo");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return berth_err_sys(err, "socketpair");
+  cleanup_close int sock = sv[0];
+  cleanup_close int child_sock = sv[1];
+
+  if (ns_prepare_in_parent(s, err) < 0)
+    return -1;
+  struct child_ctx ctx = {
+      .spec = s,
+      .id = id,
+      .sync_fd = child_sock,
+      .fifo_fd = fifo,
+      .no_pivot = o->no_pivot,
+      .no_new_keyring = o->no_new_keyring,
+      .preserve_fds = o->preserve_fds,
+  };
+  if (orig_mask)
+    ctx.orig_mask = *orig_mask;
+  else
+    sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
+
+  int pidfd = -1;
+  pid_t pid = clone_init(clone_flags(s), &pidfd);
+  if (pid < 0)
+    return berth_err_sys(err, "clone container init");
+  if (pid == 0) {
+    /* child: drop the parent's copies, above all the state-dir lock. */
+    close(dirfd);
+    close(sock);
+    child_main(&ctx);
+  }
+  cleanup_close int pidfd_owned = pidfd;
+  if (init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, err) < 0 ||
+      (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
+    init_reap(pid, pidfd);
+    return -1;
+  }
+  out->pid = pid;
+  out->pidfd = keep ? steal_fd(&pidfd_owned) : -1;
+  out->sync_fd = keep ? steal_fd(&sock) : -1;
+  return 0;
+}
+
+static int linux_start(int dirfd, const struct state *st, struct berth_err **err)
+{
+  (void)st;
+  cleanup_close int fd = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENXIO)
+      return berth_err_set(err, 0, "container init is gone");
+    return berth_err_sys(err, "open exec fifo");
+  }
+  if (write(fd, "0", 1) != 1)
+    return berth_err_sys(err, "write exec fifo");
+  if (unlinkat(dirfd, EXEC_FIFO, 0) < 0)
+    return berth_err_sys(err, "remove exec fifo");
+  return 0;
+}
+
+/* A pidfd for the init, or -1 with ESRCH once it is gone or was replaced. */
+static int init_pidfd(const struct state *st)
+{
+  int fd = pidfd_open_pid(st->pid);
+  if (fd < 0)
+    return -1;
+  /* The pidfd pins the process: checking the start time now rules out a
+   * recycled pid for every later use of this fd. */
+  if (proc_start_time(st->pid) != st->start_time) {
+    close(fd);
+    errno = ESRCH;
+    return -1;
+  }
+  return fd;
+}
+
+static void pidns_members_signal(pid_t init, int sig)
+{
+  char path[64], want[64], got[64];
+  snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
+  ssize_t n = readlink(path, want, sizeof(want) - 1);
+  if (n <= 0)
+    return;
+  want[n] = '\0';
+  cleanup_dir DIR *d = opendir("/proc");
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL) {
+    pid_t p = (pid_t)atoi(de->d_name);
+    if (p <= 0 || p == init)
+      continue;
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", p);
+    n = readlink(path, got, sizeof(got) - 1);
+    if (n <= 0)
+      continue;
+    got[n] = '\0';
+    if (strcmp(got, want) == 0)
+      kill(p, sig);
+  }
+}
+
+static int linux_kill(const struct state *st, int sig, bool all, struct berth_err **err)
+{
+  cleanup_close int fd = init_pidfd(st);
+  if (fd < 0)
+    return berth_err_set(err, 0, "container \"%s\" is not running", st->id);
+  if (all && st->own_pid_ns)
+    pidns_members_signal(st->pid, sig);
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+    return berth_err_sys(err, "signal container \"%s\"", st->id);
+  return 0;
+}
+
+static int linux_destroy(const struct state *st, struct berth_err **err)
+{
+  cleanup_close int fd = init_pidfd(st);
+  if (fd < 0)
+    return 0;
+  if (st->own_pid_ns)
+    pidns_members_signal(st->pid, SIGKILL);
+  syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r;
+  do
+    r = poll(&p, 1, 10000);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return berth_err_set(err, ETIMEDOUT, "container \"%s\" did not die after SIGKILL", st->id);
+  return 0;
+}
+
+const struct backend_ops backend_linux = {
+    .name = "linux",
+    .create = linux_create,
+    .start = linux_start,
+    .kill = linux_kill,
+    .destroy = linux_destroy,
+};
+
+const struct backend_ops *backend_lookup(const char *name, struct berth_err **err)
+{
+  if (name == NULL || name[0] == '\0' || strcmp(name, "linux") == 0)
+    return &backend_linux;
+  berth_err_set(err, 0, "unknown backend \"%s\"", name);
+  return NULL;
+}

@@ -1,0 +1,517 @@
+/* Every mount(2) of the linux backend. Runs in the child: inside the new
+ * mount namespace, still root, host filesystem visible until pivot_root.
+ * Destinations are resolved inside the rootfs with openat2(RESOLVE_IN_ROOT)
+ * and mounted through /proc/self/fd/N, so a symlink in the rootfs cannot
+ * redirect a mount onto the host (CVE-2021-30465 class). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "linux.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+enum mk_kind { MK_NONE, MK_DIR, MK_FILE };
+
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+  struct open_how how = {
+      .flags = (unsigned long long)(flags | O_CLOEXEC),
+      .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  while (*path == '/')
+    path++;
+  if (*path == '\0')
+    path = ".";
+  return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Opens PATH inside the root as O_PATH, creating what is missing. */
+static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct berth_err **err)
+{
+  int fd = open_in_root(rootfd, path, O_PATH);
+  if (fd >= 0 || errno != ENOENT || kind == MK_NONE) {
+    if (fd < 0)
+      return berth_err_sys(err, "open %s in rootfs", path);
+    return fd;
+  }
+  cleanup_free char *p = xstrdup(path);
+  char *end = p + strlen(p);
+  for (char *s = p + 1; s <= end; s++) {
+    if (*s != '/' && *s != '\0')
+      continue;
+    char saved = *s;
+    *s = '\0';
+    cleanup_close int cur = open_in_root(rootfd, p, O_PATH);
+    if (cur < 0 && errno == ENOENT) {
+      char *slash = strrchr(p, '/');
+      *slash = '\0';
+      cleanup_close int parent = open_in_root(rootfd, p, O_PATH | O_DIRECTORY);
+      *slash = '/';
+      if (parent < 0)
+        return berth_err_sys(err, "open parent of %s in rootfs", p);
+      int r;
+      if (saved == '\0' && kind == MK_FILE) {
+        r = openat(parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (r >= 0)
+          close(r);
+      } else {
+        r = mkdirat(parent, slash + 1, 0755);
+      }
+      if (r < 0)
+        return berth_err_sys(err, "create %s in rootfs", p);
+    } else if (cur < 0) {
+      return berth_err_sys(err, "open %s in rootfs", p);
+    }
+    *s = saved;
+  }
+  fd = open_in_root(rootfd, path, O_PATH);
+  if (fd < 0)
+    return berth_err_sys(err, "open %s in rootfs", path);
+  return fd;
+}
+
+int rootfs_mkdir(int rootfd, const char *path, struct berth_err **err)
+{
+  int fd = rootfs_open(rootfd, path, MK_DIR, err);
+  if (fd < 0)
+    return -1;
+  close(fd);
+  return 0;
+}
+
+static void fd_path(char buf[static 32], int fd)
+{
+  snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+/* Remount a bind mount with extra flags, keeping the per-mount flags it has
+ * (the kernel refuses to drop nosuid/nodev/noexec locked by a user ns). */
+static int remount_bind(const char *target, unsigned long set, unsigned long clear,
+                        const char *what, struct berth_err **err)
+{
+  struct statvfs sv;
+  if (statvfs(target, &sv) < 0)
+    return berth_err_sys(err, "statvfs %s", what);
+  unsigned long cur = 0;
+  static const struct {
+    unsigned long st, ms;
+  } map[] = {{ST_RDONLY, MS_RDONLY},     {ST_NOSUID, MS_NOSUID},
+             {ST_NODEV, MS_NODEV},       {ST_NOEXEC, MS_NOEXEC},
+             {ST_NOATIME, MS_NOATIME},   {ST_NODIRATIME, MS_NODIRATIME},
+             {ST_RELATIME, MS_RELATIME}, {ST_SYNCHRONOUS, MS_SYNCHRONOUS}};
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (sv.f_flag & map[i].st)
+      cur |= map[i].ms;
+  cur = (cur | set) & ~clear;
+  if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | cur, NULL) < 0)
+    return berth_err_sys(err, "remount %s", what);
+  return 0;
+}
+
+int rootfs_prepare(const struct spec *s, struct berth_err **err)
+{
+  /* Nothing we mount may propagate back to the host: make the whole tree a
+   * slave (or what rootfsPropagation asks for) before touching it. */
+  unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
+  if (prop & MS_SHARED)
+    prop = MS_SLAVE | MS_REC; /* shared is applied after pivot_root */
+  if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
+    return berth_err_sys(err, "set propagation of /");
+  if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return berth_err_sys(err, "bind rootfs %s", s->rootfs);
+  /* pivot_root needs the new root's parent mount to be private. */
+  if (mount(NULL, s->rootfs, NULL, MS_PRIVATE, NULL) < 0)
+    return berth_err_sys(err, "make rootfs private");
+  return 0;
+}
+
+/* ---- cgroup mounts ---- */
+
+/* Host cgroup v1 hierarchies: mountinfo lines with fstype "cgroup" below
+ * /sys/fs/cgroup. Calls fn(name, options, fstype). */
+static int cgroup_foreach_host_hierarchy(int (*fn)(void *, const char *, const char *,
+                                                   const char *),
+                                         void *arg, struct berth_err **err)
+{
+  cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return berth_err_sys(err, "open /proc/self/mountinfo");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    char *fields[16];
+    int nf = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \n", &save); t && nf < 16; t = strtok_r(NULL, " \n", &save))
+      fields[nf++] = t;
+    int sep = -1;
+    for (int i = 6; i < nf; i++)
+      if (strcmp(fields[i], "-") == 0) {
+        sep = i;
+        break;
+      }
+    if (sep < 0 || sep + 3 >= nf)
+      continue;
+    const char *mp = fields[4], *fstype = fields[sep + 1], *super = fields[sep + 3];
+    if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/'))
+      continue;
+    if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
+      continue;
+    /* Keep only controller names and name=: never release_agent= and friends. */
+    char opts[512] = "";
+    char *sv = NULL;
+    for (char *o = strtok_r((char *)super, ",", &sv); o; o = strtok_r(NULL, ",", &sv)) {
+      if (!strcmp(o, "rw") || !strcmp(o, "ro") || !strncmp(o, "release_agent=", 14) ||
+          !strcmp(o, "clone_children") || !strcmp(o, "xattr") || !strcmp(o, "noprefix") ||
+          !strcmp(o, "nsdelegate") || !strcmp(o, "cpuset_v2_mode") ||
+          !strcmp(o, "memory_recursiveprot") || !strcmp(o, "memory_localevents") ||
+          !strcmp(o, "favordynmods") || !strcmp(o, "memory_hugetlb_accounting"))
+        continue;
+      size_t l = strlen(opts);
+      snprintf(opts + l, sizeof(opts) - l, "%s%s", l ? "," : "", o);
+    }
+    if (fn(arg, mp + 15, opts, fstype) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+struct cg_mount_arg {
+  int dirfd;
+  unsigned long flags;
+  struct berth_err **err;
+};
+
+static int cgroup_mount_one(void *arg, const char *name, const char *opts, const char *fstype)
+{
+  struct cg_mount_arg *a = arg;
+  if (mkdirat(a->dirfd, name, 0755) < 0 && errno != EEXIST)
+    return berth_err_sys(a->err, "mkdir cgroup %s", name);
+  cleanup_close int fd = openat(a->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return berth_err_sys(a->err, "open cgroup %s", name);
+  char target[32];
+  fd_path(target, fd);
+  bool v2 = strcmp(fstype, "cgroup2") == 0;
+  if (mount(fstype, target, fstype, a->flags, v2 ? NULL : opts) < 0)
+    return berth_err_sys(a->err, "mount cgroup %s (%s)", name, opts);
+  return 0;
+}
+
+static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd,
+                        struct berth_err **err)
+{
+  char target[32];
+  fd_path(target, destfd);
+  struct statfs sf;
+  if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+    if (mount("cgroup2", target, "cgroup2", m->flags, NULL) < 0)
+      return berth_err_sys(err, "mount cgroup2 on %s", m->destination);
+    return 0;
+  }
+  /* v1 or hybrid: a tmpfs holding one mount per host hierarchy, as the
+   * host lays them out (cgroup namespace roots them at our own cgroup). */
+  unsigned long tmpfs_flags = (m->flags & ~MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount("tmpfs", target, "tmpfs", tmpfs_flags, "mode=755") < 0)
+    return berth_err_sys(err, "mount tmpfs on %s", m->destination);
+  /* destfd still names the directory under the tmpfs: look it up again. */
+  cleanup_close int top = rootfs_open(rootfd, m->destination, MK_NONE, err);
+  if (top < 0)
+    return -1;
+  cleanup_close int dirfd = openat(top, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (dirfd < 0)
+    return berth_err_sys(err, "open %s", m->destination);
+  struct cg_mount_arg a = {dirfd, m->flags, err};
+  if (cgroup_foreach_host_hierarchy(cgroup_mount_one, &a, err) < 0)
+    return berth_err_wrap(err, "mount %s", m->destination);
+  /* Keep the host's aliases (cpu -> cpu,cpuacct and the like). */
+  cleanup_dir DIR *d = opendir("/sys/fs/cgroup");
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL) {
+    if (de->d_type != DT_LNK)
+      continue;
+    char link[256];
+    cleanup_free char *p = xasprintf("/sys/fs/cgroup/%s", de->d_name);
+    ssize_t n = readlink(p, link, sizeof(link) - 1);
+    if (n <= 0 || memchr(link, '/', (size_t)n))
+      continue;
+    link[n] = '\0';
+    if (symlinkat(link, dirfd, de->d_name) < 0 && errno != EEXIST)
+      return berth_err_sys(err, "symlink %s/%s", m->destination, de->d_name);
+  }
+  if (m->flags & MS_RDONLY) {
+    char t2[32];
+    fd_path(t2, top);
+    if (mount(NULL, t2, NULL, MS_REMOUNT | tmpfs_flags | MS_RDONLY, "mode=755") < 0)
+      return berth_err_sys(err, "remount %s read-only", m->destination);
+  }
+  return 0;
+}
+
+/* ---- one mount ---- */
+
+static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **err)
+{
+  enum mk_kind kind = MK_DIR;
+  if (m->bind) {
+    struct stat st;
+    if (stat(m->source, &st) < 0)
+      return berth_err_sys(err, "mount %s: source %s", m->destination, m->source);
+    kind = S_ISDIR(st.st_mode) ? MK_DIR : MK_FILE;
+  }
+  cleanup_close int fd = rootfs_open(rootfd, m->destination, kind, err);
+  if (fd < 0)
+    return berth_err_wrap(err, "mount %s", m->destination);
+  char target[32];
+  fd_path(target, fd);
+
+  if (m->type && strcmp(m->type, "cgroup") == 0) {
+    if (mount_cgroup(m, rootfd, fd, err) < 0)
+      return -1;
+  } else if (m->bind) {
+    if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+      return berth_err_sys(err, "bind %s on %s", m->source, m->destination);
+    unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (extra || m->clear_flags) {
+      /* The fd still names the directory under the new mount: reopen. */
+      cleanup_close int top = rootfs_open(rootfd, m->destination, MK_NONE, err);
+      if (top < 0)
+        return -1;
+      char t2[32];
+      fd_path(t2, top);
+      if (remount_bind(t2, extra, m->clear_flags, m->destination, err) < 0)
+        return -1;
+    }
+  } else {
+    if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REC, m->data) < 0)
+      return berth_err_sys(err, "mount %s on %s", m->type, m->destination);
+  }
+
+  if (m->propagation) {
+    cleanup_close int top = rootfs_open(rootfd, m->destination, MK_NONE, err);
+    if (top < 0)
+      return -1;
+    char t2[32];
+    fd_path(t2, top);
+    if (mount(NULL, t2, NULL, m->propagation, NULL) < 0)
+      return berth_err_sys(err, "set propagation of %s", m->destination);
+  }
+  return 0;
+}
+
+int mounts_apply_all(const struct spec *s, int rootfd, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (mount_one(&s->mounts[i], rootfd, err) < 0)
+      return -1;
+  return 0;
+}
+
+/* ---- /dev ---- */
+
+static bool dev_is_bind_mounted(const struct spec *s)
+{
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (strcmp(s->mounts[i].destination, "/dev") == 0 && s->mounts[i].bind)
+      return true;
+  return false;
+}
+
+static bool has_mount_at(const struct spec *s, const char *dest)
+{
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (strcmp(s->mounts[i].destination, dest) == 0)
+      return true;
+  return false;
+}
+
+static int dev_create(int rootfd, const struct spec_device *d, struct berth_err **err)
+{
+  cleanup_free char *dir = xstrdup(d->path);
+  char *slash = strrchr(dir, '/');
+  const char *base = d->path + (slash - dir) + 1;
+  *slash = '\0';
+  cleanup_close int pfd = rootfs_open(rootfd, dir[0] ? dir : "/", MK_DIR, err);
+  if (pfd < 0)
+    return berth_err_wrap(err, "device %s", d->path);
+  cleanup_close int dfd = openat(pfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (dfd < 0)
+    return berth_err_sys(err, "device %s: open parent", d->path);
+
+  mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+  mode_t perm = d->has_file_mode ? (d->file_mode & 07777) : 0666;
+  dev_t dev = makedev((unsigned)d->major, (unsigned)d->minor);
+  if (mknodat(dfd, base, type | perm, dev) < 0) {
+    if (errno == EEXIST)
+      return 0; /* like runc: a node the rootfs ships is kept */
+    if (errno != EPERM)
+      return berth_err_sys(err, "mknod %s", d->path);
+    /* No CAP_MKNOD (user namespace): bind the host's node instead. */
+    int f = openat(dfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f < 0)
+      return berth_err_sys(err, "create %s", d->path);
+    close(f);
+    cleanup_close int tfd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    char target[32];
+    fd_path(target, tfd);
+    if (tfd < 0 || mount(d->path, target, NULL, MS_BIND, NULL) < 0)
+      return berth_err_sys(err, "bind host device %s", d->path);
+    return 0;
+  }
+  if (fchmodat(dfd, base, perm, 0) < 0)
+    return berth_err_sys(err, "chmod %s", d->path);
+  if (fchownat(dfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+    return berth_err_sys(err, "chown %s", d->path);
+  return 0;
+}
+
+int dev_setup(const struct spec *s, int rootfd, struct berth_err **err)
+{
+  if (dev_is_bind_mounted(s))
+    return 0;
+  static const struct spec_device defaults[] = {
+      {"/dev/null", 'c', 1, 3, 0666, true, 0, 0},    {"/dev/zero", 'c', 1, 5, 0666, true, 0, 0},
+      {"/dev/full", 'c', 1, 7, 0666, true, 0, 0},    {"/dev/random", 'c', 1, 8, 0666, true, 0, 0},
+      {"/dev/urandom", 'c', 1, 9, 0666, true, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, true, 0, 0},
+  };
+  for (size_t i = 0; i < s->n_devices; i++)
+    if (dev_create(rootfd, &s->devices[i], err) < 0)
+      return -1;
+  for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+    if (dev_create(rootfd, &defaults[i], err) < 0)
+      return -1;
+
+  cleanup_close int devp = rootfs_open(rootfd, "/dev", MK_DIR, err);
+  if (devp < 0)
+    return -1;
+  cleanup_close int devfd = openat(devp, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (devfd < 0)
+    return berth_err_sys(err, "open /dev in rootfs");
+  static const char *const links[][2] = {{"fd", "/proc/self/fd"},
+                                         {"stdin", "/proc/self/fd/0"},
+                                         {"stdout", "/proc/self/fd/1"},
+                                         {"stderr", "/proc/self/fd/2"}};
+  for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+    if (symlinkat(links[i][1], devfd, links[i][0]) < 0 && errno != EEXIST)
+      return berth_err_sys(err, "symlink /dev/%s", links[i][0]);
+  if (access("/proc/kcore", F_OK) == 0 && symlinkat("/proc/kcore", devfd, "core") < 0 &&
+      errno != EEXIST)
+    return berth_err_sys(err, "symlink /dev/core");
+  if (has_mount_at(s, "/dev/pts")) {
+    /* The devpts instance's own ptmx, not the host's. */
+    if (unlinkat(devfd, "ptmx", 0) < 0 && errno != ENOENT)
+      return berth_err_sys(err, "remove /dev/ptmx");
+    if (symlinkat("pts/ptmx", devfd, "ptmx") < 0)
+      return berth_err_sys(err, "symlink /dev/ptmx");
+  }
+  return 0;
+}
+
+/* ---- pivot ---- */
+
+int rootfs_pivot(const char *rootfs, bool no_pivot, struct berth_err **err)
+{
+  cleanup_close int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (newroot < 0 || fchdir(newroot) < 0)
+    return berth_err_sys(err, "enter rootfs %s", rootfs);
+  if (no_pivot) {
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+      return berth_err_sys(err, "move rootfs to /");
+    if (chroot(".") < 0)
+      return berth_err_sys(err, "chroot");
+    if (chdir("/") < 0)
+      return berth_err_sys(err, "chdir /");
+    return 0;
+  }
+  cleanup_close int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (oldroot < 0)
+    return berth_err_sys(err, "open old root");
+  /* pivot_root(".", ".") stacks the old root on top of the new one; then
+   * we detach it from there without ever naming a path in the rootfs. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    return berth_err_sys(err, "pivot_root");
+  if (fchdir(oldroot) < 0)
+    return berth_err_sys(err, "enter old root");
+  if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+    return berth_err_sys(err, "make old root slave");
+  if (umount2(".", MNT_DETACH) < 0)
+    return berth_err_sys(err, "detach old root");
+  if (chdir("/") < 0)
+    return berth_err_sys(err, "chdir /");
+  return 0;
+}
+
+/* ---- after pivot ---- */
+
+int paths_mask(char **paths, struct berth_err **err)
+{
+  cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  for (size_t i = 0; paths && paths[i]; i++) {
+    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT)
+        continue;
+      return berth_err_sys(err, "mask %s", paths[i]);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+      return berth_err_sys(err, "mask %s", paths[i]);
+    char target[32];
+    fd_path(target, fd);
+    int r = S_ISDIR(st.st_mode)
+                ? mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                        "size=0,mode=0")
+                : mount("/dev/null", target, NULL, MS_BIND, NULL);
+    if (r < 0)
+      return berth_err_sys(err, "mask %s", paths[i]);
+  }
+  return 0;
+}
+
+int paths_readonly(char **paths, struct berth_err **err)
+{
+  cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  for (size_t i = 0; paths && paths[i]; i++) {
+    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT)
+        continue;
+      return berth_err_sys(err, "readonly %s", paths[i]);
+    }
+    char target[32];
+    fd_path(target, fd);
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+      return berth_err_sys(err, "bind %s", paths[i]);
+    cleanup_close int top = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    if (top < 0)
+      return berth_err_sys(err, "readonly %s", paths[i]);
+    fd_path(target, top);
+    if (remount_bind(target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, paths[i], err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int rootfs_finish(const struct spec *s, struct berth_err **err)
+{
+  if (s->root_readonly && remount_bind("/", MS_RDONLY, 0, "/ read-only", err) < 0)
+    return -1;
+  if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+    return berth_err_sys(err, "set rootfs propagation");
+  return 0;
+}

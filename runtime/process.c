@@ -1,0 +1,130 @@
+/* Process attributes applied in the child: rlimits, oom_score_adj, sysctls,
+ * and finding the program to exec inside the container. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "linux.h"
+
+int rlimits_apply(const struct spec *s, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_rlimits; i++) {
+    struct rlimit rl = {(rlim_t)s->rlimits[i].soft, (rlim_t)s->rlimits[i].hard};
+    if (setrlimit((__rlimit_resource_t)s->rlimits[i].resource, &rl) < 0)
+      return berth_err_sys(err, "process.rlimits[%zu]: setrlimit soft=%llu hard=%llu", i,
+                           (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+  }
+  return 0;
+}
+
+int oom_score_adj_apply(const struct spec *s, struct berth_err **err)
+{
+  if (!s->has_oom_score_adj)
+    return 0;
+  char buf[16];
+  snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
+  return write_string_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, err);
+}
+
+/* Through the host's /proc before pivot_root: /proc/sys entries act on the
+ * namespaces of the writer, which are the container's. */
+int sysctl_apply(const struct spec *s, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_sysctl; i++) {
+    cleanup_free char *path = xasprintf("/proc/sys/%s", s->sysctl[i].key);
+    for (char *p = path + 10; *p; p++)
+      if (*p == '.')
+        *p = '/';
+    if (write_string_at(AT_FDCWD, path, s->sysctl[i].value, err) < 0)
+      return berth_err_wrap(err, "sysctl %s", s->sysctl[i].key);
+  }
+  return 0;
+}
+
+static const char *env_get(char **env, const char *key)
+{
+  size_t n = strlen(key);
+  for (size_t i = 0; env && env[i]; i++)
+    if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+      return env[i] + n + 1;
+  return NULL;
+}
+
+static bool is_executable(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* Runs after pivot_root: looks the program up in the container's own PATH
+ * (from process.env, not berth's environment), like runc. */
+int exec_lookup(const struct spec *s, char **out, struct berth_err **err)
+{
+  const char *arg0 = s->args[0];
+  if (strchr(arg0, '/')) {
+    if (!is_executable(arg0)) {
+      if (access(arg0, F_OK) < 0)
+        return berth_err_sys(err, "exec: \"%s\"", arg0);
+      return berth_err_set(err, EACCES, "exec: \"%s\"", arg0);
+    }
+    *out = xstrdup(arg0);
+    return 0;
+  }
+  const char *path = env_get(s->env, "PATH");
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  cleanup_free char *copy = xstrdup(path);
+  char *save = NULL;
+  for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+    cleanup_free char *cand = xasprintf("%s/%s", dir[0] ? dir : ".", arg0);
+    if (is_executable(cand)) {
+      *out = steal_ptr(&cand);
+      return 0;
+    }
+  }
+  return berth_err_set(err, 0, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+/* HOME from the container's /etc/passwd when process.env does not set it. */
+static char *home_for_uid(uid_t uid)
+{
+  cleanup_fclose FILE *f = fopen("/etc/passwd", "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  while (f && getline(&line, &cap, f) > 0) {
+    char *fields[7] = {0};
+    char *p = line;
+    for (int i = 0; i < 7 && p; i++) {
+      fields[i] = p;
+      p = strchr(p, ':');
+      if (p)
+        *p++ = '\0';
+    }
+    if (fields[5] && fields[2] && strtoul(fields[2], NULL, 10) == uid) {
+      fields[5][strcspn(fields[5], "\n")] = '\0';
+      return xstrdup(fields[5]);
+    }
+  }
+  return xstrdup("/");
+}
+
+char **exec_env(const struct spec *s)
+{
+  size_t n = 0;
+  while (s->env[n])
+    n++;
+  char **env = xcalloc(n + 2, sizeof(char *));
+  memcpy(env, s->env, n * sizeof(char *));
+  if (env_get(s->env, "HOME") == NULL) {
+    cleanup_free char *home = home_for_uid(s->uid);
+    env[n] = xasprintf("HOME=%s", home);
+  }
+  return env;
+}

@@ -1,0 +1,358 @@
+/* The verbs: each one locks the container's state directory, derives its
+ * status, and hands the work to the container's backend. */
+#include "runtime.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "backend.h"
+#include "linux.h"
+#include "spec.h"
+#include "state.h"
+
+#define ID_MAX 255
+
+int runtime_validate_id(const char *id, struct berth_err **err)
+{
+  size_t n = strlen(id);
+  bool ok = n > 0 && n <= ID_MAX && strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)id[i]) || strchr("_+-.", id[i]) != NULL;
+  if (!ok)
+    return berth_err_set(err, 0,
+                         "invalid container ID \"%s\": use 1-%d characters from "
+                         "[A-Za-z0-9_+.-], not \".\" or \"..\"",
+                         id, ID_MAX);
+  return 0;
+}
+
+int runtime_parse_signal(const char *s, int *sig, struct berth_err **err)
+{
+  if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s)) {
+    long v = strtol(s, NULL, 10);
+    if (v < 1 || v > SIGRTMAX)
+      return berth_err_set(err, 0, "invalid signal \"%s\"", s);
+    *sig = (int)v;
+    return 0;
+  }
+  char up[32];
+  size_t n = strlen(s);
+  if (n == 0 || n >= sizeof(up))
+    return berth_err_set(err, 0, "invalid signal \"%s\"", s);
+  for (size_t i = 0; i <= n; i++)
+    up[i] = (char)toupper((unsigned char)s[i]);
+  const char *name = strncmp(up, "SIG", 3) == 0 ? up + 3 : up;
+  for (int i = 1; i < NSIG; i++) {
+    const char *abbrev = sigabbrev_np(i);
+    if (abbrev && strcmp(abbrev, name) == 0) {
+      *sig = i;
+      return 0;
+    }
+  }
+  /* RTMIN+N / RTMAX-N */
+  int off = 0;
+  if (sscanf(name, "RTMIN+%d", &off) == 1 && off >= 0 && SIGRTMIN + off <= SIGRTMAX) {
+    *sig = SIGRTMIN + off;
+    return 0;
+  }
+  if (sscanf(name, "RTMAX-%d", &off) == 1 && off >= 0 && SIGRTMAX - off >= SIGRTMIN) {
+    *sig = SIGRTMAX - off;
+    return 0;
+  }
+  if (strcmp(name, "RTMIN") == 0 || strcmp(name, "RTMAX") == 0) {
+    *sig = name[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+    return 0;
+  }
+  return berth_err_set(err, 0, "invalid signal \"%s\"", s);
+}
+
+/* Opens, locks and reads a container. Returns the locked dirfd. */
+static int container_open(const char *root, const char *id, bool exclusive, struct state *st,
+                          enum status *status, const struct backend_ops **ops,
+                          struct berth_err **err)
+{
+  if (runtime_validate_id(id, err) < 0)
+    return -1;
+  cleanup_close int dirfd = state_dir_open(root, id, exclusive, err);
+  if (dirfd < 0)
+    return -1;
+  if (state_read(dirfd, id, st, err) < 0)
+    return -1;
+  *status = state_status(dirfd, st);
+  if ((*ops = backend_lookup(st->backend, err)) == NULL) {
+    state_clear(st);
+    return -1;
+  }
+  return steal_fd(&dirfd);
+}
+
+static int create_in_dir(const char *root, const char *id, const struct spec *spec,
+                         const struct runtime_create_opts *o, const sigset_t *orig_mask,
+                         bool keep, struct backend_created *out, struct berth_err **err)
+{
+  const struct backend_ops *ops = backend_lookup(spec->backend, err);
+  if (ops == NULL)
+    return -1;
+  cleanup_close int dirfd = state_dir_create(root, id, err);
+  if (dirfd < 0)
+    return -1;
+  if (ops->create(dirfd, id, spec, o, orig_mask, keep, out, err) < 0) {
+    struct berth_err *e2 = NULL;
+    state_dir_remove(root, id, dirfd, &e2); /* best effort: the first error matters */
+    berth_err_free(&e2);
+    return -1;
+  }
+  return 0;
+}
+
+static int create_common(const char *root, const char *id, const struct runtime_create_opts *o,
+                         const sigset_t *orig_mask, bool keep, struct backend_created *out,
+                         struct berth_err **err)
+{
+  if (runtime_validate_id(id, err) < 0)
+    return -1;
+  struct spec *spec = NULL;
+  if (spec_load(o->bundle ? o->bundle : ".", &spec, err) < 0)
+    return -1;
+  int ret = create_in_dir(root, id, spec, o, orig_mask, keep, out, err);
+  spec_free(spec);
+  return ret;
+}
+
+int runtime_create(const char *root, const char *id, const struct runtime_create_opts *o,
+                   struct berth_err **err)
+{
+  struct backend_created c;
+  return create_common(root, id, o, NULL, false, &c, err);
+}
+
+int runtime_start(const char *root, const char *id, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, true, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  int ret;
+  if (status != STATUS_CREATED)
+    ret = berth_err_set(err, 0, "cannot start container \"%s\": it is %s, not created", id,
+                        status_name(status));
+  else
+    ret = ops->start(dirfd, &st, err);
+  state_clear(&st);
+  return ret;
+}
+
+int runtime_kill(const char *root, const char *id, int sig, bool all, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  int ret;
+  if (status == STATUS_STOPPED)
+    ret = berth_err_set(err, 0, "container \"%s\" is not running", id);
+  else
+    ret = ops->kill(&st, sig, all, err);
+  state_clear(&st);
+  return ret;
+}
+
+int runtime_delete(const char *root, const char *id, bool force, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, true, &st, &status, &ops, err);
+  if (dirfd < 0) {
+    if (force && strstr((*err)->msg, "does not exist")) {
+      berth_err_free(err);
+      return 0;
+    }
+    return -1;
+  }
+  int ret = 0;
+  if (status == STATUS_RUNNING && !force)
+    ret = berth_err_set(err, 0,
+                        "cannot delete container \"%s\": it is running (stop it first or use "
+                        "--force)",
+                        id);
+  else if (status != STATUS_STOPPED)
+    ret = ops->destroy(&st, err);
+  if (ret == 0)
+    ret = state_dir_remove(root, id, dirfd, err);
+  state_clear(&st);
+  return ret;
+}
+
+static void info_fill(struct runtime_info *info, struct state *st, enum status status)
+{
+  info->id = steal_ptr(&st->id);
+  info->pid = status == STATUS_STOPPED ? 0 : st->pid;
+  info->status = status_name(status);
+  info->bundle = steal_ptr(&st->bundle);
+  info->rootfs = steal_ptr(&st->rootfs);
+  info->created = steal_ptr(&st->created);
+  info->oci_version = steal_ptr(&st->oci_version);
+  info->annotations = steal_ptr(&st->annotations);
+}
+
+int runtime_state(const char *root, const char *id, struct runtime_info *info,
+                  struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  info_fill(info, &st, status);
+  state_clear(&st);
+  return 0;
+}
+
+int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct berth_err **err)
+{
+  *list = NULL;
+  *n = 0;
+  cleanup_dir DIR *d = opendir(root);
+  if (d == NULL) {
+    if (errno == ENOENT)
+      return 0;
+    return berth_err_sys(err, "open state root %s", root);
+  }
+  size_t cap = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+      continue;
+    struct state st;
+    enum status status;
+    const struct backend_ops *ops;
+    struct berth_err *e = NULL;
+    cleanup_close int dirfd = container_open(root, de->d_name, false, &st, &status, &ops, &e);
+    if (dirfd < 0) {
+      berth_err_free(&e); /* being created or deleted right now */
+      continue;
+    }
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 8;
+      struct runtime_info *nl = realloc(*list, cap * sizeof(**list));
+      if (nl == NULL)
+        abort();
+      *list = nl;
+    }
+    memset(&(*list)[*n], 0, sizeof(**list));
+    info_fill(&(*list)[(*n)++], &st, status);
+    state_clear(&st);
+  }
+  return 0;
+}
+
+void runtime_info_clear(struct runtime_info *info)
+{
+  free(info->id);
+  free(info->bundle);
+  free(info->rootfs);
+  free(info->created);
+  free(info->oci_version);
+  json_decref(info->annotations);
+  memset(info, 0, sizeof(*info));
+}
+
+/* ---- run ---- */
+
+/* Signals berth forwards to the container; synchronous faults stay ours. */
+static void forward_set(sigset_t *set)
+{
+  sigfillset(set);
+  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    sigdelset(set, own[i]);
+}
+
+static int run_wait(pid_t init, int pidfd, const sigset_t *set, int *exit_status)
+{
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(set, &si);
+    if (sig < 0)
+      continue;
+    if (sig != SIGCHLD) {
+      syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+      continue;
+    }
+    /* As subreaper we also collect orphans the container leaves behind. */
+    int ws;
+    pid_t p;
+    while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
+      if (p != init)
+        continue;
+      *exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+      return 0;
+    }
+  }
+}
+
+int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
+                int *exit_status, struct berth_err **err)
+{
+  sigset_t set, orig;
+  forward_set(&set);
+  sigprocmask(SIG_BLOCK, &set, &orig);
+  if (!o->detach)
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  struct backend_created c = {.pidfd = -1, .sync_fd = -1};
+  int ret = create_common(root, id, &o->create, &orig, true, &c, err);
+  cleanup_close int pidfd = c.pidfd;
+  cleanup_close int sync_fd = c.sync_fd;
+  if (ret < 0)
+    goto out;
+  if ((ret = runtime_start(root, id, err)) < 0)
+    goto fail;
+  /* EOF: the init exec'd the user's program; a message: it could not. */
+  int type = sync_recv(sync_fd, err);
+  if (type != 0) {
+    if (type != SYNC_ERROR && type >= 0)
+      berth_err_set(err, EPROTO, "unexpected message from container init");
+    ret = -1;
+    goto fail;
+  }
+  *exit_status = 0;
+  if (!o->detach) {
+    run_wait(c.pid, pidfd, &set, exit_status);
+    if (!o->keep)
+      ret = runtime_delete(root, id, true, err);
+  }
+  goto out;
+fail: {
+  struct berth_err *e2 = NULL;
+  runtime_delete(root, id, true, &e2);
+  berth_err_free(&e2);
+  while (waitpid(c.pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+out:
+  sigprocmask(SIG_SETMASK, &orig, NULL);
+  return ret;
+}
+
+char *runtime_default_spec(void)
+{
+  return spec_default_json();
+}

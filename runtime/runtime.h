@@ -1,0 +1,59 @@
+/* The container runtime as cmd/ sees it: one call per verb. */
+#ifndef BERTH_RUNTIME_H
+#define BERTH_RUNTIME_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+struct runtime_create_opts {
+  const char *bundle;   /* default "." */
+  const char *pid_file; /* NULL: none */
+  bool no_pivot;
+  bool no_new_keyring;
+  unsigned preserve_fds;
+};
+
+struct runtime_run_opts {
+  struct runtime_create_opts create;
+  bool detach; /* return once started */
+  bool keep;   /* keep the state after the container exits */
+};
+
+struct runtime_info {
+  char *id;
+  pid_t pid; /* 0 once stopped */
+  const char *status;
+  char *bundle;
+  char *rootfs;
+  char *created;
+  char *oci_version;
+  json_t *annotations; /* may be NULL */
+};
+
+int runtime_validate_id(const char *id, struct berth_err **err);
+/* "KILL", "SIGKILL", "9" -> 9 */
+int runtime_parse_signal(const char *s, int *sig, struct berth_err **err);
+
+int runtime_create(const char *root, const char *id, const struct runtime_create_opts *o,
+                   struct berth_err **err);
+int runtime_start(const char *root, const char *id, struct berth_err **err);
+/* create + start (+ wait unless detached). *exit_status is the container's
+ * exit code, 128+N when killed by signal N. */
+int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
+                int *exit_status, struct berth_err **err);
+int runtime_kill(const char *root, const char *id, int sig, bool all, struct berth_err **err);
+int runtime_delete(const char *root, const char *id, bool force, struct berth_err **err);
+int runtime_state(const char *root, const char *id, struct runtime_info *info,
+                  struct berth_err **err);
+int runtime_list(const char *root, struct runtime_info **list, size_t *n,
+                 struct berth_err **err);
+void runtime_info_clear(struct runtime_info *info);
+
+/* Default config.json text (`berth spec`), features JSON (`berth features`). */
+char *runtime_default_spec(void);
+char *runtime_features_json(void);
+
+#endif

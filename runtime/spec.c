@@ -1,0 +1,1085 @@
+/* config.json parsing and validation. Every error names the JSON path of the
+ * offending value; unknown fields are ignored like runc, wrong types are not. */
+#include "spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define SPEC_MAX_SIZE (4u << 20)
+
+/* Builds a JSON path for a message; long paths are cut, never overflowed. */
+static void jpath(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void jpath(char *buf, size_t n, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, n, fmt, ap);
+  va_end(ap);
+}
+
+static int bad(struct berth_err **err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(struct berth_err **err, const char *path, const char *fmt, ...)
+{
+  char what[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  return berth_err_set(err, 0, "config.json: %s: %s", path, what);
+}
+
+static int unsupported(struct berth_err **err, const char *path)
+{
+  return berth_err_set(err, 0, "config.json: %s: not supported yet", path);
+}
+
+/* ---- typed accessors: absent is fine (returns 0, leaves *out), wrong type is not ---- */
+
+static int get_object(json_t *parent, const char *key, const char *path, json_t **out,
+                      struct berth_err **err)
+{
+  json_t *v = json_object_get(parent, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_object(v))
+    return bad(err, path, "must be an object");
+  *out = v;
+  return 0;
+}
+
+static int get_string(json_t *parent, const char *key, const char *path, char **out,
+                      struct berth_err **err)
+{
+  json_t *v = json_object_get(parent, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_string(v))
+    return bad(err, path, "must be a string");
+  free(*out);
+  *out = xstrdup(json_string_value(v));
+  return 0;
+}
+
+static int get_bool(json_t *parent, const char *key, const char *path, bool *out,
+                    struct berth_err **err)
+{
+  json_t *v = json_object_get(parent, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_boolean(v))
+    return bad(err, path, "must be a boolean");
+  *out = json_is_true(v);
+  return 0;
+}
+
+/* Returns 1 when present. */
+static int get_int(json_t *parent, const char *key, const char *path, long long min,
+                   long long max, long long *out, struct berth_err **err)
+{
+  json_t *v = json_object_get(parent, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_integer(v))
+    return bad(err, path, "must be an integer");
+  long long n = json_integer_value(v);
+  if (n < min || n > max)
+    return bad(err, path, "%lld is out of range [%lld, %lld]", n, min, max);
+  *out = n;
+  return 1;
+}
+
+static int get_array(json_t *parent, const char *key, const char *path, json_t **out,
+                     struct berth_err **err)
+{
+  json_t *v = json_object_get(parent, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_array(v))
+    return bad(err, path, "must be an array");
+  *out = v;
+  return 0;
+}
+
+static void strv_free(char **v)
+{
+  if (v == NULL)
+    return;
+  for (char **p = v; *p; p++)
+    free(*p);
+  free(v);
+}
+
+/* Array of strings -> NULL-terminated vector. */
+static int get_strv(json_t *parent, const char *key, const char *path, char ***out,
+                    struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (get_array(parent, key, path, &arr, err) < 0)
+    return -1;
+  if (arr == NULL)
+    return 0;
+  size_t n = json_array_size(arr);
+  char **v = xcalloc(n + 1, sizeof(char *));
+  for (size_t i = 0; i < n; i++) {
+    json_t *s = json_array_get(arr, i);
+    if (!json_is_string(s)) {
+      strv_free(v);
+      return bad(err, path, "element %zu must be a string", i);
+    }
+    v[i] = xstrdup(json_string_value(s));
+  }
+  strv_free(*out);
+  *out = v;
+  return 0;
+}
+
+static bool path_has_dotdot(const char *p)
+{
+  const char *s = p;
+  while ((s = strstr(s, "..")) != NULL) {
+    bool start = s == p || s[-1] == '/';
+    bool end = s[2] == '\0' || s[2] == '/';
+    if (start && end)
+      return true;
+    s += 2;
+  }
+  return false;
+}
+
+/* ---- namespaces ---- */
+
+static const struct {
+  const char *name;
+  int flag;
+} ns_table[NS_COUNT] = {
+    [NS_PID] = {"pid", CLONE_NEWPID},          [NS_NET] = {"network", CLONE_NEWNET},
+    [NS_MNT] = {"mount", CLONE_NEWNS},         [NS_IPC] = {"ipc", CLONE_NEWIPC},
+    [NS_UTS] = {"uts", CLONE_NEWUTS},          [NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP},
+    [NS_TIME] = {"time", CLONE_NEWTIME},       [NS_USER] = {"user", CLONE_NEWUSER},
+};
+
+const char *spec_ns_name(enum ns_kind k)
+{
+  return ns_table[k].name;
+}
+
+int spec_ns_clone_flag(enum ns_kind k)
+{
+  return ns_table[k].flag;
+}
+
+static int parse_namespaces(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (get_array(lx, "namespaces", "linux.namespaces", &arr, err) < 0)
+    return -1;
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e)
+  {
+    char path[256];
+    jpath(path, sizeof(path), "linux.namespaces[%zu]", i);
+    if (!json_is_object(e))
+      return bad(err, path, "must be an object");
+    json_t *type = json_object_get(e, "type");
+    if (!json_is_string(type))
+      return bad(err, path, "type must be a string");
+    const char *t = json_string_value(type);
+    int k = -1;
+    for (int j = 0; j < NS_COUNT; j++)
+      if (strcmp(ns_table[j].name, t) == 0)
+        k = j;
+    if (k < 0)
+      return bad(err, path, "unknown namespace type \"%s\"", t);
+    if (s->ns[k].enabled)
+      return bad(err, path, "duplicate namespace type \"%s\"", t);
+    if (k == NS_USER)
+      return berth_err_set(err, 0, "config.json: %s: not supported yet: user namespace", path);
+    s->ns[k].enabled = true;
+    char ppath[256];
+    jpath(ppath, sizeof(ppath), "%s.path", path);
+    if (get_string(e, "path", ppath, &s->ns[k].path, err) < 0)
+      return -1;
+    if (s->ns[k].path && s->ns[k].path[0] == '\0') {
+      free(s->ns[k].path);
+      s->ns[k].path = NULL;
+    }
+    if (s->ns[k].path && s->ns[k].path[0] != '/')
+      return bad(err, ppath, "must be an absolute path");
+  }
+  return 0;
+}
+
+/* ---- process ---- */
+
+static const struct {
+  const char *name;
+  int resource;
+} rlimit_table[] = {
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+static int parse_rlimits(json_t *proc, struct spec *s, struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (get_array(proc, "rlimits", "process.rlimits", &arr, err) < 0)
+    return -1;
+  if (arr == NULL)
+    return 0;
+  s->rlimits = xcalloc(json_array_size(arr), sizeof(*s->rlimits));
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e)
+  {
+    char path[256];
+    jpath(path, sizeof(path), "process.rlimits[%zu]", i);
+    if (!json_is_object(e))
+      return bad(err, path, "must be an object");
+    json_t *type = json_object_get(e, "type");
+    if (!json_is_string(type))
+      return bad(err, path, "type must be a string");
+    int res = -1;
+    for (size_t j = 0; j < sizeof(rlimit_table) / sizeof(rlimit_table[0]); j++)
+      if (strcmp(rlimit_table[j].name, json_string_value(type)) == 0)
+        res = rlimit_table[j].resource;
+    if (res < 0)
+      return bad(err, path, "unknown rlimit \"%s\"", json_string_value(type));
+    for (size_t j = 0; j < s->n_rlimits; j++)
+      if (s->rlimits[j].resource == res)
+        return bad(err, path, "duplicate rlimit \"%s\"", json_string_value(type));
+    long long soft = 0, hard = 0;
+    char sp[256], hp[80];
+    jpath(sp, sizeof(sp), "%s.soft", path);
+    jpath(hp, sizeof(hp), "%s.hard", path);
+    int hs = get_int(e, "soft", sp, 0, LLONG_MAX, &soft, err);
+    if (hs < 0)
+      return -1;
+    int hh = get_int(e, "hard", hp, 0, LLONG_MAX, &hard, err);
+    if (hh < 0)
+      return -1;
+    if (!hs || !hh)
+      return bad(err, path, "soft and hard must both be given");
+    if (soft > hard)
+      return bad(err, path, "soft limit %lld exceeds hard limit %lld", soft, hard);
+    s->rlimits[s->n_rlimits++] = (struct spec_rlimit){res, (uint64_t)soft, (uint64_t)hard};
+  }
+  return 0;
+}
+
+static const char *cap_set_names[CAP_SET_COUNT] = {
+    [CAP_SET_BOUNDING] = "bounding",       [CAP_SET_EFFECTIVE] = "effective",
+    [CAP_SET_PERMITTED] = "permitted",     [CAP_SET_INHERITABLE] = "inheritable",
+    [CAP_SET_AMBIENT] = "ambient",
+};
+
+static int parse_cap_name(const char *name, cap_value_t *out)
+{
+  /* Only the spec's spelling: "CAP_" followed by the upper-case name. */
+  if (strncmp(name, "CAP_", 4) != 0 || name[4] == '\0')
+    return -1;
+  char lower[64];
+  size_t n = strlen(name);
+  if (n >= sizeof(lower))
+    return -1;
+  for (size_t i = 0; i <= n; i++) {
+    if (name[i] && !(isupper((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
+                     name[i] == '_'))
+      return -1;
+    lower[i] = (char)tolower((unsigned char)name[i]);
+  }
+  if (cap_from_name(lower, out) < 0 || *out < 0 || *out > 63)
+    return -1;
+  return 0;
+}
+
+static int parse_caps(json_t *proc, struct spec *s, struct berth_err **err)
+{
+  json_t *caps = NULL;
+  if (get_object(proc, "capabilities", "process.capabilities", &caps, err) < 0)
+    return -1;
+  if (caps == NULL)
+    return 0;
+  s->has_caps = true;
+  for (int set = 0; set < CAP_SET_COUNT; set++) {
+    char path[256];
+    jpath(path, sizeof(path), "process.capabilities.%s", cap_set_names[set]);
+    json_t *arr = NULL;
+    if (get_array(caps, cap_set_names[set], path, &arr, err) < 0)
+      return -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+      char ipath[256];
+      jpath(ipath, sizeof(ipath), "%s[%zu]", path, i);
+      if (!json_is_string(e))
+        return bad(err, ipath, "must be a string");
+      cap_value_t v;
+      if (parse_cap_name(json_string_value(e), &v) < 0)
+        return bad(err, ipath, "unknown capability \"%s\"", json_string_value(e));
+      s->caps[set] |= UINT64_C(1) << v;
+    }
+  }
+  return 0;
+}
+
+static int parse_user(json_t *proc, struct spec *s, struct berth_err **err)
+{
+  json_t *user = NULL;
+  if (get_object(proc, "user", "process.user", &user, err) < 0)
+    return -1;
+  if (user == NULL)
+    return 0;
+  long long v = 0;
+  if (get_int(user, "uid", "process.user.uid", 0, UINT32_MAX - 1, &v, err) < 0)
+    return -1;
+  s->uid = (uid_t)v;
+  v = 0;
+  if (get_int(user, "gid", "process.user.gid", 0, UINT32_MAX - 1, &v, err) < 0)
+    return -1;
+  s->gid = (gid_t)v;
+  int has = get_int(user, "umask", "process.user.umask", 0, 0777, &v, err);
+  if (has < 0)
+    return -1;
+  s->has_umask = has;
+  s->umask = (mode_t)v;
+
+  json_t *arr = NULL;
+  if (get_array(user, "additionalGids", "process.user.additionalGids", &arr, err) < 0)
+    return -1;
+  s->additional_gids = xcalloc(json_array_size(arr), sizeof(gid_t));
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e)
+  {
+    if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+        json_integer_value(e) > UINT32_MAX - 1) {
+      char path[256];
+      jpath(path, sizeof(path), "process.user.additionalGids[%zu]", i);
+      return bad(err, path, "must be a non-negative integer");
+    }
+    s->additional_gids[s->n_additional_gids++] = (gid_t)json_integer_value(e);
+  }
+  return 0;
+}
+
+static int parse_process(json_t *root, struct spec *s, struct berth_err **err)
+{
+  json_t *proc = NULL;
+  if (get_object(root, "process", "process", &proc, err) < 0)
+    return -1;
+  if (proc == NULL)
+    return 0;
+  s->has_process = true;
+
+  if (get_bool(proc, "terminal", "process.terminal", &s->terminal, err) < 0)
+    return -1;
+  if (s->terminal)
+    return berth_err_set(err, 0,
+                         "config.json: process.terminal: not supported yet "
+                         "(set it to false)");
+
+  json_t *args = json_object_get(proc, "args");
+  if (!json_is_array(args) || json_array_size(args) == 0)
+    return bad(err, "process.args", "must be a non-empty array");
+  size_t n = json_array_size(args);
+  s->args = xcalloc(n + 1, sizeof(char *));
+  for (size_t i = 0; i < n; i++) {
+    json_t *a = json_array_get(args, i);
+    if (!json_is_string(a)) {
+      char path[256];
+      jpath(path, sizeof(path), "process.args[%zu]", i);
+      return bad(err, path, "must be a string");
+    }
+    s->args[i] = xstrdup(json_string_value(a));
+  }
+  if (s->args[0][0] == '\0')
+    return bad(err, "process.args[0]", "must not be empty");
+
+  if (get_strv(proc, "env", "process.env", &s->env, err) < 0)
+    return -1;
+  for (size_t i = 0; s->env && s->env[i]; i++) {
+    const char *eq = strchr(s->env[i], '=');
+    if (eq == NULL || eq == s->env[i]) {
+      char path[256];
+      jpath(path, sizeof(path), "process.env[%zu]", i);
+      return bad(err, path, "must be of the form KEY=VALUE, got \"%s\"", s->env[i]);
+    }
+  }
+  if (s->env == NULL)
+    s->env = xcalloc(1, sizeof(char *));
+
+  if (get_string(proc, "cwd", "process.cwd", &s->cwd, err) < 0)
+    return -1;
+  if (s->cwd == NULL || s->cwd[0] == '\0') {
+    free(s->cwd);
+    s->cwd = xstrdup("/");
+  }
+  if (s->cwd[0] != '/')
+    return bad(err, "process.cwd", "must be an absolute path, got \"%s\"", s->cwd);
+
+  if (parse_user(proc, s, err) < 0 || parse_rlimits(proc, s, err) < 0 ||
+      parse_caps(proc, s, err) < 0)
+    return -1;
+  if (get_bool(proc, "noNewPrivileges", "process.noNewPrivileges", &s->no_new_privileges, err) <
+      0)
+    return -1;
+  long long oom = 0;
+  int has = get_int(proc, "oomScoreAdj", "process.oomScoreAdj", -1000, 1000, &oom, err);
+  if (has < 0)
+    return -1;
+  s->has_oom_score_adj = has;
+  s->oom_score_adj = (int)oom;
+
+  static const char *const later[] = {"apparmorProfile", "selinuxLabel", "ioPriority",
+                                      "scheduler", "execCPUAffinity"};
+  for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+    json_t *v = json_object_get(proc, later[i]);
+    if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0)) {
+      char path[256];
+      jpath(path, sizeof(path), "process.%s", later[i]);
+      return unsupported(err, path);
+    }
+  }
+  return 0;
+}
+
+/* ---- mounts ---- */
+
+static const struct {
+  const char *name;
+  unsigned long set, clear;
+} mount_flag_table[] = {
+    {"ro", MS_RDONLY, 0},
+    {"rw", 0, MS_RDONLY},
+    {"nosuid", MS_NOSUID, 0},
+    {"suid", 0, MS_NOSUID},
+    {"nodev", MS_NODEV, 0},
+    {"dev", 0, MS_NODEV},
+    {"noexec", MS_NOEXEC, 0},
+    {"exec", 0, MS_NOEXEC},
+    {"sync", MS_SYNCHRONOUS, 0},
+    {"async", 0, MS_SYNCHRONOUS},
+    {"dirsync", MS_DIRSYNC, 0},
+    {"remount", MS_REMOUNT, 0},
+    {"mand", MS_MANDLOCK, 0},
+    {"nomand", 0, MS_MANDLOCK},
+    {"atime", 0, MS_NOATIME},
+    {"noatime", MS_NOATIME, 0},
+    {"diratime", 0, MS_NODIRATIME},
+    {"nodiratime", MS_NODIRATIME, 0},
+    {"relatime", MS_RELATIME, 0},
+    {"norelatime", 0, MS_RELATIME},
+    {"strictatime", MS_STRICTATIME, 0},
+    {"nostrictatime", 0, MS_STRICTATIME},
+    {"lazytime", MS_LAZYTIME, 0},
+    {"nolazytime", 0, MS_LAZYTIME},
+    {"silent", MS_SILENT, 0},
+    {"loud", 0, MS_SILENT},
+    {"defaults", 0, 0},
+};
+
+static const struct {
+  const char *name;
+  unsigned long flag;
+} propagation_table[] = {
+    {"private", MS_PRIVATE},         {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},           {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},             {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE},   {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+static void data_append(char **data, const char *opt)
+{
+  char *n = *data ? xasprintf("%s,%s", *data, opt) : xstrdup(opt);
+  free(*data);
+  *data = n;
+}
+
+int spec_mount_option(const char *opt, struct spec_mount *m)
+{
+  if (strcmp(opt, "bind") == 0 || strcmp(opt, "rbind") == 0) {
+    m->bind = true;
+    m->flags |= MS_BIND | (opt[0] == 'r' ? MS_REC : 0);
+    return 1;
+  }
+  for (size_t i = 0; i < sizeof(mount_flag_table) / sizeof(mount_flag_table[0]); i++) {
+    if (strcmp(mount_flag_table[i].name, opt) == 0) {
+      m->flags = (m->flags | mount_flag_table[i].set) & ~mount_flag_table[i].clear;
+      m->clear_flags = (m->clear_flags | mount_flag_table[i].clear) & ~mount_flag_table[i].set;
+      return 1;
+    }
+  }
+  for (size_t i = 0; i < sizeof(propagation_table) / sizeof(propagation_table[0]); i++) {
+    if (strcmp(propagation_table[i].name, opt) == 0) {
+      m->propagation = propagation_table[i].flag;
+      return 1;
+    }
+  }
+  data_append(&m->data, opt);
+  return 0;
+}
+
+static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (get_array(root, "mounts", "mounts", &arr, err) < 0)
+    return -1;
+  s->mounts = xcalloc(json_array_size(arr), sizeof(*s->mounts));
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e)
+  {
+    char path[256], p2[96];
+    jpath(path, sizeof(path), "mounts[%zu]", i);
+    if (!json_is_object(e))
+      return bad(err, path, "must be an object");
+    struct spec_mount *m = &s->mounts[s->n_mounts++];
+    jpath(p2, sizeof(p2), "%s.destination", path);
+    if (get_string(e, "destination", p2, &m->destination, err) < 0)
+      return -1;
+    if (m->destination == NULL || m->destination[0] != '/')
+      return bad(err, p2, "must be an absolute path");
+    if (path_has_dotdot(m->destination))
+      return bad(err, p2, "must not contain \"..\"");
+    jpath(p2, sizeof(p2), "%s.type", path);
+    if (get_string(e, "type", p2, &m->type, err) < 0)
+      return -1;
+    jpath(p2, sizeof(p2), "%s.source", path);
+    if (get_string(e, "source", p2, &m->source, err) < 0)
+      return -1;
+    jpath(p2, sizeof(p2), "%s.options", path);
+    char **opts = NULL;
+    if (get_strv(e, "options", p2, &opts, err) < 0)
+      return -1;
+    for (size_t j = 0; opts && opts[j]; j++)
+      spec_mount_option(opts[j], m);
+    strv_free(opts);
+    if (m->type && strcmp(m->type, "bind") == 0 && !m->bind) {
+      m->bind = true;
+      m->flags |= MS_BIND;
+    }
+    if (m->bind) {
+      jpath(p2, sizeof(p2), "%s.source", path);
+      if (m->source == NULL || m->source[0] == '\0')
+        return bad(err, p2, "a bind mount needs a source");
+      if (m->source[0] != '/') {
+        char *abs = xasprintf("%s/%s", s->bundle, m->source);
+        free(m->source);
+        m->source = abs;
+      }
+    } else if (m->type == NULL || m->type[0] == '\0') {
+      jpath(p2, sizeof(p2), "%s.type", path);
+      return bad(err, p2, "must be given unless the mount is a bind mount");
+    }
+    if (json_object_get(e, "uidMappings") || json_object_get(e, "gidMappings")) {
+      jpath(p2, sizeof(p2), "%s.uidMappings", path);
+      return unsupported(err, p2);
+    }
+  }
+  return 0;
+}
+
+/* ---- lx ---- */
+
+int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err)
+{
+  if (key[0] == '\0' || key[0] == '.' || key[0] == '/' || path_has_dotdot(key))
+    return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
+  for (const char *p = key; *p; p++)
+    if (!(isalnum((unsigned char)*p) || strchr("._-/", *p)))
+      return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
+
+  static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                         "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                         "kernel.shmmni", "kernel.shm_rmid_forced"};
+  char norm[256];
+  jpath(norm, sizeof(norm), "%s", key);
+  for (char *p = norm; *p; p++)
+    if (*p == '/')
+      *p = '.';
+  for (size_t i = 0; i < sizeof(ipc_keys) / sizeof(ipc_keys[0]); i++)
+    if (strcmp(norm, ipc_keys[i]) == 0)
+      goto ipc;
+  if (strncmp(norm, "fs.mqueue.", 10) == 0)
+    goto ipc;
+  if (strncmp(norm, "net.", 4) == 0) {
+    if (!ns[NS_NET].enabled)
+      return berth_err_set(err, 0, "sysctl \"%s\" needs a network namespace", key);
+    return 0;
+  }
+  if (strcmp(norm, "kernel.hostname") == 0 || strcmp(norm, "kernel.domainname") == 0) {
+    if (!ns[NS_UTS].enabled)
+      return berth_err_set(err, 0, "sysctl \"%s\" needs a uts namespace", key);
+    return 0;
+  }
+  return berth_err_set(err, 0, "sysctl \"%s\" is not namespaced: it would change the host", key);
+ipc:
+  if (!ns[NS_IPC].enabled)
+    return berth_err_set(err, 0, "sysctl \"%s\" needs an ipc namespace", key);
+  return 0;
+}
+
+static int parse_sysctl(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  json_t *obj = NULL;
+  if (get_object(lx, "sysctl", "linux.sysctl", &obj, err) < 0)
+    return -1;
+  s->sysctl = xcalloc(json_object_size(obj), sizeof(*s->sysctl));
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v)
+  {
+    char path[300];
+    jpath(path, sizeof(path), "linux.sysctl[\"%s\"]", key);
+    if (!json_is_string(v))
+      return bad(err, path, "must be a string");
+    if (spec_check_sysctl(key, s->ns, err) < 0)
+      return berth_err_wrap(err, "config.json: %s", path);
+    s->sysctl[s->n_sysctl].key = xstrdup(key);
+    s->sysctl[s->n_sysctl++].value = xstrdup(json_string_value(v));
+  }
+  return 0;
+}
+
+static int parse_devices(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (get_array(lx, "devices", "linux.devices", &arr, err) < 0)
+    return -1;
+  s->devices = xcalloc(json_array_size(arr), sizeof(*s->devices));
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e)
+  {
+    char path[256], p2[96];
+    jpath(path, sizeof(path), "linux.devices[%zu]", i);
+    if (!json_is_object(e))
+      return bad(err, path, "must be an object");
+    struct spec_device *d = &s->devices[s->n_devices++];
+    jpath(p2, sizeof(p2), "%s.path", path);
+    if (get_string(e, "path", p2, &d->path, err) < 0)
+      return -1;
+    if (d->path == NULL || d->path[0] != '/')
+      return bad(err, p2, "must be an absolute path");
+    if (path_has_dotdot(d->path) || strcmp(d->path, "/") == 0)
+      return bad(err, p2, "must name a file, without \"..\"");
+    jpath(p2, sizeof(p2), "%s.type", path);
+    char *type = NULL;
+    if (get_string(e, "type", p2, &type, err) < 0)
+      return -1;
+    cleanup_free char *t = type;
+    if (t == NULL || strlen(t) != 1 || strchr("cbup", t[0]) == NULL)
+      return bad(err, p2, "must be one of \"c\", \"b\", \"u\", \"p\"");
+    d->type = t[0];
+    long long v = 0;
+    jpath(p2, sizeof(p2), "%s.major", path);
+    int hmaj = get_int(e, "major", p2, 0, 0xfff, &v, err);
+    if (hmaj < 0)
+      return -1;
+    d->major = v;
+    jpath(p2, sizeof(p2), "%s.minor", path);
+    int hmin = get_int(e, "minor", p2, 0, 0xfffff, &v, err);
+    if (hmin < 0)
+      return -1;
+    d->minor = v;
+    if (d->type != 'p' && (!hmaj || !hmin))
+      return bad(err, path, "major and minor are required for type \"%c\"", d->type);
+    jpath(p2, sizeof(p2), "%s.fileMode", path);
+    int hm = get_int(e, "fileMode", p2, 0, 07777, &v, err);
+    if (hm < 0)
+      return -1;
+    d->has_file_mode = hm;
+    d->file_mode = (mode_t)v;
+    v = 0;
+    jpath(p2, sizeof(p2), "%s.uid", path);
+    if (get_int(e, "uid", p2, 0, UINT32_MAX - 1, &v, err) < 0)
+      return -1;
+    d->uid = (uid_t)v;
+    v = 0;
+    jpath(p2, sizeof(p2), "%s.gid", path);
+    if (get_int(e, "gid", p2, 0, UINT32_MAX - 1, &v, err) < 0)
+      return -1;
+    d->gid = (gid_t)v;
+  }
+  return 0;
+}
+
+static int parse_path_list(json_t *lx, const char *key, char ***out, struct berth_err **err)
+{
+  char path[256];
+  jpath(path, sizeof(path), "linux.%s", key);
+  if (get_strv(lx, key, path, out, err) < 0)
+    return -1;
+  for (size_t i = 0; *out && (*out)[i]; i++) {
+    if ((*out)[i][0] != '/' || path_has_dotdot((*out)[i])) {
+      char ip[256];
+      jpath(ip, sizeof(ip), "%s[%zu]", path, i);
+      return bad(err, ip, "must be an absolute path without \"..\", got \"%s\"", (*out)[i]);
+    }
+  }
+  return 0;
+}
+
+static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  json_t *obj = NULL;
+  if (get_object(lx, "timeOffsets", "linux.timeOffsets", &obj, err) < 0)
+    return -1;
+  if (obj == NULL)
+    return 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v)
+  {
+    char path[256];
+    jpath(path, sizeof(path), "linux.timeOffsets.%s", key);
+    int64_t *secs;
+    uint32_t *nsecs;
+    if (strcmp(key, "boottime") == 0) {
+      secs = &s->boottime_secs;
+      nsecs = &s->boottime_nsecs;
+    } else if (strcmp(key, "monotonic") == 0) {
+      secs = &s->monotonic_secs;
+      nsecs = &s->monotonic_nsecs;
+    } else {
+      return bad(err, path, "unknown clock (use boottime or monotonic)");
+    }
+    if (!json_is_object(v))
+      return bad(err, path, "must be an object");
+    long long n = 0;
+    char p2[256];
+    jpath(p2, sizeof(p2), "%s.secs", path);
+    if (get_int(v, "secs", p2, LLONG_MIN / 2, LLONG_MAX / 2, &n, err) < 0)
+      return -1;
+    *secs = n;
+    n = 0;
+    jpath(p2, sizeof(p2), "%s.nanosecs", path);
+    if (get_int(v, "nanosecs", p2, 0, 999999999, &n, err) < 0)
+      return -1;
+    *nsecs = (uint32_t)n;
+    s->has_time_offsets = true;
+  }
+  if (s->has_time_offsets && (!s->ns[NS_TIME].enabled || s->ns[NS_TIME].path))
+    return bad(err, "linux.timeOffsets", "needs a new time namespace in linux.namespaces");
+  return 0;
+}
+
+/* Fields whose feature lands in a later piece of work: refuse, never ignore. */
+static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
+{
+  static const char *const later[] = {"uidMappings", "gidMappings", "seccomp",
+                                      "cgroupsPath", "intelRdt",    "personality",
+                                      "mountLabel",  "memoryPolicy", "netDevices"};
+  for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+    json_t *v = json_object_get(lx, later[i]);
+    if (v == NULL || json_is_null(v))
+      continue;
+    if ((json_is_array(v) && json_array_size(v) == 0) ||
+        (json_is_object(v) && json_object_size(v) == 0) ||
+        (json_is_string(v) && json_string_length(v) == 0))
+      continue;
+    char path[256];
+    jpath(path, sizeof(path), "linux.%s", later[i]);
+    return unsupported(err, path);
+  }
+
+  json_t *res = NULL;
+  if (get_object(lx, "resources", "linux.resources", &res, err) < 0)
+    return -1;
+  const char *key;
+  json_t *v;
+  json_object_foreach(res, key, v)
+  {
+    char path[256];
+    jpath(path, sizeof(path), "linux.resources.%s", key);
+    if (json_is_null(v))
+      continue;
+    if (strcmp(key, "devices") == 0) {
+      /* Device-cgroup rules need the cgroup manager. Until then only rules
+       * that deny are accepted: they cannot widen access, and the fresh /dev
+       * holds just the default nodes and linux.devices. */
+      if (!json_is_array(v))
+        return bad(err, path, "must be an array");
+      size_t i;
+      json_t *rule;
+      json_array_foreach(v, i, rule)
+      {
+        if (!json_is_object(rule) || !json_is_false(json_object_get(rule, "allow"))) {
+          char ip[256];
+          jpath(ip, sizeof(ip), "%s[%zu]", path, i);
+          return berth_err_set(err, 0,
+                               "config.json: %s: not supported yet: device rules that allow",
+                               ip);
+        }
+      }
+      continue;
+    }
+    if ((json_is_object(v) && json_object_size(v) == 0) ||
+        (json_is_array(v) && json_array_size(v) == 0))
+      continue;
+    return unsupported(err, path);
+  }
+  return 0;
+}
+
+static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
+{
+  json_t *lx = NULL;
+  if (get_object(root, "linux", "linux", &lx, err) < 0)
+    return -1;
+  if (lx == NULL)
+    return 0;
+  if (parse_namespaces(lx, s, err) < 0 || refuse_unsupported_linux(lx, err) < 0 ||
+      parse_sysctl(lx, s, err) < 0 || parse_devices(lx, s, err) < 0 ||
+      parse_path_list(lx, "maskedPaths", &s->masked_paths, err) < 0 ||
+      parse_path_list(lx, "readonlyPaths", &s->readonly_paths, err) < 0 ||
+      parse_time_offsets(lx, s, err) < 0)
+    return -1;
+
+  char *prop = NULL;
+  if (get_string(lx, "rootfsPropagation", "linux.rootfsPropagation", &prop, err) < 0)
+    return -1;
+  cleanup_free char *p = prop;
+  if (p && p[0]) {
+    for (size_t i = 0; i < sizeof(propagation_table) / sizeof(propagation_table[0]); i++)
+      if (strcmp(propagation_table[i].name, p) == 0)
+        s->rootfs_propagation = propagation_table[i].flag;
+    if (s->rootfs_propagation == 0)
+      return bad(err, "linux.rootfsPropagation",
+                 "must be one of shared, slave, private, unbindable (or r-prefixed), got \"%s\"",
+                 p);
+  }
+  return 0;
+}
+
+/* ---- annotations ---- */
+
+static int parse_annotations(json_t *root, struct spec *s, struct berth_err **err)
+{
+  json_t *obj = NULL;
+  if (get_object(root, "annotations", "annotations", &obj, err) < 0)
+    return -1;
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v)
+  {
+    char path[300];
+    jpath(path, sizeof(path), "annotations[\"%s\"]", key);
+    if (!json_is_string(v))
+      return bad(err, path, "must be a string");
+    if (strncmp(key, "dev.berth.", 10) != 0)
+      continue;
+    const char *val = json_string_value(v);
+    const char *k = key + 10;
+    if (strcmp(k, "backend") == 0) {
+      if (strcmp(val, "linux") == 0)
+        continue;
+      if (strcmp(val, "microvm") == 0)
+        return berth_err_set(err, 0, "config.json: %s: not supported yet: microvm", path);
+      return bad(err, path, "must be lx or microvm, got \"%s\"", val);
+    }
+    if (strcmp(k, "net") == 0) {
+      if (strcmp(val, "none") == 0)
+        continue;
+      if (strcmp(val, "bridge") == 0)
+        return berth_err_set(err, 0, "config.json: %s: not supported yet: bridge", path);
+      return bad(err, path, "must be none or bridge, got \"%s\"", val);
+    }
+    static const char *const later[] = {"net.bridge", "net.subnet", "net.ip",     "net.ipv6",
+                                        "net.publish", "net.nat",   "vm.kernel", "vm.accel"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+      known |= strcmp(k, later[i]) == 0;
+    if (known)
+      return unsupported(err, path);
+    return bad(err, path, "unknown berth annotation (a typo?)");
+  }
+  s->backend = xstrdup("linux");
+  return 0;
+}
+
+/* ---- top level ---- */
+
+static int refuse_hooks(json_t *root, struct berth_err **err)
+{
+  json_t *hooks = NULL;
+  if (get_object(root, "hooks", "hooks", &hooks, err) < 0)
+    return -1;
+  const char *key;
+  json_t *v;
+  json_object_foreach(hooks, key, v)
+  {
+    if (json_is_array(v) && json_array_size(v) == 0)
+      continue;
+    char path[256];
+    jpath(path, sizeof(path), "hooks.%s", key);
+    return unsupported(err, path);
+  }
+  return 0;
+}
+
+static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
+{
+  json_t *r = NULL;
+  if (get_object(root, "root", "root", &r, err) < 0)
+    return -1;
+  if (r == NULL)
+    return bad(err, "root", "must be an object");
+  char *path = NULL;
+  if (get_string(r, "path", "root.path", &path, err) < 0)
+    return -1;
+  cleanup_free char *p = path;
+  if (p == NULL || p[0] == '\0')
+    return bad(err, "root.path", "must be a non-empty string");
+  s->rootfs = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", s->bundle, p);
+  return get_bool(r, "readonly", "root.readonly", &s->root_readonly, err);
+}
+
+int spec_parse(const char *text, const char *bundle, struct spec **out, struct berth_err **err)
+{
+  json_error_t jerr;
+  struct spec *s = xcalloc(1, sizeof(*s));
+  s->bundle = xstrdup(bundle);
+  s->json = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  if (s->json == NULL) {
+    spec_free(s);
+    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s",
+                         jerr.line, jerr.column, jerr.text);
+  }
+  if (!json_is_object(s->json)) {
+    spec_free(s);
+    return berth_err_set(err, 0, "config.json: must be a JSON object");
+  }
+  json_t *root = s->json;
+  json_t *ver = json_object_get(root, "ociVersion");
+  int ret = -1;
+  if (!json_is_string(ver)) {
+    bad(err, "ociVersion", "must be a string");
+    goto out;
+  }
+  s->oci_version = xstrdup(json_string_value(ver));
+
+  if (parse_root(root, s, err) < 0 || parse_process(root, s, err) < 0 ||
+      parse_mounts(root, s, err) < 0 || parse_linux(root, s, err) < 0 ||
+      refuse_hooks(root, err) < 0 || parse_annotations(root, s, err) < 0)
+    goto out;
+  if (get_string(root, "hostname", "hostname", &s->hostname, err) < 0 ||
+      get_string(root, "domainname", "domainname", &s->domainname, err) < 0)
+    goto out;
+  if (s->hostname && s->hostname[0] && !s->ns[NS_UTS].enabled) {
+    bad(err, "hostname", "needs a uts namespace in linux.namespaces");
+    goto out;
+  }
+  if (s->domainname && s->domainname[0] && !s->ns[NS_UTS].enabled) {
+    bad(err, "domainname", "needs a uts namespace in linux.namespaces");
+    goto out;
+  }
+  if (!s->ns[NS_MNT].enabled && s->n_mounts > 0) {
+    bad(err, "linux.namespaces", "mounts need a mount namespace");
+    goto out;
+  }
+  ret = 0;
+out:
+  if (ret < 0) {
+    spec_free(s);
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+int spec_load(const char *bundle, struct spec **out, struct berth_err **err)
+{
+  char abs[PATH_MAX];
+  if (realpath(bundle, abs) == NULL)
+    return berth_err_sys(err, "bundle %s", bundle);
+  cleanup_free char *text = NULL;
+  cleanup_free char *path = xasprintf("%s/config.json", abs);
+  if (read_file_at(AT_FDCWD, path, SPEC_MAX_SIZE, &text, NULL, err) < 0)
+    return berth_err_wrap(err, "config.json");
+  struct spec *s = NULL;
+  if (spec_parse(text, abs, &s, err) < 0)
+    return -1;
+  if (!s->has_process) {
+    spec_free(s);
+    return bad(err, "process", "must be an object");
+  }
+  struct stat st;
+  if (stat(s->rootfs, &st) < 0) {
+    berth_err_sys(err, "config.json: root.path: %s", s->rootfs);
+    spec_free(s);
+    return -1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    bad(err, "root.path", "%s is not a directory", s->rootfs);
+    spec_free(s);
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+void spec_free(struct spec *s)
+{
+  if (s == NULL)
+    return;
+  json_decref(s->json);
+  free(s->bundle);
+  free(s->oci_version);
+  strv_free(s->args);
+  strv_free(s->env);
+  free(s->cwd);
+  free(s->additional_gids);
+  free(s->rlimits);
+  free(s->rootfs);
+  free(s->hostname);
+  free(s->domainname);
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    free(s->mounts[i].destination);
+    free(s->mounts[i].type);
+    free(s->mounts[i].source);
+    free(s->mounts[i].data);
+  }
+  free(s->mounts);
+  for (int i = 0; i < NS_COUNT; i++)
+    free(s->ns[i].path);
+  for (size_t i = 0; i < s->n_devices; i++)
+    free(s->devices[i].path);
+  free(s->devices);
+  for (size_t i = 0; i < s->n_sysctl; i++) {
+    free(s->sysctl[i].key);
+    free(s->sysctl[i].value);
+  }
+  free(s->sysctl);
+  strv_free(s->masked_paths);
+  strv_free(s->readonly_paths);
+  free(s->backend);
+  free(s);
+}

@@ -1,0 +1,130 @@
+/* config.json -> struct spec, with validation. Pure logic: no syscalls
+ * beyond reading the file, so tests/unit covers it without root. */
+#ifndef BERTH_SPEC_H
+#define BERTH_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+enum ns_kind { NS_PID, NS_NET, NS_MNT, NS_IPC, NS_UTS, NS_CGROUP, NS_TIME, NS_USER, NS_COUNT };
+
+struct spec_ns {
+  bool enabled; /* listed in linux.namespaces */
+  char *path;   /* join this one instead of creating (NULL: new) */
+};
+
+struct spec_rlimit {
+  int resource;
+  uint64_t soft, hard;
+};
+
+/* Capability sets as bit masks (bit n = capability n). */
+enum cap_set { CAP_SET_BOUNDING, CAP_SET_EFFECTIVE, CAP_SET_PERMITTED, CAP_SET_INHERITABLE, CAP_SET_AMBIENT, CAP_SET_COUNT };
+
+struct spec_mount {
+  char *destination;  /* absolute, inside the rootfs */
+  char *type;         /* may be NULL for binds */
+  char *source;       /* absolute for binds (resolved against the bundle) */
+  unsigned long flags;       /* MS_* for mount(2) */
+  unsigned long clear_flags; /* MS_* explicitly turned off ("rw", "suid", ...) */
+  unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC] */
+  char *data;         /* fs-specific options, comma separated */
+  bool bind;          /* bind or rbind */
+};
+
+struct spec_device {
+  char *path;
+  char type; /* c b u p */
+  int64_t major, minor;
+  mode_t file_mode;
+  bool has_file_mode;
+  uid_t uid;
+  gid_t gid;
+};
+
+struct spec_kv {
+  char *key, *value;
+};
+
+struct spec {
+  json_t *json;       /* the parsed document (annotations are read from it) */
+  char *bundle;       /* absolute bundle directory */
+  char *oci_version;
+
+  /* process */
+  bool has_process;
+  bool terminal;
+  char **args;        /* NULL-terminated */
+  char **env;         /* NULL-terminated */
+  char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t *additional_gids;
+  size_t n_additional_gids;
+  bool has_umask;
+  mode_t umask;
+  struct spec_rlimit *rlimits;
+  size_t n_rlimits;
+  bool has_caps;
+  uint64_t caps[CAP_SET_COUNT];
+  bool no_new_privileges;
+  bool has_oom_score_adj;
+  int oom_score_adj;
+
+  /* root */
+  char *rootfs; /* absolute path */
+  bool root_readonly;
+  char *hostname;
+  char *domainname;
+
+  struct spec_mount *mounts;
+  size_t n_mounts;
+
+  /* linux */
+  struct spec_ns ns[NS_COUNT];
+  struct spec_device *devices;
+  size_t n_devices;
+  struct spec_kv *sysctl;
+  size_t n_sysctl;
+  unsigned long rootfs_propagation; /* 0: default (rslave) */
+  char **masked_paths;
+  char **readonly_paths;
+  bool has_time_offsets;
+  int64_t boottime_secs, monotonic_secs;
+  uint32_t boottime_nsecs, monotonic_nsecs;
+
+  /* dev.berth.* annotations */
+  char *backend; /* "linux" */
+};
+
+/* Loads and validates BUNDLE/config.json. Errors read
+ * "config.json: process.args: must be a non-empty array". */
+int spec_load(const char *bundle, struct spec **out, struct berth_err **err);
+
+/* Same, from a JSON string (unit tests; bundle used to resolve paths). */
+int spec_parse(const char *json_text, const char *bundle, struct spec **out,
+               struct berth_err **err);
+
+void spec_free(struct spec *s);
+
+/* Default config.json text like `runc spec`. Caller frees. */
+char *spec_default_json(void);
+
+/* Namespace name <-> kind, clone flag. */
+const char *spec_ns_name(enum ns_kind k);
+int spec_ns_clone_flag(enum ns_kind k);
+
+/* Is this sysctl allowed in a container with these namespaces? Returns 0 or
+ * fills err with the reason. */
+int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err);
+
+/* Parses one mount options array entry; exposed for unit tests.
+ * Returns 1 when the option was a flag, 0 when it belongs in data. */
+int spec_mount_option(const char *opt, struct spec_mount *m);
+
+#endif

@@ -1,0 +1,55 @@
+/* Per-container state directory: <root>/<id>/{state.json,exec.fifo}.
+ * The directory is the lock (flock); state.json is replaced atomically;
+ * status is derived from the process, never trusted from the file. */
+#ifndef BERTH_STATE_H
+#define BERTH_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+enum status { STATUS_CREATING, STATUS_CREATED, STATUS_RUNNING, STATUS_PAUSED, STATUS_STOPPED };
+
+struct state {
+  char *id;
+  pid_t pid;
+  unsigned long long start_time; /* /proc/PID/stat field 22 */
+  char *bundle;
+  char *rootfs;
+  char *created; /* RFC 3339 with nanoseconds, UTC */
+  char *oci_version;
+  char *backend;
+  bool own_pid_ns;     /* init is PID 1 of a namespace of its own */
+  json_t *annotations; /* owned reference or NULL */
+};
+
+#define EXEC_FIFO "exec.fifo"
+#define STATE_FILE "state.json"
+
+const char *status_name(enum status s);
+
+/* mkdir <root>/<id> exclusively and lock it. Returns the directory fd. */
+int state_dir_create(const char *root, const char *id, struct berth_err **err);
+
+/* Opens and locks (exclusive or shared) an existing container directory.
+ * The error says `container "ID" does not exist` when it is not there. */
+int state_dir_open(const char *root, const char *id, bool exclusive, struct berth_err **err);
+
+/* Removes the directory's files and the directory itself. */
+int state_dir_remove(const char *root, const char *id, int dirfd, struct berth_err **err);
+
+int state_write(int dirfd, const struct state *st, struct berth_err **err);
+int state_read(int dirfd, const char *id, struct state *st, struct berth_err **err);
+void state_clear(struct state *st);
+
+enum status state_status(int dirfd, const struct state *st);
+
+/* Start time of a process (clock ticks after boot); 0 when it is gone or a zombie. */
+unsigned long long proc_start_time(pid_t pid);
+
+/* Current time in the state file's format. Caller frees. */
+char *state_now_rfc3339(void);
+
+#endif

@@ -1,0 +1,50 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "linux.h"
+
+struct sync_msg {
+  int32_t type;
+  int32_t errnum;
+  char msg[sizeof(((struct berth_err *)0)->msg)];
+};
+
+int sync_send(int fd, enum sync_type type, const struct berth_err *e)
+{
+  struct sync_msg m = {.type = (int32_t)type};
+  size_t len = offsetof(struct sync_msg, msg);
+  if (e) {
+    m.errnum = e->errnum;
+    snprintf(m.msg, sizeof(m.msg), "%s", e->msg);
+    len += strlen(m.msg) + 1;
+  }
+  ssize_t n;
+  do
+    n = send(fd, &m, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+int sync_recv(int fd, struct berth_err **err)
+{
+  struct sync_msg m;
+  ssize_t n;
+  memset(&m, 0, sizeof(m));
+  do
+    n = recv(fd, &m, sizeof(m) - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return berth_err_sys(err, "read from container init");
+  if (n == 0)
+    return 0;
+  if ((size_t)n < offsetof(struct sync_msg, msg))
+    return berth_err_set(err, EPROTO, "short message from container init");
+  if (m.type == SYNC_ERROR) {
+    berth_err_set(err, 0, "%s", m.msg);
+    (*err)->errnum = m.errnum;
+  }
+  return m.type;
+}
