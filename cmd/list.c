@@ -5,7 +5,6 @@
 #include "../runtime/runtime.h"
 #include "cmd.h"
 
-
 static const char *format = "table";
 static bool quiet;
 
@@ -23,9 +22,8 @@ static int on_opt(int opt, const char *arg)
 
 static int run_list(int argc, char **argv)
 {
-  static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
-                                           {"quiet", no_argument, NULL, 'q'},
-                                           {0}};
+  static const struct option longopts[] = {
+      {"format", required_argument, NULL, 'f'}, {"quiet", no_argument, NULL, 'q'}, {0}};
   int r = cmd_getopt(&verb_list, argc, argv, "f:q", longopts, on_opt);
   if (r >= 0 || (r = cmd_want_args(&verb_list, argc, argv, 0, 0)) >= 0)
     return r;

@@ -3,7 +3,6 @@
 #include "../runtime/runtime.h"
 #include "cmd.h"
 
-
 static struct runtime_run_opts opts;
 
 enum { OPT_KEEP = 300 };

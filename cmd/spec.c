@@ -22,9 +22,8 @@ static int on_opt(int opt, const char *arg)
 
 static int run_spec(int argc, char **argv)
 {
-  static const struct option longopts[] = {{"bundle", required_argument, NULL, 'b'},
-                                           {"rootless", no_argument, NULL, 'r'},
-                                           {0}};
+  static const struct option longopts[] = {
+      {"bundle", required_argument, NULL, 'b'}, {"rootless", no_argument, NULL, 'r'}, {0}};
   int r = cmd_getopt(&verb_spec, argc, argv, "b:", longopts, on_opt);
   if (r >= 0 || (r = cmd_want_args(&verb_spec, argc, argv, 0, 0)) >= 0)
     return r;

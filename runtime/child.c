@@ -59,8 +59,7 @@ static int uts_apply(const struct spec *s, struct berth_err **err)
 {
   if (s->hostname && s->hostname[0] && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return berth_err_sys(err, "sethostname %s", s->hostname);
-  if (s->domainname && s->domainname[0] &&
-      setdomainname(s->domainname, strlen(s->domainname)) < 0)
+  if (s->domainname && s->domainname[0] && setdomainname(s->domainname, strlen(s->domainname)) < 0)
     return berth_err_sys(err, "setdomainname %s", s->domainname);
   return 0;
 }

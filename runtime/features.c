@@ -20,13 +20,14 @@ char *runtime_features_json(void)
 {
   static const char *const hooks[] = {};
   static const char *const mount_options[] = {
-      "async",    "atime",     "bind",        "defaults",    "dev",         "diratime",
-      "dirsync",  "exec",      "lazytime",    "loud",        "mand",        "noatime",
-      "nodev",    "nodiratime", "noexec",     "nolazytime",  "nomand",      "norelatime",
-      "nostrictatime", "nosuid", "private",   "rbind",       "relatime",    "remount",
-      "ro",       "rprivate",  "rshared",     "rslave",      "runbindable", "rw",
-      "shared",   "silent",    "slave",       "strictatime", "suid",        "sync",
-      "unbindable"};
+      "async",      "atime",     "bind",       "defaults",      "dev",
+      "diratime",   "dirsync",   "exec",       "lazytime",      "loud",
+      "mand",       "noatime",   "nodev",      "nodiratime",    "noexec",
+      "nolazytime", "nomand",    "norelatime", "nostrictatime", "nosuid",
+      "private",    "rbind",     "relatime",   "remount",       "ro",
+      "rprivate",   "rshared",   "rslave",     "runbindable",   "rw",
+      "shared",     "silent",    "slave",      "strictatime",   "suid",
+      "sync",       "unbindable"};
   static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network",
                                            "pid",    "uts", "time"};
   json_t *o = json_object();

@@ -169,8 +169,8 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
 }
 
 static int linux_create(int dirfd, const char *id, const struct spec *s,
-                        const struct runtime_create_opts *o, const sigset_t *orig_mask,
-                        bool keep, struct backend_created *out, struct berth_err **err)
+                        const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
+                        struct backend_created *out, struct berth_err **err)
 {
   if (preserved_fds_check(o->preserve_fds, err) < 0)
     return -1;

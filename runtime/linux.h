@@ -14,8 +14,8 @@
 struct child_ctx {
   const struct spec *spec;
   const char *id;
-  int sync_fd;  /* child's end of the parent<->child socketpair */
-  int fifo_fd;  /* exec.fifo, opened O_RDWR: start writes one byte */
+  int sync_fd; /* child's end of the parent<->child socketpair */
+  int fifo_fd; /* exec.fifo, opened O_RDWR: start writes one byte */
   bool no_pivot;
   bool no_new_keyring;
   unsigned preserve_fds;

@@ -213,8 +213,7 @@ static int cgroup_mount_one(void *arg, const char *name, const char *opts, const
   return 0;
 }
 
-static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd,
-                        struct berth_err **err)
+static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd, struct berth_err **err)
 {
   char target[32];
   fd_path(target, destfd);

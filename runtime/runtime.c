@@ -98,8 +98,8 @@ static int container_open(const char *root, const char *id, bool exclusive, stru
 }
 
 static int create_in_dir(const char *root, const char *id, const struct spec *spec,
-                         const struct runtime_create_opts *o, const sigset_t *orig_mask,
-                         bool keep, struct backend_created *out, struct berth_err **err)
+                         const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
+                         struct backend_created *out, struct berth_err **err)
 {
   const struct backend_ops *ops = backend_lookup(spec->backend, err);
   if (ops == NULL)
@@ -340,7 +340,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
       ret = runtime_delete(root, id, true, err);
   }
   goto out;
-fail: {
+fail : {
   struct berth_err *e2 = NULL;
   runtime_delete(root, id, true, &e2);
   berth_err_free(&e2);

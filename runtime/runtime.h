@@ -48,8 +48,7 @@ int runtime_kill(const char *root, const char *id, int sig, bool all, struct ber
 int runtime_delete(const char *root, const char *id, bool force, struct berth_err **err);
 int runtime_state(const char *root, const char *id, struct runtime_info *info,
                   struct berth_err **err);
-int runtime_list(const char *root, struct runtime_info **list, size_t *n,
-                 struct berth_err **err);
+int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct berth_err **err);
 void runtime_info_clear(struct runtime_info *info);
 
 /* Default config.json text (`berth spec`), features JSON (`berth features`). */

@@ -92,8 +92,8 @@ static int get_bool(json_t *parent, const char *key, const char *path, bool *out
 }
 
 /* Returns 1 when present. */
-static int get_int(json_t *parent, const char *key, const char *path, long long min,
-                   long long max, long long *out, struct berth_err **err)
+static int get_int(json_t *parent, const char *key, const char *path, long long min, long long max,
+                   long long *out, struct berth_err **err)
 {
   json_t *v = json_object_get(parent, key);
   if (v == NULL || json_is_null(v))
@@ -171,10 +171,10 @@ static const struct {
   const char *name;
   int flag;
 } ns_table[NS_COUNT] = {
-    [NS_PID] = {"pid", CLONE_NEWPID},          [NS_NET] = {"network", CLONE_NEWNET},
-    [NS_MNT] = {"mount", CLONE_NEWNS},         [NS_IPC] = {"ipc", CLONE_NEWIPC},
-    [NS_UTS] = {"uts", CLONE_NEWUTS},          [NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP},
-    [NS_TIME] = {"time", CLONE_NEWTIME},       [NS_USER] = {"user", CLONE_NEWUSER},
+    [NS_PID] = {"pid", CLONE_NEWPID},    [NS_NET] = {"network", CLONE_NEWNET},
+    [NS_MNT] = {"mount", CLONE_NEWNS},   [NS_IPC] = {"ipc", CLONE_NEWIPC},
+    [NS_UTS] = {"uts", CLONE_NEWUTS},    [NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP},
+    [NS_TIME] = {"time", CLONE_NEWTIME}, [NS_USER] = {"user", CLONE_NEWUSER},
 };
 
 const char *spec_ns_name(enum ns_kind k)
@@ -194,8 +194,7 @@ static int parse_namespaces(json_t *lx, struct spec *s, struct berth_err **err)
     return -1;
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e)
-  {
+  json_array_foreach (arr, i, e) {
     char path[256];
     jpath(path, sizeof(path), "linux.namespaces[%zu]", i);
     if (!json_is_object(e))
@@ -235,14 +234,22 @@ static const struct {
   const char *name;
   int resource;
 } rlimit_table[] = {
-    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 static int parse_rlimits(json_t *proc, struct spec *s, struct berth_err **err)
@@ -255,8 +262,7 @@ static int parse_rlimits(json_t *proc, struct spec *s, struct berth_err **err)
   s->rlimits = xcalloc(json_array_size(arr), sizeof(*s->rlimits));
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e)
-  {
+  json_array_foreach (arr, i, e) {
     char path[256];
     jpath(path, sizeof(path), "process.rlimits[%zu]", i);
     if (!json_is_object(e))
@@ -293,8 +299,8 @@ static int parse_rlimits(json_t *proc, struct spec *s, struct berth_err **err)
 }
 
 static const char *cap_set_names[CAP_SET_COUNT] = {
-    [CAP_SET_BOUNDING] = "bounding",       [CAP_SET_EFFECTIVE] = "effective",
-    [CAP_SET_PERMITTED] = "permitted",     [CAP_SET_INHERITABLE] = "inheritable",
+    [CAP_SET_BOUNDING] = "bounding",   [CAP_SET_EFFECTIVE] = "effective",
+    [CAP_SET_PERMITTED] = "permitted", [CAP_SET_INHERITABLE] = "inheritable",
     [CAP_SET_AMBIENT] = "ambient",
 };
 
@@ -308,8 +314,8 @@ static int parse_cap_name(const char *name, cap_value_t *out)
   if (n >= sizeof(lower))
     return -1;
   for (size_t i = 0; i <= n; i++) {
-    if (name[i] && !(isupper((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
-                     name[i] == '_'))
+    if (name[i] &&
+        !(isupper((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '_'))
       return -1;
     lower[i] = (char)tolower((unsigned char)name[i]);
   }
@@ -334,8 +340,7 @@ static int parse_caps(json_t *proc, struct spec *s, struct berth_err **err)
       return -1;
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e)
-    {
+    json_array_foreach (arr, i, e) {
       char ipath[256];
       jpath(ipath, sizeof(ipath), "%s[%zu]", path, i);
       if (!json_is_string(e))
@@ -376,8 +381,7 @@ static int parse_user(json_t *proc, struct spec *s, struct berth_err **err)
   s->additional_gids = xcalloc(json_array_size(arr), sizeof(gid_t));
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e)
-  {
+  json_array_foreach (arr, i, e) {
     if (!json_is_integer(e) || json_integer_value(e) < 0 ||
         json_integer_value(e) > UINT32_MAX - 1) {
       char path[256];
@@ -447,8 +451,7 @@ static int parse_process(json_t *root, struct spec *s, struct berth_err **err)
   if (parse_user(proc, s, err) < 0 || parse_rlimits(proc, s, err) < 0 ||
       parse_caps(proc, s, err) < 0)
     return -1;
-  if (get_bool(proc, "noNewPrivileges", "process.noNewPrivileges", &s->no_new_privileges, err) <
-      0)
+  if (get_bool(proc, "noNewPrivileges", "process.noNewPrivileges", &s->no_new_privileges, err) < 0)
     return -1;
   long long oom = 0;
   int has = get_int(proc, "oomScoreAdj", "process.oomScoreAdj", -1000, 1000, &oom, err);
@@ -457,8 +460,8 @@ static int parse_process(json_t *root, struct spec *s, struct berth_err **err)
   s->has_oom_score_adj = has;
   s->oom_score_adj = (int)oom;
 
-  static const char *const later[] = {"apparmorProfile", "selinuxLabel", "ioPriority",
-                                      "scheduler", "execCPUAffinity"};
+  static const char *const later[] = {"apparmorProfile", "selinuxLabel", "ioPriority", "scheduler",
+                                      "execCPUAffinity"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(proc, later[i]);
     if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0)) {
@@ -509,10 +512,10 @@ static const struct {
   const char *name;
   unsigned long flag;
 } propagation_table[] = {
-    {"private", MS_PRIVATE},         {"rprivate", MS_PRIVATE | MS_REC},
-    {"shared", MS_SHARED},           {"rshared", MS_SHARED | MS_REC},
-    {"slave", MS_SLAVE},             {"rslave", MS_SLAVE | MS_REC},
-    {"unbindable", MS_UNBINDABLE},   {"runbindable", MS_UNBINDABLE | MS_REC},
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 static void data_append(char **data, const char *opt)
@@ -554,8 +557,7 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
   s->mounts = xcalloc(json_array_size(arr), sizeof(*s->mounts));
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e)
-  {
+  json_array_foreach (arr, i, e) {
     char path[256], p2[96];
     jpath(path, sizeof(path), "mounts[%zu]", i);
     if (!json_is_object(e))
@@ -606,7 +608,7 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
   return 0;
 }
 
-/* ---- lx ---- */
+/* ---- linux ---- */
 
 int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err)
 {
@@ -616,8 +618,8 @@ int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct
     if (!(isalnum((unsigned char)*p) || strchr("._-/", *p)))
       return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
 
-  static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-                                         "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+  static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+                                         "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
                                          "kernel.shmmni", "kernel.shm_rmid_forced"};
   char norm[256];
   jpath(norm, sizeof(norm), "%s", key);
@@ -654,8 +656,7 @@ static int parse_sysctl(json_t *lx, struct spec *s, struct berth_err **err)
   s->sysctl = xcalloc(json_object_size(obj), sizeof(*s->sysctl));
   const char *key;
   json_t *v;
-  json_object_foreach(obj, key, v)
-  {
+  json_object_foreach (obj, key, v) {
     char path[300];
     jpath(path, sizeof(path), "linux.sysctl[\"%s\"]", key);
     if (!json_is_string(v))
@@ -676,8 +677,7 @@ static int parse_devices(json_t *lx, struct spec *s, struct berth_err **err)
   s->devices = xcalloc(json_array_size(arr), sizeof(*s->devices));
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e)
-  {
+  json_array_foreach (arr, i, e) {
     char path[256], p2[96];
     jpath(path, sizeof(path), "linux.devices[%zu]", i);
     if (!json_is_object(e))
@@ -756,8 +756,7 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
     return 0;
   const char *key;
   json_t *v;
-  json_object_foreach(obj, key, v)
-  {
+  json_object_foreach (obj, key, v) {
     char path[256];
     jpath(path, sizeof(path), "linux.timeOffsets.%s", key);
     int64_t *secs;
@@ -794,8 +793,8 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
 /* Fields whose feature lands in a later piece of work: refuse, never ignore. */
 static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
 {
-  static const char *const later[] = {"uidMappings", "gidMappings", "seccomp",
-                                      "cgroupsPath", "intelRdt",    "personality",
+  static const char *const later[] = {"uidMappings", "gidMappings",  "seccomp",
+                                      "cgroupsPath", "intelRdt",     "personality",
                                       "mountLabel",  "memoryPolicy", "netDevices"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(lx, later[i]);
@@ -815,8 +814,7 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
     return -1;
   const char *key;
   json_t *v;
-  json_object_foreach(res, key, v)
-  {
+  json_object_foreach (res, key, v) {
     char path[256];
     jpath(path, sizeof(path), "linux.resources.%s", key);
     if (json_is_null(v))
@@ -829,14 +827,12 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
         return bad(err, path, "must be an array");
       size_t i;
       json_t *rule;
-      json_array_foreach(v, i, rule)
-      {
+      json_array_foreach (v, i, rule) {
         if (!json_is_object(rule) || !json_is_false(json_object_get(rule, "allow"))) {
           char ip[256];
           jpath(ip, sizeof(ip), "%s[%zu]", path, i);
           return berth_err_set(err, 0,
-                               "config.json: %s: not supported yet: device rules that allow",
-                               ip);
+                               "config.json: %s: not supported yet: device rules that allow", ip);
         }
       }
       continue;
@@ -888,8 +884,7 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
     return -1;
   const char *key;
   json_t *v;
-  json_object_foreach(obj, key, v)
-  {
+  json_object_foreach (obj, key, v) {
     char path[300];
     jpath(path, sizeof(path), "annotations[\"%s\"]", key);
     if (!json_is_string(v))
@@ -903,7 +898,7 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
         continue;
       if (strcmp(val, "microvm") == 0)
         return berth_err_set(err, 0, "config.json: %s: not supported yet: microvm", path);
-      return bad(err, path, "must be lx or microvm, got \"%s\"", val);
+      return bad(err, path, "must be linux or microvm, got \"%s\"", val);
     }
     if (strcmp(k, "net") == 0) {
       if (strcmp(val, "none") == 0)
@@ -912,8 +907,8 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
         return berth_err_set(err, 0, "config.json: %s: not supported yet: bridge", path);
       return bad(err, path, "must be none or bridge, got \"%s\"", val);
     }
-    static const char *const later[] = {"net.bridge", "net.subnet", "net.ip",     "net.ipv6",
-                                        "net.publish", "net.nat",   "vm.kernel", "vm.accel"};
+    static const char *const later[] = {"net.bridge",  "net.subnet", "net.ip",    "net.ipv6",
+                                        "net.publish", "net.nat",    "vm.kernel", "vm.accel"};
     bool known = false;
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
       known |= strcmp(k, later[i]) == 0;
@@ -934,8 +929,7 @@ static int refuse_hooks(json_t *root, struct berth_err **err)
     return -1;
   const char *key;
   json_t *v;
-  json_object_foreach(hooks, key, v)
-  {
+  json_object_foreach (hooks, key, v) {
     if (json_is_array(v) && json_array_size(v) == 0)
       continue;
     char path[256];
@@ -970,8 +964,8 @@ int spec_parse(const char *text, const char *bundle, struct spec **out, struct b
   s->json = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
   if (s->json == NULL) {
     spec_free(s);
-    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s",
-                         jerr.line, jerr.column, jerr.text);
+    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
   }
   if (!json_is_object(s->json)) {
     spec_free(s);

@@ -24,17 +24,24 @@ struct spec_rlimit {
 };
 
 /* Capability sets as bit masks (bit n = capability n). */
-enum cap_set { CAP_SET_BOUNDING, CAP_SET_EFFECTIVE, CAP_SET_PERMITTED, CAP_SET_INHERITABLE, CAP_SET_AMBIENT, CAP_SET_COUNT };
+enum cap_set {
+  CAP_SET_BOUNDING,
+  CAP_SET_EFFECTIVE,
+  CAP_SET_PERMITTED,
+  CAP_SET_INHERITABLE,
+  CAP_SET_AMBIENT,
+  CAP_SET_COUNT
+};
 
 struct spec_mount {
-  char *destination;  /* absolute, inside the rootfs */
-  char *type;         /* may be NULL for binds */
-  char *source;       /* absolute for binds (resolved against the bundle) */
+  char *destination;         /* absolute, inside the rootfs */
+  char *type;                /* may be NULL for binds */
+  char *source;              /* absolute for binds (resolved against the bundle) */
   unsigned long flags;       /* MS_* for mount(2) */
   unsigned long clear_flags; /* MS_* explicitly turned off ("rw", "suid", ...) */
   unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC] */
-  char *data;         /* fs-specific options, comma separated */
-  bool bind;          /* bind or rbind */
+  char *data;                /* fs-specific options, comma separated */
+  bool bind;                 /* bind or rbind */
 };
 
 struct spec_device {
@@ -52,15 +59,15 @@ struct spec_kv {
 };
 
 struct spec {
-  json_t *json;       /* the parsed document (annotations are read from it) */
-  char *bundle;       /* absolute bundle directory */
+  json_t *json; /* the parsed document (annotations are read from it) */
+  char *bundle; /* absolute bundle directory */
   char *oci_version;
 
   /* process */
   bool has_process;
   bool terminal;
-  char **args;        /* NULL-terminated */
-  char **env;         /* NULL-terminated */
+  char **args; /* NULL-terminated */
+  char **env;  /* NULL-terminated */
   char *cwd;
   uid_t uid;
   gid_t gid;

@@ -1,0 +1,331 @@
+/* Unit tests for pure logic: config.json validation, IDs, signals, mount
+ * options, sysctl namespacing. Prints "N passed, N failed". */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include "../../runtime/runtime.h"
+#include "../../runtime/spec.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
+      printf(__VA_ARGS__);                                                                         \
+      printf("\n");                                                                                \
+    }                                                                                              \
+  } while (0)
+
+/* A minimal valid config; `extra` is spliced in as more top-level members
+ * or replaces `process`/`linux` when they are named in it. */
+static char *config(const char *process, const char *lx, const char *extra)
+{
+  char *s = NULL;
+  if (asprintf(&s,
+               "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\"},"
+               "\"process\":%s,\"linux\":%s%s%s}",
+               process ? process : "{\"args\":[\"sh\"],\"cwd\":\"/\"}",
+               lx ? lx
+                  : "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},"
+                    "{\"type\":\"ipc\"},{\"type\":\"network\"}]}",
+               extra ? "," : "", extra ? extra : "") < 0)
+    abort();
+  return s;
+}
+
+/* Expects parsing to fail with a message containing `want`. */
+static void expect_bad(const char *json, const char *want, int line)
+{
+  struct spec *s = NULL;
+  struct berth_err *err = NULL;
+  int r = spec_parse(json, "/bundle", &s, &err);
+  if (r == 0) {
+    failed++;
+    printf("not ok: line %d: accepted, wanted error containing '%s'\n", line, want);
+    spec_free(s);
+    return;
+  }
+  if (strstr(err->msg, want) == NULL || strncmp(err->msg, "config.json: ", 13) != 0) {
+    failed++;
+    printf("not ok: line %d: error '%s' lacks '%s'\n", line, err->msg, want);
+  } else {
+    passed++;
+  }
+  berth_err_free(&err);
+}
+
+static struct spec *expect_ok(const char *json, int line)
+{
+  struct spec *s = NULL;
+  struct berth_err *err = NULL;
+  if (spec_parse(json, "/bundle", &s, &err) < 0) {
+    failed++;
+    printf("not ok: line %d: rejected: %s\n", line, err->msg);
+    berth_err_free(&err);
+    return NULL;
+  }
+  passed++;
+  return s;
+}
+
+#define BAD(json, want)                                                                            \
+  do {                                                                                             \
+    char *j_ = (json);                                                                             \
+    expect_bad(j_, want, __LINE__);                                                                \
+    free(j_);                                                                                      \
+  } while (0)
+
+static void test_spec_valid(void)
+{
+  char *j = config("{\"args\":[\"sh\",\"-c\",\"true\"],\"cwd\":\"/tmp\",\"env\":[\"A=1\"],"
+                   "\"user\":{\"uid\":1000,\"gid\":100,\"umask\":18,\"additionalGids\":[5,6]},"
+                   "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":100,\"hard\":200}],"
+                   "\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_CHOWN\"],"
+                   "\"effective\":[\"CAP_KILL\"]},\"noNewPrivileges\":true,\"oomScoreAdj\":-5}",
+                   NULL,
+                   "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/data\",\"type\":\"bind\","
+                   "\"source\":\"data\",\"options\":[\"rbind\",\"ro\",\"nosuid\",\"rslave\","
+                   "\"size=1k\"]}],\"unknownField\":{\"x\":1}");
+  struct spec *s = expect_ok(j, __LINE__);
+  free(j);
+  if (s == NULL)
+    return;
+  CHECK(strcmp(s->rootfs, "/bundle/rootfs") == 0, "rootfs %s", s->rootfs);
+  CHECK(strcmp(s->args[2], "true") == 0 && s->args[3] == NULL, "args");
+  CHECK(s->uid == 1000 && s->gid == 100 && s->umask == 022 && s->has_umask, "user");
+  CHECK(s->n_additional_gids == 2 && s->additional_gids[1] == 6, "additionalGids");
+  CHECK(s->n_rlimits == 1 && s->rlimits[0].resource == RLIMIT_NOFILE && s->rlimits[0].soft == 100 &&
+            s->rlimits[0].hard == 200,
+        "rlimits");
+  CHECK(s->caps[CAP_SET_BOUNDING] == ((1ULL << 5) | (1ULL << 0)), "bounding %llx",
+        (unsigned long long)s->caps[CAP_SET_BOUNDING]);
+  CHECK(s->caps[CAP_SET_INHERITABLE] == 0, "inheritable empty unless asked");
+  CHECK(s->no_new_privileges && s->has_oom_score_adj && s->oom_score_adj == -5, "nnp/oom");
+  CHECK(s->n_mounts == 1 && s->mounts[0].bind, "bind mount");
+  CHECK(strcmp(s->mounts[0].source, "/bundle/data") == 0, "bind source resolved: %s",
+        s->mounts[0].source);
+  CHECK((s->mounts[0].flags & (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID)) ==
+            (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID),
+        "mount flags");
+  CHECK(s->mounts[0].propagation == (MS_SLAVE | MS_REC), "propagation");
+  CHECK(s->mounts[0].data && strcmp(s->mounts[0].data, "size=1k") == 0, "data");
+  CHECK(s->ns[NS_PID].enabled && !s->ns[NS_CGROUP].enabled, "namespaces");
+  spec_free(s);
+
+  /* The default config `berth spec` writes is itself valid (terminal aside). */
+  char *def = spec_default_json();
+  char *p = strstr(def, "\"terminal\": true");
+  CHECK(p != NULL, "default has terminal");
+  if (p)
+    memcpy(p, "\"terminal\":false", 16);
+  s = expect_ok(def, __LINE__);
+  if (s) {
+    CHECK(s->n_mounts == 7 && s->masked_paths && s->readonly_paths, "default mounts/paths");
+    CHECK(s->root_readonly && s->no_new_privileges, "default ro root, nnp");
+  }
+  spec_free(s);
+  free(def);
+}
+
+static void test_spec_invalid(void)
+{
+  BAD(strdup("{"), "invalid JSON");
+  BAD(strdup("[]"), "must be a JSON object");
+  BAD(strdup("{\"ociVersion\":1,\"root\":{\"path\":\"r\"}}"), "ociVersion: must be a string");
+  BAD(strdup("{\"ociVersion\":\"1.2.0\"}"), "root: must be an object");
+  BAD(strdup("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"\"}}"), "root.path: must be");
+  BAD(strdup("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\",\"readonly\":\"yes\"}}"),
+      "root.readonly: must be a boolean");
+  BAD(config("{\"args\":[]}", NULL, NULL), "process.args: must be a non-empty array");
+  BAD(config("{\"args\":[\"sh\",1]}", NULL, NULL), "process.args[1]: must be a string");
+  BAD(config("{\"args\":[\"sh\"],\"cwd\":\"tmp\"}", NULL, NULL),
+      "process.cwd: must be an absolute path");
+  BAD(config("{\"args\":[\"sh\"],\"env\":[\"FOO\"]}", NULL, NULL), "process.env[0]");
+  BAD(config("{\"args\":[\"sh\"],\"user\":{\"uid\":-1}}", NULL, NULL), "process.user.uid");
+  BAD(config("{\"args\":[\"sh\"],\"user\":{\"umask\":512}}", NULL, NULL), "process.user.umask");
+  BAD(config("{\"args\":[\"sh\"],\"rlimits\":[{\"type\":\"RLIMIT_FOO\",\"soft\":1,\"hard\":1}]}",
+             NULL, NULL),
+      "process.rlimits[0]: unknown rlimit");
+  BAD(config("{\"args\":[\"sh\"],\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,"
+             "\"hard\":5}]}",
+             NULL, NULL),
+      "soft limit 10 exceeds hard limit 5");
+  BAD(config("{\"args\":[\"sh\"],\"capabilities\":{\"bounding\":[\"CAP_FOO\"]}}", NULL, NULL),
+      "process.capabilities.bounding[0]: unknown capability");
+  BAD(config("{\"args\":[\"sh\"],\"capabilities\":{\"effective\":[\"cap_kill\"]}}", NULL, NULL),
+      "unknown capability \"cap_kill\"");
+  BAD(config("{\"args\":[\"sh\"],\"oomScoreAdj\":5000}", NULL, NULL), "process.oomScoreAdj");
+  BAD(config("{\"args\":[\"sh\"],\"terminal\":true}", NULL, NULL),
+      "process.terminal: not supported yet");
+  BAD(config(NULL, NULL, "\"mounts\":{}"), "mounts: must be an array");
+  BAD(config(NULL, NULL, "\"mounts\":[{\"destination\":\"tmp\",\"type\":\"tmpfs\"}]"),
+      "mounts[0].destination: must be an absolute path");
+  BAD(config(NULL, NULL, "\"mounts\":[{\"destination\":\"/a/../b\",\"type\":\"tmpfs\"}]"),
+      "mounts[0].destination: must not contain");
+  BAD(config(NULL, NULL, "\"mounts\":[{\"destination\":\"/a\",\"type\":\"bind\"}]"),
+      "mounts[0].source: a bind mount needs a source");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"foo\"}]}", NULL),
+      "linux.namespaces[0]: unknown namespace type");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\"}]}", NULL),
+      "linux.namespaces[1]: duplicate namespace type");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"network\",\"path\":\"run/x\"}]}", NULL),
+      "linux.namespaces[0].path: must be an absolute path");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"user\"}]}", NULL), "not supported yet");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"mount\"}]}", "\"hostname\":\"x\""),
+      "hostname: needs a uts namespace");
+  BAD(config(NULL,
+             "{\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"ipc\"}],"
+             "\"sysctl\":{\"kernel.foo\":\"1\"}}",
+             NULL),
+      "linux.sysctl[\"kernel.foo\"]: sysctl \"kernel.foo\" is not namespaced");
+  BAD(config(NULL,
+             "{\"namespaces\":[{\"type\":\"mount\"}],"
+             "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"}}",
+             NULL),
+      "needs a network namespace");
+  BAD(config(NULL,
+             "{\"namespaces\":[{\"type\":\"network\"}],"
+             "\"sysctl\":{\"net/../../kernel/x\":\"1\"}}",
+             NULL),
+      "invalid sysctl name");
+  BAD(config(NULL, "{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"x\"}]}", NULL),
+      "linux.devices[0].type");
+  BAD(config(NULL, "{\"devices\":[{\"path\":\"dev/x\",\"type\":\"c\",\"major\":1,\"minor\":1}]}",
+             NULL),
+      "linux.devices[0].path: must be an absolute path");
+  BAD(config(NULL, "{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"c\"}]}", NULL),
+      "major and minor are required");
+  BAD(config(NULL, "{\"rootfsPropagation\":\"bogus\"}", NULL), "linux.rootfsPropagation");
+  BAD(config(NULL, "{\"maskedPaths\":[\"proc/kcore\"]}", NULL), "linux.maskedPaths[0]");
+  BAD(config(NULL, "{\"readonlyPaths\":[\"/proc/../etc\"]}", NULL), "linux.readonlyPaths[0]");
+  BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":1000}}}", NULL),
+      "linux.resources.memory: not supported yet");
+  BAD(config(NULL, "{\"resources\":{\"devices\":[{\"allow\":true,\"access\":\"rwm\"}]}}", NULL),
+      "device rules that allow");
+  BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}}", NULL),
+      "linux.seccomp: not supported yet");
+  BAD(config(NULL, "{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", NULL),
+      "linux.uidMappings: not supported yet");
+  BAD(config(NULL, "{\"cgroupsPath\":\"/x\"}", NULL), "linux.cgroupsPath: not supported yet");
+  BAD(config(NULL,
+             "{\"namespaces\":[{\"type\":\"time\",\"path\":\"/x\"}],"
+             "\"timeOffsets\":{\"boottime\":{\"secs\":1}}}",
+             NULL),
+      "linux.timeOffsets: needs a new time namespace");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"time\"}],\"timeOffsets\":{\"realtime\":{}}}",
+             NULL),
+      "linux.timeOffsets.realtime: unknown clock");
+  BAD(config(NULL, NULL, "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]}"),
+      "hooks.prestart: not supported yet");
+  BAD(config(NULL, NULL, "\"annotations\":{\"dev.berth.bogus\":\"1\"}"),
+      "unknown berth annotation");
+  BAD(config(NULL, NULL, "\"annotations\":{\"a\":1}"), "annotations[\"a\"]: must be a string");
+  BAD(config(NULL, NULL, "\"annotations\":{\"dev.berth.backend\":\"xen\"}"),
+      "must be linux or microvm");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"pid\"}]}",
+             "\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\"}]"),
+      "mounts need a mount namespace");
+
+  /* Unknown fields are ignored and wrong types of known ones are not. */
+  char *j = config(NULL, NULL, "\"annotations\":{\"org.example\":\"x\"},\"whatever\":[1]");
+  struct spec *s = expect_ok(j, __LINE__);
+  spec_free(s);
+  free(j);
+}
+
+static void test_ids(void)
+{
+  static const char *const good[] = {"a", "my-container_1.2+x", "ABC", "0"};
+  static const char *const bad[] = {"", ".", "..", "../x", "a/b", "a b", "a\nb", "é"};
+  struct berth_err *err = NULL;
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    CHECK(runtime_validate_id(good[i], &err) == 0, "id '%s' should be valid", good[i]);
+    berth_err_free(&err);
+  }
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CHECK(runtime_validate_id(bad[i], &err) < 0, "id '%s' should be invalid", bad[i]);
+    CHECK(err && strstr(err->msg, "invalid container ID"), "id error message");
+    berth_err_free(&err);
+  }
+  char longid[300];
+  memset(longid, 'a', sizeof(longid) - 1);
+  longid[299] = '\0';
+  CHECK(runtime_validate_id(longid, &err) < 0, "299-char id is too long");
+  berth_err_free(&err);
+}
+
+static void test_signals(void)
+{
+  static const struct {
+    const char *in;
+    int sig;
+  } cases[] = {{"KILL", SIGKILL},    {"SIGKILL", SIGKILL}, {"9", 9},   {"term", SIGTERM},
+               {"SIGUSR1", SIGUSR1}, {"HUP", SIGHUP},      {"15", 15}, {"WINCH", SIGWINCH}};
+  struct berth_err *err = NULL;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int sig = 0;
+    CHECK(runtime_parse_signal(cases[i].in, &sig, &err) == 0 && sig == cases[i].sig,
+          "signal %s -> %d, got %d", cases[i].in, cases[i].sig, sig);
+    berth_err_free(&err);
+  }
+  int sig;
+  CHECK(runtime_parse_signal("RTMIN+1", &sig, &err) == 0 && sig == SIGRTMIN + 1, "RTMIN+1");
+  static const char *const bad[] = {"", "0", "65", "-1", "SIGFOO", "9x", "SIG"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CHECK(runtime_parse_signal(bad[i], &sig, &err) < 0, "signal '%s' should be invalid", bad[i]);
+    berth_err_free(&err);
+  }
+}
+
+static void test_mount_options(void)
+{
+  struct spec_mount m = {0};
+  CHECK(spec_mount_option("ro", &m) == 1 && (m.flags & MS_RDONLY), "ro");
+  CHECK(spec_mount_option("rw", &m) == 1 && !(m.flags & MS_RDONLY) && (m.clear_flags & MS_RDONLY),
+        "rw clears ro");
+  CHECK(spec_mount_option("rbind", &m) == 1 && m.bind && (m.flags & MS_REC), "rbind");
+  CHECK(spec_mount_option("rprivate", &m) == 1 && m.propagation == (MS_PRIVATE | MS_REC),
+        "rprivate");
+  CHECK(spec_mount_option("mode=755", &m) == 0 && strcmp(m.data, "mode=755") == 0, "data");
+  CHECK(spec_mount_option("size=1k", &m) == 0 && strcmp(m.data, "mode=755,size=1k") == 0,
+        "data appended");
+  free(m.data);
+}
+
+static void test_sysctl(void)
+{
+  struct spec_ns ns[NS_COUNT] = {0};
+  struct berth_err *err = NULL;
+  CHECK(spec_check_sysctl("kernel.shmmax", ns, &err) < 0, "ipc sysctl needs ipc ns");
+  berth_err_free(&err);
+  ns[NS_IPC].enabled = true;
+  CHECK(spec_check_sysctl("kernel.shmmax", ns, &err) == 0, "ipc sysctl with ipc ns");
+  CHECK(spec_check_sysctl("fs.mqueue.msg_max", ns, &err) == 0, "mqueue sysctl");
+  CHECK(spec_check_sysctl("kernel.pid_max", ns, &err) < 0, "pid_max is host-wide");
+  berth_err_free(&err);
+  ns[NS_NET].enabled = true;
+  CHECK(spec_check_sysctl("net/ipv4/ip_forward", ns, &err) == 0, "slash form");
+  CHECK(spec_check_sysctl("net.ipv4.conf.all.forwarding", ns, &err) == 0, "net sysctl");
+  CHECK(spec_check_sysctl("net.ipv4/../../kernel/x", ns, &err) < 0, "dot-dot refused");
+  berth_err_free(&err);
+}
+
+int main(void)
+{
+  test_spec_valid();
+  test_spec_invalid();
+  test_ids();
+  test_signals();
+  test_mount_options();
+  test_sysctl();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
