@@ -144,9 +144,25 @@ static int init_sync(int sock, pid_t pid, struct berth_err **err)
                        WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
 }
 
+/* "KIND:DEV:INO" of /proc/PID/ns/KIND, or NULL. */
+static char *ns_key_of(pid_t pid, const char *kind)
+{
+  char path[64];
+  struct stat st;
+  snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
+  if (stat(path, &st) < 0)
+    return NULL;
+  return xasprintf("%s:%lu:%lu", kind, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+}
+
 static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
                         struct berth_err **err)
 {
+  char *key = NULL;
+  if (s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
+    key = ns_key_of(pid, "mnt");
+  else if (s->ns[NS_PID].enabled && !s->ns[NS_PID].path)
+    key = ns_key_of(pid, "pid");
   struct state st = {
       .id = (char *)id,
       .pid = pid,
@@ -156,15 +172,13 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .created = state_now_rfc3339(),
       .oci_version = s->oci_version,
       .backend = s->backend,
-      .own_pid_ns = s->ns[NS_PID].enabled && !s->ns[NS_PID].path,
+      .ns_key = key ? key : (char *)"",
       .annotations = json_object_get(s->json, "annotations"),
   };
-  if (st.start_time == 0) {
-    free(st.created);
-    return berth_err_set(err, ESRCH, "container init vanished");
-  }
-  int r = state_write(dirfd, &st, err);
+  int r = st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
+                              : state_write(dirfd, &st, err);
   free(st.created);
+  free(key);
   return r;
 }
 
@@ -257,37 +271,42 @@ static int init_pidfd(const struct state *st)
   return fd;
 }
 
-static void pidns_members_signal(pid_t init, int sig)
+/* Signals every process other than the init that is in the container's own
+ * namespace (see ns_key). Returns how many were signalled. */
+static int members_signal(const struct state *st, int sig)
 {
-  char path[64], want[64], got[64];
-  snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
-  ssize_t n = readlink(path, want, sizeof(want) - 1);
-  if (n <= 0)
-    return;
-  want[n] = '\0';
+  const char *key = st->ns_key;
+  if (key == NULL || key[0] == '\0')
+    return 0;
+  char kind[8];
+  unsigned long dev, ino;
+  if (sscanf(key, "%7[a-z]:%lu:%lu", kind, &dev, &ino) != 3)
+    return 0;
+  int n = 0;
   cleanup_dir DIR *d = opendir("/proc");
   struct dirent *de;
   while (d && (de = readdir(d)) != NULL) {
     pid_t p = (pid_t)atoi(de->d_name);
-    if (p <= 0 || p == init)
+    if (p <= 0 || p == st->pid)
       continue;
-    snprintf(path, sizeof(path), "/proc/%d/ns/pid", p);
-    n = readlink(path, got, sizeof(got) - 1);
-    if (n <= 0)
-      continue;
-    got[n] = '\0';
-    if (strcmp(got, want) == 0)
-      kill(p, sig);
+    char path[64];
+    struct stat sb;
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", p, kind);
+    if (stat(path, &sb) == 0 && sb.st_ino == ino && sb.st_dev == dev && kill(p, sig) == 0)
+      n++;
   }
+  return n;
 }
 
 static int linux_kill(const struct state *st, int sig, bool all, struct berth_err **err)
 {
   cleanup_close int fd = init_pidfd(st);
-  if (fd < 0)
+  int n = all ? members_signal(st, sig) : 0;
+  if (fd < 0) {
+    if (n > 0)
+      return 0; /* the init is gone, but --all reached what it left */
     return berth_err_set(err, 0, "container \"%s\" is not running", st->id);
-  if (all && st->own_pid_ns)
-    pidns_members_signal(st->pid, sig);
+  }
   if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
     return berth_err_sys(err, "signal container \"%s\"", st->id);
   return 0;
@@ -296,10 +315,11 @@ static int linux_kill(const struct state *st, int sig, bool all, struct berth_er
 static int linux_destroy(const struct state *st, struct berth_err **err)
 {
   cleanup_close int fd = init_pidfd(st);
+  /* Kill the others first: without a pid namespace they outlive the init. */
+  for (int tries = 0; members_signal(st, SIGKILL) > 0 && tries < 100; tries++)
+    usleep(1000);
   if (fd < 0)
     return 0;
-  if (st->own_pid_ns)
-    pidns_members_signal(st->pid, SIGKILL);
   syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int r;

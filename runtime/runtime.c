@@ -164,7 +164,7 @@ int runtime_kill(const char *root, const char *id, int sig, bool all, struct ber
   if (dirfd < 0)
     return -1;
   int ret;
-  if (status == STATUS_STOPPED)
+  if (status == STATUS_STOPPED && !all)
     ret = berth_err_set(err, 0, "container \"%s\" is not running", id);
   else
     ret = ops->kill(&st, sig, all, err);
@@ -191,8 +191,8 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
                         "cannot delete container \"%s\": it is running (stop it first or use "
                         "--force)",
                         id);
-  else if (status != STATUS_STOPPED)
-    ret = ops->destroy(&st, err);
+  else
+    ret = ops->destroy(&st, err); /* also reaps what a stopped init left behind */
   if (ret == 0)
     ret = state_dir_remove(root, id, dirfd, err);
   state_clear(&st);

@@ -103,7 +103,7 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
   json_object_set_new(o, "rootfs", json_string(st->rootfs));
   json_object_set_new(o, "created", json_string(st->created));
   json_object_set_new(o, "backend", json_string(st->backend));
-  json_object_set_new(o, "own_pid_ns", json_boolean(st->own_pid_ns));
+  json_object_set_new(o, "ns_key", json_string(st->ns_key ? st->ns_key : ""));
   if (st->annotations)
     json_object_set(o, "annotations", st->annotations);
   char *text = json_dumps(o, JSON_COMPACT);
@@ -146,7 +146,7 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
   st->created = dup_str(o, "created");
   st->oci_version = dup_str(o, "ociVersion");
   st->backend = dup_str(o, "backend");
-  st->own_pid_ns = json_is_true(json_object_get(o, "own_pid_ns"));
+  st->ns_key = dup_str(o, "ns_key");
   json_t *ann = json_object_get(o, "annotations");
   st->annotations = json_is_object(ann) ? json_incref(ann) : NULL;
   json_decref(o);
@@ -161,6 +161,7 @@ void state_clear(struct state *st)
   free(st->created);
   free(st->oci_version);
   free(st->backend);
+  free(st->ns_key);
   json_decref(st->annotations);
   memset(st, 0, sizeof(*st));
 }

@@ -21,7 +21,10 @@ struct state {
   char *created; /* RFC 3339 with nanoseconds, UTC */
   char *oci_version;
   char *backend;
-  bool own_pid_ns;     /* init is PID 1 of a namespace of its own */
+  /* "mnt:DEV:INO" (or "pid:...") of a namespace only this container's
+   * processes are in: finds them all, even once the init is gone. "" when
+   * the container shares both with the host. */
+  char *ns_key;
   json_t *annotations; /* owned reference or NULL */
 };
 
