@@ -52,11 +52,11 @@ static int caps_raise_ambient(uint64_t ambient, int last, struct berth_err **err
   for (int c = 0; c <= last; c++) {
     if (!(ambient & (UINT64_C(1) << c)))
       continue;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-      return berth_err_sys(err,
-                           "raise ambient capability %d (it must also be permitted and "
-                           "inheritable)",
-                           c);
+    /* The kernel only raises what is both permitted and inheritable. runc's
+     * own default spec lists ambient caps without inheritable ones and runc
+     * skips them; so do we, rather than widen inheritable (CVE-2022-29162). */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
+      return berth_err_sys(err, "raise ambient capability %d", c);
   }
   return 0;
 }
