@@ -18,6 +18,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../netns/netns.h"
 #include "linux.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
@@ -128,6 +129,8 @@ static int setup_before_pivot(struct child_ctx *c, struct berth_err **err)
     return -1;
   if (s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
     return berth_err_sys(err, "unshare cgroup namespace");
+  if (s->ns[NS_NET].enabled && !s->ns[NS_NET].path && netns_loopback_up_in_child(err) < 0)
+    return -1;
   if (uts_apply(s, err) < 0 || sysctl_apply(s, err) < 0 || oom_score_adj_apply(s, err) < 0)
     return -1;
   session_keyring_join(c);

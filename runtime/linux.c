@@ -176,7 +176,7 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .annotations = json_object_get(s->json, "annotations"),
   };
   int r = st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
-                              : state_write(dirfd, &st, err);
+                             : state_write(dirfd, &st, err);
   free(st.created);
   free(key);
   return r;

@@ -132,11 +132,10 @@ int rootfs_prepare(const struct spec *s, struct berth_err **err)
     prop = MS_SLAVE | MS_REC; /* shared is applied after pivot_root */
   if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
     return berth_err_sys(err, "set propagation of /");
+  /* After that nothing is shared, as pivot_root requires; the self-bind
+   * stays a slave, so host mounts below the rootfs still reach it. */
   if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_err_sys(err, "bind rootfs %s", s->rootfs);
-  /* pivot_root needs the new root's parent mount to be private. */
-  if (mount(NULL, s->rootfs, NULL, MS_PRIVATE, NULL) < 0)
-    return berth_err_sys(err, "make rootfs private");
   return 0;
 }
 
