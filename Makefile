@@ -10,6 +10,14 @@ BATS ?= bats
 PKGS := jansson libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcap)
+# jansson and libcap are linked statically by default: every container start
+# pays for loading each shared object (~0.3 ms of a ~5 ms `run`).
+STATIC_DEPS ?= 1
+ifeq ($(STATIC_DEPS),1)
+BERTH_LIBS := -Wl,-Bstatic $(PKG_LIBS) -Wl,-Bdynamic
+else
+BERTH_LIBS := $(PKG_LIBS)
+endif
 
 WARN := -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-missing-field-initializers
@@ -35,7 +43,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 all: berth
 
 berth: $(LIB_OBJS) $(CMD_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BERTH_LIBS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
