@@ -43,11 +43,13 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 all: berth
 
 berth: $(LIB_OBJS) $(CMD_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BERTH_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BERTH_LIBS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # ASan+UBSan build of the same sources (FORTIFY off: it hides bugs from ASan).
 berth-asan: $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o) $(CMD_SRCS:%.c=$(ASAN_OBJ)/%.o)
@@ -55,7 +57,8 @@ berth-asan: $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o) $(CMD_SRCS:%.c=$(ASAN_OBJ)/%.o)
 
 $(ASAN_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC asan $<"
+	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 tests/unit/run_unit: $(UNIT_SRCS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
