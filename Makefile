@@ -98,7 +98,7 @@ lint:
 	@scripts/deps.sh lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -D__GNUC__ $(LIB_SRCS) $(CMD_SRCS)
-	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) -- -std=gnu11 $(PKG_CFLAGS) -D_GNU_SOURCE
+	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) -- -std=gnu11 $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,9 @@ int write_string_at(int dirfd, const char *path, const char *s, struct berth_err
 
 int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
 {
-  cleanup_free char *p = xstrdup(path);
+  char p[PATH_MAX];
+  if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+    return berth_err_set(err, ENAMETOOLONG, "mkdir %s", path);
   for (char *s = p + 1; *s; s++) {
     if (*s != '/')
       continue;

@@ -23,37 +23,32 @@
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
+static void fds_close(int *fds, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+}
+
 static int ns_join_paths(const struct spec *s, struct berth_err **err)
 {
   /* Open every path first: once in another mount namespace, the paths
    * would resolve there. The mount namespace is joined last. */
   static const enum ns_kind order[] = {NS_IPC, NS_UTS, NS_NET, NS_CGROUP, NS_MNT};
-  int fds[sizeof(order) / sizeof(order[0])];
-  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+  enum { N = sizeof(order) / sizeof(order[0]) };
+  int fds[N] = {-1, -1, -1, -1, -1};
+  int ret = 0;
+  for (size_t i = 0; i < N && ret == 0; i++) {
     const char *p = s->ns[order[i]].path;
-    fds[i] = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
-    if (p && fds[i] < 0) {
-      berth_err_sys(err, "open %s namespace %s", spec_ns_name(order[i]), p);
-      goto fail;
-    }
+    if (p && (fds[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+      ret = berth_err_sys(err, "open %s namespace %s", spec_ns_name(order[i]), p);
   }
-  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-    if (fds[i] < 0)
-      continue;
-    if (setns(fds[i], spec_ns_clone_flag(order[i])) < 0) {
-      berth_err_sys(err, "join %s namespace %s", spec_ns_name(order[i]), s->ns[order[i]].path);
-      goto fail;
-    }
-  }
-  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-    if (fds[i] >= 0)
-      close(fds[i]);
-  return 0;
-fail:
-  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-    if (fds[i] >= 0)
-      close(fds[i]);
-  return -1;
+  for (size_t i = 0; i < N && ret == 0; i++)
+    if (fds[i] >= 0 && setns(fds[i], spec_ns_clone_flag(order[i])) < 0)
+      ret =
+          berth_err_sys(err, "join %s namespace %s", spec_ns_name(order[i]), s->ns[order[i]].path);
+  fds_close(fds, N);
+  return ret;
 }
 
 static int uts_apply(const struct spec *s, struct berth_err **err)

@@ -14,7 +14,7 @@ static json_t *strings(const char *const *v, size_t n)
   return a;
 }
 
-#define STRINGS(v) strings(v, sizeof(v) / sizeof(v[0]))
+#define STRINGS(v) strings((v), sizeof(v) / sizeof((v)[0]))
 
 char *runtime_features_json(void)
 {

@@ -279,20 +279,30 @@ static int members_signal(const struct state *st, int sig)
   if (key == NULL || key[0] == '\0')
     return 0;
   char kind[8];
-  unsigned long dev, ino;
-  if (sscanf(key, "%7[a-z]:%lu:%lu", kind, &dev, &ino) != 3)
+  const char *colon = strchr(key, ':');
+  if (colon == NULL || colon - key >= (long)sizeof(kind))
+    return 0;
+  memcpy(kind, key, (size_t)(colon - key));
+  kind[colon - key] = '\0';
+  char *end;
+  unsigned long dev = strtoul(colon + 1, &end, 10);
+  if (*end != ':')
+    return 0;
+  unsigned long ino = strtoul(end + 1, &end, 10);
+  if (*end != '\0')
     return 0;
   int n = 0;
   cleanup_dir DIR *d = opendir("/proc");
   struct dirent *de;
   while (d && (de = readdir(d)) != NULL) {
-    pid_t p = (pid_t)atoi(de->d_name);
-    if (p <= 0 || p == st->pid)
+    char *pend;
+    long p = strtol(de->d_name, &pend, 10);
+    if (*pend != '\0' || p <= 0 || p == st->pid)
       continue;
     char path[64];
     struct stat sb;
-    snprintf(path, sizeof(path), "/proc/%d/ns/%s", p, kind);
-    if (stat(path, &sb) == 0 && sb.st_ino == ino && sb.st_dev == dev && kill(p, sig) == 0)
+    snprintf(path, sizeof(path), "/proc/%ld/ns/%s", p, kind);
+    if (stat(path, &sb) == 0 && sb.st_ino == ino && sb.st_dev == dev && kill((pid_t)p, sig) == 0)
       n++;
   }
   return n;

@@ -60,18 +60,20 @@ int runtime_parse_signal(const char *s, int *sig, struct berth_err **err)
       return 0;
     }
   }
-  /* RTMIN+N / RTMAX-N */
-  int off = 0;
-  if (sscanf(name, "RTMIN+%d", &off) == 1 && off >= 0 && SIGRTMIN + off <= SIGRTMAX) {
-    *sig = SIGRTMIN + off;
-    return 0;
-  }
-  if (sscanf(name, "RTMAX-%d", &off) == 1 && off >= 0 && SIGRTMAX - off >= SIGRTMIN) {
-    *sig = SIGRTMAX - off;
-    return 0;
-  }
-  if (strcmp(name, "RTMIN") == 0 || strcmp(name, "RTMAX") == 0) {
-    *sig = name[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+  /* RTMIN, RTMAX, RTMIN+N, RTMAX-N */
+  if (strncmp(name, "RTMIN", 5) == 0 || strncmp(name, "RTMAX", 5) == 0) {
+    bool min = name[4] == 'N';
+    const char *rest = name + 5;
+    long off = 0;
+    if (*rest != '\0') {
+      char *end;
+      if (*rest != (min ? '+' : '-') || !isdigit((unsigned char)rest[1]))
+        return berth_err_set(err, 0, "invalid signal \"%s\"", s);
+      off = strtol(rest + 1, &end, 10);
+      if (*end != '\0' || off > SIGRTMAX - SIGRTMIN)
+        return berth_err_set(err, 0, "invalid signal \"%s\"", s);
+    }
+    *sig = min ? SIGRTMIN + (int)off : SIGRTMAX - (int)off;
     return 0;
   }
   return berth_err_set(err, 0, "invalid signal \"%s\"", s);

@@ -1019,7 +1019,7 @@ int spec_load(const char *bundle, struct spec **out, struct berth_err **err)
   if (read_file_at(AT_FDCWD, path, SPEC_MAX_SIZE, &text, NULL, err) < 0)
     return berth_err_wrap(err, "config.json");
   struct spec *s = NULL;
-  if (spec_parse(text, abs, &s, err) < 0)
+  if (spec_parse(text, abs, &s, err) < 0 || s == NULL)
     return -1;
   if (!s->has_process) {
     spec_free(s);
