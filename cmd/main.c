@@ -129,6 +129,36 @@ int cmd_parse_uint(const struct verb *v, const char *flag, const char *s, unsign
   return -1;
 }
 
+/* --debug: the invocation and its outcome, in the log (stderr without --log). */
+static void debug_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void debug_line(const char *fmt, ...)
+{
+  if (!g.debug)
+    return;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (g.log_path)
+    log_line("debug", msg);
+  else
+    fprintf(stderr, "berth: debug: %s\n", msg);
+}
+
+static int verb_run_logged(const struct verb *v, int argc, char **argv)
+{
+  char args[768] = "";
+  size_t len = 0;
+  for (int i = 1; i < argc && len < sizeof(args) - 1; i++)
+    len += (size_t)snprintf(args + len, sizeof(args) - len, " %s", argv[i]);
+  debug_line("%s%s (root %s)", v->name, args, g.root);
+  int rc = v->fn(argc, argv);
+  debug_line("%s: exit status %d", v->name, rc);
+  return rc;
+}
+
 static void usage(FILE *f)
 {
   fprintf(f,
@@ -220,6 +250,6 @@ int main(int argc, char **argv)
   }
   for (size_t i = 0; i < N_VERBS; i++)
     if (strcmp(verbs[i]->name, name) == 0)
-      return verbs[i]->fn(argc - optind, argv + optind);
+      return verb_run_logged(verbs[i], argc - optind, argv + optind);
   return cmd_usage_error(NULL, "unknown command '%s'", name);
 }
