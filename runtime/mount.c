@@ -471,10 +471,9 @@ int paths_mask(char **paths, struct berth_err **err)
       return berth_err_sys(err, "mask %s", paths[i]);
     char target[32];
     fd_path(target, fd);
-    int r = S_ISDIR(st.st_mode)
-                ? mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                        "size=0,mode=0")
-                : mount("/dev/null", target, NULL, MS_BIND, NULL);
+    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs",
+                                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
+                                : mount("/dev/null", target, NULL, MS_BIND, NULL);
     if (r < 0)
       return berth_err_sys(err, "mask %s", paths[i]);
   }

@@ -200,19 +200,21 @@ static int parse_namespaces(json_t *lx, struct spec *s, struct berth_err **err)
     if (!json_is_object(e))
       return bad(err, path, "must be an object");
     json_t *type = json_object_get(e, "type");
+    char tpath[300];
+    jpath(tpath, sizeof(tpath), "%s.type", path);
     if (!json_is_string(type))
-      return bad(err, path, "type must be a string");
+      return bad(err, tpath, "must be a string");
     const char *t = json_string_value(type);
     int k = -1;
     for (int j = 0; j < NS_COUNT; j++)
       if (strcmp(ns_table[j].name, t) == 0)
         k = j;
     if (k < 0)
-      return bad(err, path, "unknown namespace type \"%s\"", t);
+      return bad(err, tpath, "unknown namespace type \"%s\"", t);
     if (s->ns[k].enabled)
-      return bad(err, path, "duplicate namespace type \"%s\"", t);
+      return bad(err, tpath, "duplicate namespace type \"%s\"", t);
     if (k == NS_USER)
-      return berth_err_set(err, 0, "config.json: %s: not supported yet: user namespace", path);
+      return berth_err_set(err, 0, "config.json: %s: not supported yet: user namespace", tpath);
     s->ns[k].enabled = true;
     char ppath[256];
     jpath(ppath, sizeof(ppath), "%s.path", path);
@@ -268,17 +270,19 @@ static int parse_rlimits(json_t *proc, struct spec *s, struct berth_err **err)
     if (!json_is_object(e))
       return bad(err, path, "must be an object");
     json_t *type = json_object_get(e, "type");
+    char tpath[300];
+    jpath(tpath, sizeof(tpath), "%s.type", path);
     if (!json_is_string(type))
-      return bad(err, path, "type must be a string");
+      return bad(err, tpath, "must be a string");
     int res = -1;
     for (size_t j = 0; j < sizeof(rlimit_table) / sizeof(rlimit_table[0]); j++)
       if (strcmp(rlimit_table[j].name, json_string_value(type)) == 0)
         res = rlimit_table[j].resource;
     if (res < 0)
-      return bad(err, path, "unknown rlimit \"%s\"", json_string_value(type));
+      return bad(err, tpath, "unknown rlimit \"%s\"", json_string_value(type));
     for (size_t j = 0; j < s->n_rlimits; j++)
       if (s->rlimits[j].resource == res)
-        return bad(err, path, "duplicate rlimit \"%s\"", json_string_value(type));
+        return bad(err, tpath, "duplicate rlimit \"%s\"", json_string_value(type));
     long long soft = 0, hard = 0;
     char sp[256], hp[80];
     jpath(sp, sizeof(sp), "%s.soft", path);
@@ -840,6 +844,19 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
     if ((json_is_object(v) && json_object_size(v) == 0) ||
         (json_is_array(v) && json_array_size(v) == 0))
       continue;
+    /* Name the first field set inside, e.g. linux.resources.memory.limit. */
+    if (json_is_object(v)) {
+      const char *k2;
+      json_t *v2;
+      json_object_foreach (v, k2, v2) {
+        if (json_is_null(v2))
+          continue;
+        char leaf[300];
+        jpath(leaf, sizeof(leaf), "%s.%s", path, k2);
+        return unsupported(err, leaf);
+      }
+      continue;
+    }
     return unsupported(err, path);
   }
   return 0;

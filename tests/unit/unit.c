@@ -153,7 +153,7 @@ static void test_spec_invalid(void)
   BAD(config("{\"args\":[\"sh\"],\"user\":{\"umask\":512}}", NULL, NULL), "process.user.umask");
   BAD(config("{\"args\":[\"sh\"],\"rlimits\":[{\"type\":\"RLIMIT_FOO\",\"soft\":1,\"hard\":1}]}",
              NULL, NULL),
-      "process.rlimits[0]: unknown rlimit");
+      "process.rlimits[0].type: unknown rlimit");
   BAD(config("{\"args\":[\"sh\"],\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,"
              "\"hard\":5}]}",
              NULL, NULL),
@@ -173,9 +173,9 @@ static void test_spec_invalid(void)
   BAD(config(NULL, NULL, "\"mounts\":[{\"destination\":\"/a\",\"type\":\"bind\"}]"),
       "mounts[0].source: a bind mount needs a source");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"foo\"}]}", NULL),
-      "linux.namespaces[0]: unknown namespace type");
+      "linux.namespaces[0].type: unknown namespace type");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\"}]}", NULL),
-      "linux.namespaces[1]: duplicate namespace type");
+      "linux.namespaces[1].type: duplicate namespace type");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"network\",\"path\":\"run/x\"}]}", NULL),
       "linux.namespaces[0].path: must be an absolute path");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"user\"}]}", NULL), "not supported yet");
@@ -207,7 +207,7 @@ static void test_spec_invalid(void)
   BAD(config(NULL, "{\"maskedPaths\":[\"proc/kcore\"]}", NULL), "linux.maskedPaths[0]");
   BAD(config(NULL, "{\"readonlyPaths\":[\"/proc/../etc\"]}", NULL), "linux.readonlyPaths[0]");
   BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":1000}}}", NULL),
-      "linux.resources.memory: not supported yet");
+      "linux.resources.memory.limit: not supported yet");
   BAD(config(NULL, "{\"resources\":{\"devices\":[{\"allow\":true,\"access\":\"rwm\"}]}}", NULL),
       "device rules that allow");
   BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}}", NULL),
