@@ -60,6 +60,10 @@ $(ASAN_OBJ)/%.o: %.c
 	@echo "  CC asan $<"
 	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
+tests/unit/run_unit_asan: $(UNIT_SRCS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o)
+	@echo "  LD asan $@"
+	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -pie -o $@ $^ $(PKG_LIBS)
+
 tests/unit/run_unit: $(UNIT_SRCS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
 
@@ -89,9 +93,9 @@ parity: deps
 	@BERTH=runc tests/run.sh --integration-only
 
 asan: deps
-	@$(MAKE) --no-print-directory berth-asan
-	@$(MAKE) --no-print-directory CC="$(CC)" tests/unit/run_unit
-	@BERTH=$(CURDIR)/berth-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@$(MAKE) --no-print-directory berth-asan tests/unit/run_unit_asan
+	@UNIT=tests/unit/run_unit_asan BERTH=$(CURDIR)/berth-asan \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
 lint:
@@ -116,6 +120,6 @@ bench: deps
 	@bench/bench.sh
 
 clean:
-	rm -rf build berth berth-asan tests/unit/run_unit
+	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan
 
 -include $(shell find build -name '*.d' 2>/dev/null)

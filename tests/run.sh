@@ -19,7 +19,7 @@ passed=0 failed=0 skipped=0
 
 if [ $unit = 1 ]; then
   echo "# unit tests"
-  out=$(tests/unit/run_unit 2>&1)
+  out=$("${UNIT:-tests/unit/run_unit}" 2>&1)
   rc=$?
   echo "$out"
   line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
