@@ -562,7 +562,7 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
   size_t i;
   json_t *e;
   json_array_foreach (arr, i, e) {
-    char path[256], p2[96];
+    char path[256], p2[300];
     jpath(path, sizeof(path), "mounts[%zu]", i);
     if (!json_is_object(e))
       return bad(err, path, "must be an object");
@@ -682,7 +682,7 @@ static int parse_devices(json_t *lx, struct spec *s, struct berth_err **err)
   size_t i;
   json_t *e;
   json_array_foreach (arr, i, e) {
-    char path[256], p2[96];
+    char path[256], p2[300];
     jpath(path, sizeof(path), "linux.devices[%zu]", i);
     if (!json_is_object(e))
       return bad(err, path, "must be an object");
