@@ -272,9 +272,15 @@ static int init_pidfd(const struct state *st)
 }
 
 /* Signals every process other than the init that is in the container's own
- * namespace (see ns_key). Returns how many were signalled. */
+ * namespace (see ns_key) and whose root is the container's rootfs: a
+ * namespace inode number can be reused once the namespace is gone, so the
+ * inode alone could name another container's processes. Returns how many
+ * were signalled. */
 static int members_signal(const struct state *st, int sig)
 {
+  struct stat root;
+  if (stat(st->rootfs, &root) < 0)
+    return 0;
   const char *key = st->ns_key;
   if (key == NULL || key[0] == '\0')
     return 0;
@@ -302,7 +308,12 @@ static int members_signal(const struct state *st, int sig)
     char path[64];
     struct stat sb;
     snprintf(path, sizeof(path), "/proc/%ld/ns/%s", p, kind);
-    if (stat(path, &sb) == 0 && sb.st_ino == ino && sb.st_dev == dev && kill((pid_t)p, sig) == 0)
+    if (stat(path, &sb) < 0 || sb.st_ino != ino || sb.st_dev != dev)
+      continue;
+    snprintf(path, sizeof(path), "/proc/%ld/root", p);
+    if (stat(path, &sb) < 0 || sb.st_ino != root.st_ino || sb.st_dev != root.st_dev)
+      continue;
+    if (kill((pid_t)p, sig) == 0)
       n++;
   }
   return n;

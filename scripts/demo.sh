@@ -9,15 +9,8 @@ root=$(mktemp -d /tmp/berth-demo-root.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 
 rm -rf "$bundle"
-mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/sys" "$bundle/rootfs/dev" \
-  "$bundle/rootfs/tmp" "$bundle/rootfs/etc"
-cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for applet in $("$bundle/rootfs/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$bundle/rootfs/etc/passwd"
-echo 'root:x:0:' >"$bundle/rootfs/etc/group"
-
+mkdir -p "$bundle"
+tests/fixtures/busybox-rootfs.sh "$bundle/rootfs"
 (cd "$bundle" && "$berth" spec)
 script='echo "hostname:  $(hostname)"
 echo "my pid:    $$"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# Command line surface: --version, --help, per-verb help, unknown verbs, the
+# `spec` template (content and refusal to overwrite), `features` JSON, and
+# error logging with --log/--log-format json.
+
+load helpers
+
+@test "--version exits 0 and prints a version" {
+	run_berth --version
+	[ "$status" -eq 0 ]
+	[[ "$output" == *version* ]]
+}
+
+@test "--help exits 0 and lists the lifecycle verbs" {
+	run_berth --help
+	[ "$status" -eq 0 ]
+	local verb
+	for verb in create start run state kill delete list spec features; do
+		[[ "$output" == *"$verb"* ]] || fail "--help does not mention $verb"
+	done
+}
+
+@test "VERB --help and help VERB exit 0 and describe the verb" {
+	local verb
+	for verb in create start run state kill delete list spec features; do
+		run_berth "$verb" --help
+		[ "$status" -eq 0 ] || fail "$verb --help exited $status"
+		[[ "$output" == *"$verb"* ]] || fail "$verb --help does not mention $verb"
+
+		run_berth help "$verb"
+		[ "$status" -eq 0 ] || fail "help $verb exited $status"
+		[[ "$output" == *"$verb"* ]] || fail "help $verb does not mention $verb"
+	done
+}
+
+@test "unknown verb exits non-zero and names it" {
+	run_berth frobnicate
+	[ "$status" -ne 0 ]
+	[[ "$output" == *frobnicate* ]]
+}
+
+@test "unknown global flag exits non-zero" {
+	run_berth --no-such-flag state x
+	[ "$status" -ne 0 ]
+}
+
+@test "spec writes a usable default config.json" {
+	local dir=$BATS_TEST_TMPDIR/spec
+	mkdir "$dir"
+	cd "$dir"
+	run_berth spec
+	[ "$status" -eq 0 ]
+	[ -f config.json ]
+	jq -e . config.json >/dev/null
+
+	# A string ociVersion, a process and a rootfs relative to the bundle.
+	jq -e '.ociVersion | type == "string"' config.json
+	jq -e '.process.args | length > 0' config.json
+	jq -e '.process.cwd == "/"' config.json
+	jq -e '.root.path == "rootfs"' config.json
+
+	local ns
+	for ns in pid network ipc uts mount; do
+		jq -e --arg t "$ns" '[.linux.namespaces[].type] | index($t)' config.json >/dev/null ||
+			fail "spec lacks the $ns namespace"
+	done
+	# A cgroup namespace is optional (runc 1.1 omits it), but valid if present.
+	jq -e '[.linux.namespaces[].type] | all(. as $t | ["pid","network","ipc","uts","mount","cgroup"] | index($t))' config.json
+
+	local dst
+	for dst in /proc /dev /dev/pts /dev/shm /dev/mqueue /sys; do
+		jq -e --arg d "$dst" '[.mounts[].destination] | index($d)' config.json >/dev/null ||
+			fail "spec lacks a mount on $dst"
+	done
+	jq -e '.mounts[] | select(.destination == "/proc") | .type == "proc"' config.json
+	jq -e '.mounts[] | select(.destination == "/sys") | .type == "sysfs"' config.json
+
+	jq -e '.linux.maskedPaths | length > 0' config.json
+	jq -e '.linux.readonlyPaths | length > 0' config.json
+	jq -e '.linux.maskedPaths + .linux.readonlyPaths | all(startswith("/"))' config.json
+}
+
+@test "spec --bundle writes into that directory" {
+	local dir=$BATS_TEST_TMPDIR/other
+	mkdir "$dir"
+	run_berth spec --bundle "$dir"
+	[ "$status" -eq 0 ]
+	jq -e . "$dir/config.json" >/dev/null
+}
+
+@test "spec refuses to overwrite an existing config.json" {
+	local dir=$BATS_TEST_TMPDIR/spec
+	mkdir "$dir"
+	cd "$dir"
+	echo '{"mine": true}' >config.json
+	run_berth spec
+	[ "$status" -ne 0 ]
+	[ "$(cat config.json)" = '{"mine": true}' ]
+}
+
+@test "features prints JSON with OCI versions and namespaces" {
+	run_berth features
+	[ "$status" -eq 0 ]
+	jq -e . <<<"$output" >/dev/null
+	jq -e '.ociVersionMin | type == "string" and length > 0' <<<"$output"
+	jq -e '.ociVersionMax | type == "string" and length > 0' <<<"$output"
+	jq -e '.ociVersionMin | startswith("1.")' <<<"$output"
+	local ns
+	for ns in pid network ipc uts mount cgroup; do
+		jq -e --arg t "$ns" '.linux.namespaces | index($t)' <<<"$output" >/dev/null ||
+			fail "features does not list the $ns namespace"
+	done
+}
+
+@test "--log with --log-format json records errors as JSON lines" {
+	local log=$BATS_TEST_TMPDIR/log.json
+	run_berth --log "$log" --log-format json state nosuch
+	[ "$status" -eq 1 ]
+	[ -s "$log" ]
+	# Every line is an object with level, msg and time; the error is among them.
+	jq -e -s 'all(has("level") and has("msg") and has("time"))' "$log"
+	jq -e -s 'any(.level == "error" and (.msg | contains("does not exist")))' "$log"
+}

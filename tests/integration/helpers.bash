@@ -1,0 +1,436 @@
+#!/usr/bin/env bash
+# Shared helpers for berth's bats-core integration suite.
+#
+# The runtime under test is $BERTH (default: the repository's ./berth); the same
+# suite runs against runc with `BERTH=runc bats tests/integration`.
+#
+# Per test: a fresh bundle in $BUNDLE ($BATS_TEST_TMPDIR/bundle) whose rootfs is a
+# copy of a busybox-static fixture built once per bats run, config.json from
+# `$BERTH spec` made non-interactive, and a private state root $ROOT passed as
+# --root on every call. teardown force-deletes whatever is left in $ROOT and then
+# fails the test if container processes or mounts were left behind.
+
+BERTH_SRC_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+BERTH=${BERTH:-$BERTH_SRC_DIR/berth}
+# Tests cd into the bundle, so a relative path must be made absolute now.
+if [[ $BERTH == */* && $BERTH != /* ]]; then
+	BERTH=$PWD/$BERTH
+fi
+FIXTURE_DIR=${BERTH_FIXTURE_DIR:-$BATS_RUN_TMPDIR/fixture}
+# Longest a single runtime command may take before the test gives up on it.
+BERTH_TIMEOUT=${BERTH_TIMEOUT:-20}
+
+BG_PIDS=()
+TEST_NETNS=()
+BERTH_CALLS=0
+
+# --- small utilities ---------------------------------------------------------
+
+fail() {
+	echo "FAIL: $*" >&2
+	return 1
+}
+
+# refute CMD...: fail if CMD succeeds. (A bare `! CMD` does not fail a bats test
+# unless it is the test's last command: set -e ignores negated pipelines.)
+refute() {
+	if "$@"; then
+		fail "unexpectedly succeeded: $*"
+	fi
+}
+
+# The runtime with this test's state root. Plain invocation: no timeout, no capture.
+berth() {
+	"$BERTH" --root "$ROOT" "$@"
+}
+
+# is_berth: true when the runtime under test is berth (not runc).
+is_berth() {
+	if [ -z "${_BERTH_IS_BERTH:-}" ]; then
+		_BERTH_IS_BERTH=yes
+		if "$BERTH" --version 2>/dev/null | head -n 1 | grep -q '^runc'; then
+			_BERTH_IS_BERTH=no
+		fi
+	fi
+	[ "$_BERTH_IS_BERTH" = yes ]
+}
+
+# runc_older_than X.Y: true when the runtime under test is runc older than X.Y
+# (for features runc only gained later; never true for berth).
+runc_older_than() {
+	is_berth && return 1
+	local v
+	v=$("$BERTH" --version | sed -n 's/^runc version \([0-9]*\.[0-9]*\).*/\1/p')
+	[ -n "$v" ] || return 1
+	[ "$(printf '%s\n%s\n' "$v" "$1" | sort -V | head -n 1)" != "$1" ]
+}
+
+# The runtime's `features` JSON, cached per test.
+runtime_features() {
+	if [ -z "${_BERTH_FEATURES:-}" ]; then
+		_BERTH_FEATURES=$("$BERTH" features 2>/dev/null) || _BERTH_FEATURES='{}'
+	fi
+	printf '%s\n' "$_BERTH_FEATURES"
+}
+
+# requires FEATURE...: skip the test, with a reason, unless every feature is available.
+#   root    running as uid 0
+#   berth   the runtime under test is berth
+#   runc    the runtime under test is runc
+#   timens  the kernel has time namespaces and the runtime lists "time" in features
+#   netns   `ip netns` is usable to make throwaway network namespaces
+requires() {
+	local feature
+	for feature in "$@"; do
+		case $feature in
+		root)
+			[ "$(id -u)" -eq 0 ] || skip "test requires root"
+			;;
+		berth)
+			is_berth || skip "test requires berth (runtime under test: $BERTH)"
+			;;
+		runc)
+			is_berth && skip "test requires runc (runtime under test: $BERTH)"
+			;;
+		timens)
+			[ -e /proc/self/ns/time ] || skip "kernel has no time namespace"
+			runtime_features | jq -e '.linux.namespaces // [] | index("time")' >/dev/null ||
+				skip "runtime does not list the time namespace in 'features'"
+			;;
+		netns)
+			command -v ip >/dev/null || skip "test requires iproute2 (ip netns)"
+			;;
+		*)
+			fail "requires: unknown feature '$feature'"
+			;;
+		esac
+	done
+}
+
+# requires_berth REASON: skip unless the runtime under test is berth, saying why.
+requires_berth() {
+	is_berth || skip "berth only: $*"
+}
+
+# retry TIMEOUT_SECONDS INTERVAL CMD...: rerun CMD until it succeeds or time runs out.
+retry() {
+	local timeout=$1 interval=$2
+	shift 2
+	local end=$((SECONDS + timeout))
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "retry: '$*' still failing after ${timeout}s"
+			return 1
+		fi
+		sleep "$interval"
+	done
+}
+
+# --- running the runtime -----------------------------------------------------
+
+# run_berth ARGS...: like bats' `run`, for the runtime with this test's --root.
+# Sets $status, $output and $lines; prints the command and its output, which bats
+# shows only when the test fails. Output goes through a file, not a pipe, so a
+# container that inherits stdout (create, run -d) cannot hold the call open.
+# The file stays in $BERTH_OUT, where a detached container's output keeps landing.
+run_berth() {
+	BERTH_CALLS=$((BERTH_CALLS + 1))
+	BERTH_OUT=$BATS_TEST_TMPDIR/berth.out.$BERTH_CALLS
+	status=0
+	timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" "$@" \
+		>"$BERTH_OUT" 2>&1 </dev/null 3>&- || status=$?
+	output=$(cat "$BERTH_OUT")
+	lines=()
+	[ -z "$output" ] || mapfile -t lines <<<"$output"
+	echo "# $(basename "$BERTH") --root \$ROOT $* => status $status"
+	[ -z "$output" ] || printf '%s\n' "$output"
+	[ "$status" -ne 124 ] || echo "# (timed out after ${BERTH_TIMEOUT}s)"
+}
+
+# run_sh SCRIPT [ID]: run `sh -c SCRIPT` in a new container with `berth run`.
+# The script's stderr is merged into its stdout inside the container: the
+# runtime relays the two streams separately, so their relative order would
+# otherwise be lost.
+run_sh() {
+	set_args sh -c "exec 2>&1
+$1"
+	run_berth run "${2:-ctr}"
+}
+
+# bg_run ID OUTFILE [EXTRA run ARGS...]: start `berth run ID` in the background,
+# stdout+stderr to OUTFILE. Sets BG_PID (the runtime's pid); teardown reaps it.
+bg_run() {
+	local id=$1 out=$2
+	shift 2
+	"$BERTH" --root "$ROOT" run "$@" "$id" >"$out" 2>&1 </dev/null 3>&- &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+}
+
+# wait_bg [TIMEOUT]: wait for $BG_PID to exit and set $status to its exit status.
+wait_bg() {
+	local timeout=${1:-$BERTH_TIMEOUT}
+	local end=$((SECONDS + timeout))
+	while kill -0 "$BG_PID" 2>/dev/null; do
+		# A zombie counts as exited; wait below collects it.
+		[ "$(awk '{print $3}' "/proc/$BG_PID/stat" 2>/dev/null)" = Z ] && break
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "wait_bg: runtime pid $BG_PID still running after ${timeout}s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	status=0
+	wait "$BG_PID" || status=$?
+	# Reaped: forget the pid so teardown never signals a reused one.
+	local i
+	for i in "${!BG_PIDS[@]}"; do
+		[ "${BG_PIDS[$i]}" != "$BG_PID" ] || unset "BG_PIDS[$i]"
+	done
+}
+
+# wait_for_file_line FILE PATTERN [TIMEOUT]: wait until FILE has a line matching PATTERN.
+wait_for_file_line() {
+	retry "${3:-10}" 0.02 grep -q -- "$2" "$1" 2>/dev/null
+}
+
+# container_status ID: the status field of `berth state ID`, or nothing.
+container_status() {
+	berth state "$1" 2>/dev/null | jq -r '.status' 2>/dev/null
+}
+
+# container_pid ID: the pid field of `berth state ID`.
+container_pid() {
+	berth state "$1" | jq -r '.pid'
+}
+
+# wait_for_status ID STATUS [TIMEOUT]: poll `state` until the container has STATUS.
+wait_for_status() {
+	local id=$1 want=$2 timeout=${3:-10}
+	local end=$((SECONDS + timeout)) got
+	while :; do
+		got=$(container_status "$id")
+		[ "$got" = "$want" ] && return 0
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "wait_for_status: container $id is '$got', wanted '$want' after ${timeout}s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# --- the bundle --------------------------------------------------------------
+
+# ensure_fixture: build the busybox rootfs fixture once per bats run.
+ensure_fixture() {
+	[ -x "$FIXTURE_DIR/rootfs/bin/busybox" ] && return 0
+	mkdir -p "$(dirname "$FIXTURE_DIR")"
+	(
+		flock 9
+		if [ ! -x "$FIXTURE_DIR/rootfs/bin/busybox" ]; then
+			local tmp=$FIXTURE_DIR.tmp.$$
+			rm -rf "$tmp"
+			"$BERTH_SRC_DIR/tests/fixtures/busybox-rootfs.sh" "$tmp/rootfs" || exit 1
+			mkdir -p "$FIXTURE_DIR"
+			mv "$tmp/rootfs" "$FIXTURE_DIR/rootfs"
+			rmdir "$tmp"
+		fi
+	) 9>"$FIXTURE_DIR.lock"
+}
+
+# setup_bundle: fresh bundle ($BUNDLE, cwd) and state root ($ROOT) for this test.
+setup_bundle() {
+	ensure_fixture
+	BUNDLE=$BATS_TEST_TMPDIR/bundle
+	ROOT=$BATS_TEST_TMPDIR/root
+	mkdir -p "$BUNDLE" "$ROOT"
+	cp -a "$FIXTURE_DIR/rootfs" "$BUNDLE/rootfs"
+	(cd "$BUNDLE" && "$BERTH" spec) || fail "'$BERTH spec' failed in $BUNDLE"
+	update_config '.process.terminal = false'
+	cd "$BUNDLE"
+}
+
+# update_config [JQ OPTIONS...] FILTER: edit the bundle's config.json in place.
+#   update_config --arg s "$x" '.hostname = $s'
+update_config() {
+	local cfg=$BUNDLE/config.json
+	jq "$@" "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+}
+
+# set_args ARG...: set process.args. (Not jq --args: jq would parse "-c" as its own option.)
+set_args() {
+	local i=0 filter='' arg
+	local -a jqargs=()
+	for arg in "$@"; do
+		jqargs+=(--arg "a$i" "$arg")
+		filter+="${filter:+, }\$a$i"
+		i=$((i + 1))
+	done
+	update_config "${jqargs[@]}" ".process.args = [$filter]"
+}
+
+# add_mount JSON: append one entry to .mounts.
+add_mount() {
+	update_config --argjson m "$1" '.mounts += [$m]'
+}
+
+# ns_remove TYPE...: drop namespaces from linux.namespaces.
+ns_remove() {
+	local t
+	for t in "$@"; do
+		update_config --arg t "$t" '.linux.namespaces |= map(select(.type != $t))'
+	done
+}
+
+# ns_add TYPE [PATH]: set a namespace (joining PATH if given), replacing any
+# entry of that type already there (spec templates differ, e.g. on cgroup).
+ns_add() {
+	update_config --arg t "$1" --arg p "${2:-}" '.linux.namespaces |= map(select(.type != $t))
+		+ [{"type": $t} + (if $p != "" then {"path": $p} else {} end)]'
+}
+
+# make_netns: create a throwaway network namespace; sets NETNS_NAME and NETNS_PATH.
+# `ip netns add` may also create /run/netns and bind-mount it onto itself;
+# teardown undoes that when it was this test that did it and nothing else uses it.
+make_netns() {
+	if [ ${#TEST_NETNS[@]} -eq 0 ]; then
+		NETNS_DIR_EXISTED=no
+		[ -d /run/netns ] && NETNS_DIR_EXISTED=yes
+		NETNS_DIR_MOUNTED=no
+		mountpoint -q /run/netns 2>/dev/null && NETNS_DIR_MOUNTED=yes
+	fi
+	NETNS_NAME=berth-test-$$-${#TEST_NETNS[@]}
+	ip netns add "$NETNS_NAME" || return 1
+	TEST_NETNS+=("$NETNS_NAME")
+	NETNS_PATH=/run/netns/$NETNS_NAME
+}
+
+# delete_test_netns: remove this test's network namespaces (teardown).
+delete_test_netns() {
+	local name
+	[ ${#TEST_NETNS[@]} -gt 0 ] || return 0
+	for name in "${TEST_NETNS[@]}"; do
+		ip netns delete "$name" 2>/dev/null || true
+	done
+	TEST_NETNS=()
+	if [ "$NETNS_DIR_MOUNTED" = no ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+		umount /run/netns 2>/dev/null || true
+		[ "$NETNS_DIR_EXISTED" = yes ] || rmdir /run/netns 2>/dev/null || true
+	fi
+}
+
+# --- host state snapshots ----------------------------------------------------
+
+# host_mountinfo: the host's mount table (this shell's mount namespace).
+host_mountinfo() {
+	cat /proc/self/mountinfo
+}
+
+# assert_mountinfo_unchanged BEFORE: the host mount table equals the snapshot BEFORE.
+assert_mountinfo_unchanged() {
+	local now
+	now=$(host_mountinfo)
+	if [ "$1" != "$now" ]; then
+		echo "host mountinfo changed:"
+		diff <(printf '%s\n' "$1") <(printf '%s\n' "$now") || true
+		return 1
+	fi
+}
+
+# root_entries: what is in the state root ($ROOT), one name per line.
+root_entries() {
+	ls -A "$ROOT" 2>/dev/null || true
+}
+
+# fd_count PID: number of open file descriptors of PID.
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+# ns_id PID TYPE: namespace identity of PID, e.g. "net:[4026531833]".
+ns_id() {
+	readlink "/proc/$1/ns/$2"
+}
+
+# rootfs_pids DIR: pids of live processes whose root directory is DIR (same
+# device and inode), i.e. the processes of containers running on that rootfs.
+rootfs_pids() {
+	local want
+	want=$(stat -L -c %d:%i "$1" 2>/dev/null) || return 0
+	stat -L -c '%d:%i %n' /proc/[0-9]*/root 2>/dev/null |
+		awk -v w="$want" '$1 == w { split($2, p, "/"); print p[3] }'
+	return 0
+}
+
+# no_rootfs_pids DIR: true when no live process has DIR as its root.
+no_rootfs_pids() {
+	[ -z "$(rootfs_pids "$1")" ]
+}
+
+# test_mounts: host mount points under this test's temp dir, deepest first.
+test_mounts() {
+	awk -v d="$BATS_TEST_TMPDIR" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+# --- host <-> container handshakes through the bundle's rootfs ---------------
+# The rootfs is the same directory on the host and in the container (even when
+# mounted read-only inside), so the host can signal a container by creating a
+# file in $BUNDLE/rootfs.
+
+# A container script that blocks until release_container is called.
+WAIT_FOR_GO='until [ -e /go ]; do sleep 0.02; done'
+
+release_container() {
+	touch "$BUNDLE/rootfs/go"
+}
+
+# --- teardown ----------------------------------------------------------------
+
+# teardown_bundle: delete every container left in $ROOT, reap background
+# runtimes and throwaway namespaces, then fail if processes or mounts leaked.
+teardown_bundle() {
+	local rc=0 id pid leaked m
+	cd "$BATS_TEST_TMPDIR" 2>/dev/null || cd /
+
+	for pid in "${BG_PIDS[@]}"; do
+		[ -n "$pid" ] || continue
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+
+	if [ -n "${ROOT:-}" ] && [ -d "$ROOT" ]; then
+		for id in $(timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" list -q 2>/dev/null); do
+			timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 || true
+		done
+	fi
+
+	if [ -n "${BUNDLE:-}" ] && [ -d "$BUNDLE/rootfs" ]; then
+		# Processes die asynchronously after SIGKILL; give them a moment.
+		if ! retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" >/dev/null; then
+			leaked=$(rootfs_pids "$BUNDLE/rootfs")
+			echo "teardown: container processes left behind: $(echo $leaked)" >&2
+			for pid in $leaked; do kill -9 "$pid" 2>/dev/null || true; done
+			rc=1
+		fi
+	fi
+
+	leaked=$(test_mounts)
+	if [ -n "$leaked" ]; then
+		echo "teardown: mounts left behind on the host: $(echo $leaked)" >&2
+		for m in $leaked; do umount -l "$m" 2>/dev/null || true; done
+		rc=1
+	fi
+
+	delete_test_netns
+	return $rc
+}
+
+# Default per-test hooks; a .bats file may define its own and call these.
+setup() {
+	setup_bundle
+}
+
+teardown() {
+	teardown_bundle
+}
+
