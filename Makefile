@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 
-LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c)
+LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 

@@ -164,6 +164,9 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)
     _exit(1);
+  /* Into the cgroup before anything else, above all anything the user controls. */
+  if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
+    goto fail;
   if (setup_before_pivot(c, &err) < 0)
     goto fail;
   if (s->ns[NS_MNT].enabled && rootfs_pivot(s->rootfs, c->no_pivot, &err) < 0)

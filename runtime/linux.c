@@ -31,9 +31,14 @@
 #define CLONE_PIDFD 0x00001000
 #endif
 
-/* Same layout as the kernel's struct clone_args (v0). */
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* Same layout as the kernel's struct clone_args (v2, with cgroup). */
 struct clone3_args {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  uint64_t set_tid, set_tid_size, cgroup;
 };
 
 static int pidfd_open_pid(pid_t pid)
@@ -41,14 +46,30 @@ static int pidfd_open_pid(pid_t pid)
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-static pid_t clone_init(unsigned long flags, int *pidfd)
+/* cgroup_fd >= 0: born in that cgroup v2 directory (*into_cgroup says
+ * whether that worked; kernels before 5.7 refuse the flag). */
+static pid_t clone_init(unsigned long flags, int cgroup_fd, bool *into_cgroup, int *pidfd)
 {
   struct clone3_args a = {
       .flags = flags | CLONE_PIDFD,
       .pidfd = (uint64_t)(uintptr_t)pidfd,
       .exit_signal = SIGCHLD,
   };
-  pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+  *into_cgroup = false;
+  if (cgroup_fd >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = (uint64_t)cgroup_fd;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+    if (pid >= 0) {
+      *into_cgroup = true;
+      return pid;
+    }
+    if (errno != EINVAL && errno != E2BIG && errno != ENOSYS)
+      return pid;
+    a.flags &= ~CLONE_INTO_CGROUP;
+    a.cgroup = 0;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone3, &a, 64);
   if (pid < 0 && errno == ENOSYS) {
     pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid > 0)
@@ -156,7 +177,7 @@ static char *ns_key_of(pid_t pid, const char *kind)
 }
 
 static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
-                        struct berth_err **err)
+                        struct cgroup *cg, struct berth_err **err)
 {
   char *key = NULL;
   if (s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
@@ -174,6 +195,7 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .backend = s->backend,
       .ns_key = key ? key : (char *)"",
       .annotations = json_object_get(s->json, "annotations"),
+      .cg = cg,
   };
   int r = st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
                              : state_write(dirfd, &st, err);
@@ -182,12 +204,46 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
   return r;
 }
 
-static int linux_create(int dirfd, const char *id, const struct spec *s,
-                        const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
-                        struct backend_created *out, struct berth_err **err)
+/* The device rules the cgroup gets: deny everything, then the config's
+ * rules, then runc's default allow list and the config's linux.devices
+ * (appended last, as runc does, so a config cannot lock out /dev/null). */
+static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
 {
-  if (preserved_fds_check(o->preserve_fds, err) < 0)
-    return -1;
+  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices + s->n_devices;
+  struct cgroup_device_rule *r = xcalloc(max, sizeof(*r));
+  size_t k = 0;
+  r[k++] = (struct cgroup_device_rule){false, 'a', -1, -1, "rwm"};
+  for (size_t i = 0; i < s->resources.n_devices; i++)
+    r[k++] = s->resources.devices[i];
+  for (size_t i = 0; i < cgroup_n_default_devices; i++)
+    r[k++] = cgroup_default_devices[i];
+  for (size_t i = 0; i < s->n_devices; i++) {
+    const struct spec_device *d = &s->devices[i];
+    if (d->type == 'p')
+      continue; /* fifos are not devices to the cgroup */
+    r[k++] =
+        (struct cgroup_device_rule){true, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm"};
+  }
+  *n = k;
+  return r;
+}
+
+static int cgroup_for(const char *id, const struct spec *s, struct cgroup **cg,
+                      struct berth_err **err)
+{
+  struct cgroup_resources r = s->resources;
+  r.devices = device_rules(s, &r.n_devices);
+  int ret = cgroup_create(id, s->cgroups_path, &r, cg, err);
+  free(r.devices);
+  return ret;
+}
+
+/* Clones the init into its namespaces and cgroup and waits until it is
+ * ready to exec. Nothing to undo but the process on failure. */
+static int spawn_init(int dirfd, const char *id, const struct spec *s,
+                      const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
+                      struct cgroup *cg, struct backend_created *out, struct berth_err **err)
+{
   if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0)
     return berth_err_sys(err, "create exec fifo");
   /* Opened read-write so the init can block in read() without a writer;
@@ -217,8 +273,12 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   else
     sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
 
+  cleanup_close int cgfd = cgroup_open_v2(cg, err);
+  if (cgfd < 0 && *err)
+    return -1;
+  ctx.cg = cg;
   int pidfd = -1;
-  pid_t pid = clone_init(clone_flags(s), &pidfd);
+  pid_t pid = clone_init(clone_flags(s), cgfd, &ctx.in_cgroup_v2, &pidfd);
   if (pid < 0)
     return berth_err_sys(err, "clone container init");
   if (pid == 0) {
@@ -228,7 +288,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
     child_main(&ctx);
   }
   cleanup_close int pidfd_owned = pidfd;
-  if (init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, err) < 0 ||
+  if (init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, cg, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
     init_reap(pid, pidfd);
     return -1;
@@ -237,6 +297,25 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   out->pidfd = keep ? steal_fd(&pidfd_owned) : -1;
   out->sync_fd = keep ? steal_fd(&sock) : -1;
   return 0;
+}
+
+static int linux_create(int dirfd, const char *id, const struct spec *s,
+                        const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
+                        struct backend_created *out, struct berth_err **err)
+{
+  if (preserved_fds_check(o->preserve_fds, err) < 0)
+    return -1;
+  struct cgroup *cg = NULL;
+  if (cgroup_for(id, s, &cg, err) < 0)
+    return -1;
+  int ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
+  if (ret < 0) {
+    struct berth_err *e2 = NULL;
+    cgroup_destroy(cg, &e2); /* best effort: the first error is the one to report */
+    berth_err_free(&e2);
+  }
+  cgroup_free(cg);
+  return ret;
 }
 
 static int linux_start(int dirfd, const struct state *st, struct berth_err **err)
@@ -322,7 +401,11 @@ static int members_signal(const struct state *st, int sig)
 static int linux_kill(const struct state *st, int sig, bool all, struct berth_err **err)
 {
   cleanup_close int fd = init_pidfd(st);
-  int n = all ? members_signal(st, sig) : 0;
+  int n = 0;
+  if (all)
+    n = st->cg ? cgroup_signal_all(st->cg, sig, err) : members_signal(st, sig);
+  if (n < 0)
+    return -1;
   if (fd < 0) {
     if (n > 0)
       return 0; /* the init is gone, but --all reached what it left */
@@ -335,6 +418,8 @@ static int linux_kill(const struct state *st, int sig, bool all, struct berth_er
 
 static int linux_destroy(const struct state *st, struct berth_err **err)
 {
+  if (st->cg)
+    return cgroup_destroy(st->cg, err);
   cleanup_close int fd = init_pidfd(st);
   /* Kill the others first: without a pid namespace they outlive the init. */
   for (int tries = 0; members_signal(st, SIGKILL) > 0 && tries < 100; tries++)

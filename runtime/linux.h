@@ -19,7 +19,9 @@ struct child_ctx {
   bool no_pivot;
   bool no_new_keyring;
   unsigned preserve_fds;
-  sigset_t orig_mask; /* the caller's mask, restored before execve */
+  sigset_t orig_mask;      /* the caller's mask, restored before execve */
+  const struct cgroup *cg; /* joined by the child itself, first thing */
+  bool in_cgroup_v2;       /* clone3 already put it in the v2 directory */
 };
 
 /* child.c: the container init's recipe. Never returns. */

@@ -19,6 +19,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../cgroup/cgroup.h"
 #include "linux.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -141,55 +142,6 @@ int rootfs_prepare(const struct spec *s, struct berth_err **err)
 
 /* ---- cgroup mounts ---- */
 
-/* Host cgroup v1 hierarchies: mountinfo lines with fstype "cgroup" below
- * /sys/fs/cgroup. Calls fn(name, options, fstype). */
-static int cgroup_foreach_host_hierarchy(int (*fn)(void *, const char *, const char *,
-                                                   const char *),
-                                         void *arg, struct berth_err **err)
-{
-  cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (f == NULL)
-    return berth_err_sys(err, "open /proc/self/mountinfo");
-  cleanup_free char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    char *fields[16];
-    int nf = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(line, " \n", &save); t && nf < 16; t = strtok_r(NULL, " \n", &save))
-      fields[nf++] = t;
-    int sep = -1;
-    for (int i = 6; i < nf; i++)
-      if (strcmp(fields[i], "-") == 0) {
-        sep = i;
-        break;
-      }
-    if (sep < 0 || sep + 3 >= nf)
-      continue;
-    const char *mp = fields[4], *fstype = fields[sep + 1], *super = fields[sep + 3];
-    if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/'))
-      continue;
-    if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
-      continue;
-    /* Keep only controller names and name=: never release_agent= and friends. */
-    char opts[512] = "";
-    char *sv = NULL;
-    for (char *o = strtok_r((char *)super, ",", &sv); o; o = strtok_r(NULL, ",", &sv)) {
-      if (!strcmp(o, "rw") || !strcmp(o, "ro") || !strncmp(o, "release_agent=", 14) ||
-          !strcmp(o, "clone_children") || !strcmp(o, "xattr") || !strcmp(o, "noprefix") ||
-          !strcmp(o, "nsdelegate") || !strcmp(o, "cpuset_v2_mode") ||
-          !strcmp(o, "memory_recursiveprot") || !strcmp(o, "memory_localevents") ||
-          !strcmp(o, "favordynmods") || !strcmp(o, "memory_hugetlb_accounting"))
-        continue;
-      size_t l = strlen(opts);
-      snprintf(opts + l, sizeof(opts) - l, "%s%s", l ? "," : "", o);
-    }
-    if (fn(arg, mp + 15, opts, fstype) < 0)
-      return -1;
-  }
-  return 0;
-}
-
 struct cg_mount_arg {
   int dirfd;
   unsigned long flags;
@@ -199,6 +151,8 @@ struct cg_mount_arg {
 static int cgroup_mount_one(void *arg, const char *name, const char *opts, const char *fstype)
 {
   struct cg_mount_arg *a = arg;
+  if (name[0] == '\0')
+    return 0; /* a v2 root: handled by the caller */
   if (mkdirat(a->dirfd, name, 0755) < 0 && errno != EEXIST)
     return berth_err_sys(a->err, "mkdir cgroup %s", name);
   cleanup_close int fd = openat(a->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -235,7 +189,7 @@ static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd, stru
   if (dirfd < 0)
     return berth_err_sys(err, "open %s", m->destination);
   struct cg_mount_arg a = {dirfd, m->flags, err};
-  if (cgroup_foreach_host_hierarchy(cgroup_mount_one, &a, err) < 0)
+  if (cgroup_foreach_hierarchy(cgroup_mount_one, &a, err) < 0)
     return berth_err_wrap(err, "mount %s", m->destination);
   /* Keep the host's aliases (cpu -> cpu,cpuacct and the like). */
   cleanup_dir DIR *d = opendir("/sys/fs/cgroup");

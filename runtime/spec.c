@@ -797,9 +797,8 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
 /* Fields whose feature lands in a later piece of work: refuse, never ignore. */
 static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
 {
-  static const char *const later[] = {"uidMappings", "gidMappings",  "seccomp",
-                                      "cgroupsPath", "intelRdt",     "personality",
-                                      "mountLabel",  "memoryPolicy", "netDevices"};
+  static const char *const later[] = {"uidMappings", "gidMappings", "seccomp",      "intelRdt",
+                                      "personality", "mountLabel",  "memoryPolicy", "netDevices"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(lx, later[i]);
     if (v == NULL || json_is_null(v))
@@ -813,53 +812,19 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
     return unsupported(err, path);
   }
 
-  json_t *res = NULL;
-  if (get_object(lx, "resources", "linux.resources", &res, err) < 0)
-    return -1;
-  const char *key;
-  json_t *v;
-  json_object_foreach (res, key, v) {
-    char path[256];
-    jpath(path, sizeof(path), "linux.resources.%s", key);
-    if (json_is_null(v))
-      continue;
-    if (strcmp(key, "devices") == 0) {
-      /* Device-cgroup rules need the cgroup manager. Until then only rules
-       * that deny are accepted: they cannot widen access, and the fresh /dev
-       * holds just the default nodes and linux.devices. */
-      if (!json_is_array(v))
-        return bad(err, path, "must be an array");
-      size_t i;
-      json_t *rule;
-      json_array_foreach (v, i, rule) {
-        if (!json_is_object(rule) || !json_is_false(json_object_get(rule, "allow"))) {
-          char ip[256];
-          jpath(ip, sizeof(ip), "%s[%zu]", path, i);
-          return berth_err_set(err, 0,
-                               "config.json: %s: not supported yet: device rules that allow", ip);
-        }
-      }
-      continue;
-    }
-    if ((json_is_object(v) && json_object_size(v) == 0) ||
-        (json_is_array(v) && json_array_size(v) == 0))
-      continue;
-    /* Name the first field set inside, e.g. linux.resources.memory.limit. */
-    if (json_is_object(v)) {
-      const char *k2;
-      json_t *v2;
-      json_object_foreach (v, k2, v2) {
-        if (json_is_null(v2))
-          continue;
-        char leaf[300];
-        jpath(leaf, sizeof(leaf), "%s.%s", path, k2);
-        return unsupported(err, leaf);
-      }
-      continue;
-    }
-    return unsupported(err, path);
-  }
   return 0;
+}
+
+static int parse_cgroup(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  if (get_string(lx, "cgroupsPath", "linux.cgroupsPath", &s->cgroups_path, err) < 0)
+    return -1;
+  if (s->cgroups_path && s->cgroups_path[0] == '\0') {
+    free(s->cgroups_path);
+    s->cgroups_path = NULL;
+  }
+  return cgroup_resources_parse(json_object_get(lx, "resources"), "config.json: linux.resources",
+                                &s->resources, err);
 }
 
 static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
@@ -870,7 +835,8 @@ static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
   if (lx == NULL)
     return 0;
   if (parse_namespaces(lx, s, err) < 0 || refuse_unsupported_linux(lx, err) < 0 ||
-      parse_sysctl(lx, s, err) < 0 || parse_devices(lx, s, err) < 0 ||
+      parse_cgroup(lx, s, err) < 0 || parse_sysctl(lx, s, err) < 0 ||
+      parse_devices(lx, s, err) < 0 ||
       parse_path_list(lx, "maskedPaths", &s->masked_paths, err) < 0 ||
       parse_path_list(lx, "readonlyPaths", &s->readonly_paths, err) < 0 ||
       parse_time_offsets(lx, s, err) < 0)
@@ -1092,5 +1058,7 @@ void spec_free(struct spec *s)
   strv_free(s->masked_paths);
   strv_free(s->readonly_paths);
   free(s->backend);
+  free(s->cgroups_path);
+  cgroup_resources_free(&s->resources);
   free(s);
 }

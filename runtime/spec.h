@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../cgroup/cgroup.h"
 #include "../common/err.h"
 
 enum ns_kind { NS_PID, NS_NET, NS_MNT, NS_IPC, NS_UTS, NS_CGROUP, NS_TIME, NS_USER, NS_COUNT };
@@ -104,6 +105,9 @@ struct spec {
   bool has_time_offsets;
   int64_t boottime_secs, monotonic_secs;
   uint32_t boottime_nsecs, monotonic_nsecs;
+
+  struct cgroup_resources resources; /* linux.resources */
+  char *cgroups_path;                /* linux.cgroupsPath, NULL if unset */
 
   /* dev.berth.* annotations */
   char *backend; /* "linux" */

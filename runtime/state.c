@@ -106,6 +106,8 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
   json_object_set_new(o, "ns_key", json_string(st->ns_key ? st->ns_key : ""));
   if (st->annotations)
     json_object_set(o, "annotations", st->annotations);
+  if (st->cg)
+    json_object_set_new(o, "cgroup", cgroup_to_json(st->cg));
   char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (text == NULL)
@@ -149,6 +151,7 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
   st->ns_key = dup_str(o, "ns_key");
   json_t *ann = json_object_get(o, "annotations");
   st->annotations = json_is_object(ann) ? json_incref(ann) : NULL;
+  st->cg = cgroup_from_json(json_object_get(o, "cgroup"));
   json_decref(o);
   return 0;
 }
@@ -163,6 +166,7 @@ void state_clear(struct state *st)
   free(st->backend);
   free(st->ns_key);
   json_decref(st->annotations);
+  cgroup_free(st->cg);
   memset(st, 0, sizeof(*st));
 }
 
@@ -204,6 +208,8 @@ enum status state_status(int dirfd, const struct state *st)
     return STATUS_STOPPED;
   if (faccessat(dirfd, EXEC_FIFO, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     return STATUS_CREATED;
+  if (st->cg && cgroup_is_frozen(st->cg))
+    return STATUS_PAUSED;
   return STATUS_RUNNING;
 }
 

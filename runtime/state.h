@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "../cgroup/cgroup.h"
 #include "../common/err.h"
 
 enum status { STATUS_CREATING, STATUS_CREATED, STATUS_RUNNING, STATUS_PAUSED, STATUS_STOPPED };
@@ -26,6 +27,7 @@ struct state {
    * the container shares both with the host. */
   char *ns_key;
   json_t *annotations; /* owned reference or NULL */
+  struct cgroup *cg;   /* NULL for a backend without one */
 };
 
 #define EXEC_FIFO "exec.fifo"

@@ -221,10 +221,10 @@ expect_invalid() {
 
 # --- fields berth does not support yet ---------------------------------------
 
-@test "not supported yet: linux.resources.memory.limit" {
-	requires_berth "runc supports memory limits"
-	update_config '.linux.resources.memory = {"limit": 104857600}'
-	expect_invalid linux.resources.memory.limit "not supported yet"
+@test "not supported yet: linux.resources.network.classID" {
+	requires_berth "runc supports net_cls"
+	update_config '.linux.resources.network = {"classID": 1048577}'
+	expect_invalid linux.resources.network "not supported yet"
 }
 
 @test "not supported yet: linux.seccomp" {

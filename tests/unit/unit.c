@@ -206,15 +206,36 @@ static void test_spec_invalid(void)
   BAD(config(NULL, "{\"rootfsPropagation\":\"bogus\"}", NULL), "linux.rootfsPropagation");
   BAD(config(NULL, "{\"maskedPaths\":[\"proc/kcore\"]}", NULL), "linux.maskedPaths[0]");
   BAD(config(NULL, "{\"readonlyPaths\":[\"/proc/../etc\"]}", NULL), "linux.readonlyPaths[0]");
-  BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":1000}}}", NULL),
-      "linux.resources.memory.limit: not supported yet");
-  BAD(config(NULL, "{\"resources\":{\"devices\":[{\"allow\":true,\"access\":\"rwm\"}]}}", NULL),
-      "device rules that allow");
+  BAD(config(NULL, "{\"resources\":{\"network\":{\"classID\":1}}}", NULL),
+      "linux.resources.network: not supported yet");
+  BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":-5}}}", NULL),
+      "linux.resources.memory.limit: must be -1 (unlimited) or a positive number");
+  BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":100,\"swap\":50}}}", NULL),
+      "linux.resources.memory.swap: must be >= memory.limit");
+  BAD(config(NULL, "{\"resources\":{\"cpu\":{\"shares\":\"1024\"}}}", NULL),
+      "linux.resources.cpu.shares: must be an integer");
+  BAD(config(NULL, "{\"resources\":{\"cpu\":{\"quota\":10}}}", NULL),
+      "linux.resources.cpu.quota: must be -1 or at least 1000");
+  BAD(config(NULL, "{\"resources\":{\"cpu\":{\"cpus\":\"0-x\"}}}", NULL),
+      "linux.resources.cpu.cpus: must be a list");
+  BAD(config(NULL, "{\"resources\":{\"pids\":{\"limit\":\"64\"}}}", NULL),
+      "linux.resources.pids.limit: must be an integer");
+  BAD(config(NULL, "{\"resources\":{\"blockIO\":{\"weight\":5}}}", NULL),
+      "linux.resources.blockIO.weight: must be between 10 and 1000");
+  BAD(config(NULL, "{\"resources\":{\"devices\":[{\"allow\":true,\"access\":\"rwx\"}]}}", NULL),
+      "linux.resources.devices[0].access: must be made of r, w and m");
+  BAD(config(NULL, "{\"resources\":{\"devices\":[{\"access\":\"rwm\"}]}}", NULL),
+      "linux.resources.devices[0].allow: must be a boolean");
+  BAD(config(NULL, "{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2XB\",\"limit\":1}]}}",
+             NULL),
+      "linux.resources.hugepageLimits[0].pageSize");
+  BAD(config(NULL, "{\"resources\":{\"unified\":{\"../x\":\"1\"}}}", NULL),
+      "linux.resources.unified[\"../x\"]");
   BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}}", NULL),
       "linux.seccomp: not supported yet");
   BAD(config(NULL, "{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", NULL),
       "linux.uidMappings: not supported yet");
-  BAD(config(NULL, "{\"cgroupsPath\":\"/x\"}", NULL), "linux.cgroupsPath: not supported yet");
+  BAD(config(NULL, "{\"cgroupsPath\":5}", NULL), "linux.cgroupsPath: must be a string");
   BAD(config(NULL,
              "{\"namespaces\":[{\"type\":\"time\",\"path\":\"/x\"}],"
              "\"timeOffsets\":{\"boottime\":{\"secs\":1}}}",
@@ -318,6 +339,8 @@ static void test_sysctl(void)
   berth_err_free(&err);
 }
 
+void cgroup_unit_tests(int *passed, int *failed);
+
 int main(void)
 {
   test_spec_valid();
@@ -326,6 +349,7 @@ int main(void)
   test_signals();
   test_mount_options();
   test_sysctl();
+  cgroup_unit_tests(&passed, &failed);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -1,0 +1,48 @@
+/* Shared inside cgroup/ only. */
+#ifndef BERTH_CGROUP_INTERNAL_H
+#define BERTH_CGROUP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cgroup.h"
+
+#define CGROUP_MAX_HIER 16
+
+struct cgroup_dir {
+  bool v2;
+  char *controllers; /* v1: "cpu" or "cpu,cpuacct"; v2: "" */
+  char *mountpoint;  /* /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
+  char *dir;         /* the container's directory */
+  char *created;     /* first level cgroup_create made (undo point), or NULL */
+};
+
+struct cgroup {
+  enum cgroup_layout layout;
+  size_t n;
+  struct cgroup_dir h[CGROUP_MAX_HIER];
+};
+
+/* The hierarchy holding a v1 controller, or the v2 one (controller ""). */
+struct cgroup_dir *cgroup_find(const struct cgroup *cg, const char *controller, bool v2);
+
+static inline bool cgroup_find_in(const struct cgroup_dir *d, const char *controller)
+{
+  struct cgroup one = {.n = 1};
+  one.h[0] = *d;
+  return cgroup_find(&one, controller, d->v2) != NULL;
+}
+
+/* Read/write a file of the container's directory. Reads return 0 or -1
+ * and leave buf "" on failure. */
+int cgroup_read(const struct cgroup_dir *d, const char *file, char *buf, size_t len);
+int cgroup_write(const struct cgroup_dir *d, const char *file, const char *value,
+                 struct berth_err **err);
+
+/* apply.c */
+int cgroup_check_host(const struct cgroup *cg, const struct cgroup_resources *r,
+                      struct berth_err **err);
+int cgroup_cpuset_inherit(const char *dir, struct berth_err **err);
+int cgroup_v2_enable_controllers(const char *dir, bool for_children, struct berth_err **err);
+
+#endif

@@ -1,0 +1,551 @@
+/* Where a container's cgroup lives and its life cycle: detect the host
+ * layout, create the directories below berth's own cgroup, move the init in,
+ * freeze, list, kill, remove. Resource files are written by apply.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "cgroup.h"
+#include "internal.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+/* ---- host hierarchies ---- */
+
+static bool is_skipped_option(const char *o)
+{
+  static const char *const skip[] = {"rw",
+                                     "ro",
+                                     "clone_children",
+                                     "xattr",
+                                     "noprefix",
+                                     "nsdelegate",
+                                     "cpuset_v2_mode",
+                                     "favordynmods",
+                                     "memory_recursiveprot",
+                                     "memory_localevents",
+                                     "memory_hugetlb_accounting"};
+  if (strncmp(o, "release_agent=", 14) == 0)
+    return true;
+  for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+    if (strcmp(o, skip[i]) == 0)
+      return true;
+  return false;
+}
+
+int cgroup_foreach_hierarchy(int (*fn)(void *, const char *, const char *, const char *), void *arg,
+                             struct berth_err **err)
+{
+  cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return berth_err_sys(err, "open /proc/self/mountinfo");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    char *fields[24];
+    int nf = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \n", &save); t && nf < 24; t = strtok_r(NULL, " \n", &save))
+      fields[nf++] = t;
+    int sep = -1;
+    for (int i = 6; i < nf && sep < 0; i++)
+      if (strcmp(fields[i], "-") == 0)
+        sep = i;
+    if (sep < 0 || sep + 3 >= nf)
+      continue;
+    const char *mp = fields[4], *fstype = fields[sep + 1];
+    if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
+      continue;
+    const char *name;
+    if (strcmp(mp, CGROUP_ROOT) == 0)
+      name = "";
+    else if (strncmp(mp, CGROUP_ROOT "/", sizeof(CGROUP_ROOT)) == 0 &&
+             !strchr(mp + sizeof(CGROUP_ROOT), '/'))
+      name = mp + sizeof(CGROUP_ROOT);
+    else
+      continue;
+    /* Controller names and name= only: never release_agent= and the like. */
+    char opts[512] = "";
+    char *sv = NULL;
+    for (char *o = strtok_r(fields[sep + 3], ",", &sv); o; o = strtok_r(NULL, ",", &sv)) {
+      if (is_skipped_option(o))
+        continue;
+      size_t l = strlen(opts);
+      snprintf(opts + l, sizeof(opts) - l, "%s%s", l ? "," : "", o);
+    }
+    if (fn(arg, name, opts, fstype) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- our own cgroup ---- */
+
+/* The path of this process's cgroup in the hierarchy with these
+ * controllers ("" for v2), from /proc/self/cgroup (read once by the caller). */
+static char *own_cgroup_path(const char *self_cgroup, const char *controllers, bool v2)
+{
+  size_t cl = strlen(controllers);
+  for (const char *line = self_cgroup; line && *line;) {
+    const char *eol = strchr(line, '\n');
+    const char *c1 = memchr(line, ':', eol ? (size_t)(eol - line) : strlen(line));
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (c2 && (!eol || c2 < eol)) {
+      bool match = v2 ? (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1)
+                      : ((size_t)(c2 - c1 - 1) == cl && strncmp(c1 + 1, controllers, cl) == 0);
+      if (match)
+        return eol ? strndup(c2 + 1, (size_t)(eol - c2 - 1)) : xstrdup(c2 + 1);
+    }
+    line = eol ? eol + 1 : NULL;
+  }
+  return NULL;
+}
+
+struct detect_arg {
+  struct cgroup *cg;
+  bool seen_v2_root;
+};
+
+static int detect_one(void *arg, const char *name, const char *opts, const char *fstype)
+{
+  struct detect_arg *a = arg;
+  struct cgroup *cg = a->cg;
+  bool v2 = strcmp(fstype, "cgroup2") == 0;
+  /* Named hierarchies without controllers (name=systemd) belong to the
+   * init system: berth does not create groups there. */
+  if (!v2 && strncmp(opts, "name=", 5) == 0)
+    return 0;
+  if (cg->n == CGROUP_MAX_HIER)
+    return 0;
+  struct cgroup_dir *d = &cg->h[cg->n++];
+  d->v2 = v2;
+  d->controllers = xstrdup(v2 ? "" : opts);
+  d->mountpoint = xasprintf(CGROUP_ROOT "%s%s", name[0] ? "/" : "", name);
+  if (v2 && name[0] == '\0')
+    a->seen_v2_root = true;
+  return 0;
+}
+
+static int detect(struct cgroup *cg, struct berth_err **err)
+{
+  struct statfs sf;
+  if (statfs(CGROUP_ROOT, &sf) < 0)
+    return berth_err_sys(err, "cgroup: statfs " CGROUP_ROOT);
+  struct detect_arg a = {cg, false};
+  if (cgroup_foreach_hierarchy(detect_one, &a, err) < 0)
+    return -1;
+  if (sf.f_type == CGROUP2_SUPER_MAGIC)
+    cg->layout = CGROUP_LAYOUT_V2;
+  else
+    cg->layout = cgroup_find(cg, "", true) ? CGROUP_LAYOUT_HYBRID : CGROUP_LAYOUT_V1;
+  if (cg->n == 0)
+    return berth_err_set(err, ENOENT, "cgroup: no cgroup hierarchy is mounted below " CGROUP_ROOT);
+  return 0;
+}
+
+struct cgroup_dir *cgroup_find(const struct cgroup *cg, const char *controller, bool v2)
+{
+  for (size_t i = 0; i < cg->n; i++) {
+    struct cgroup_dir *d = (struct cgroup_dir *)&cg->h[i];
+    if (d->v2 != v2)
+      continue;
+    if (v2)
+      return d;
+    /* controllers is "cpu" or "cpu,cpuacct": match a whole word. */
+    size_t l = strlen(controller);
+    for (const char *p = d->controllers; (p = strstr(p, controller)) != NULL; p += l)
+      if ((p == d->controllers || p[-1] == ',') && (p[l] == '\0' || p[l] == ','))
+        return d;
+  }
+  return NULL;
+}
+
+/* ---- placement ---- */
+
+static int path_check(const char *p, struct berth_err **err)
+{
+  if (strchr(p, ':'))
+    return berth_err_set(err, 0,
+                         "linux.cgroupsPath: \"%s\": systemd-style paths (slice:prefix:name) "
+                         "are not supported; use a path",
+                         p);
+  for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
+    if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
+      return berth_err_set(err, 0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", p);
+  return 0;
+}
+
+/* Directory of the container in hierarchy d. */
+static char *container_dir(const struct cgroup_dir *d, const char *self_cgroup, const char *id,
+                           const char *cgroups_path)
+{
+  if (cgroups_path && cgroups_path[0] == '/')
+    return xasprintf("%s%s", d->mountpoint, cgroups_path);
+  char *own = own_cgroup_path(self_cgroup, d->controllers, d->v2);
+  const char *base = own && strcmp(own, "/") != 0 ? own : "";
+  char *dir = cgroups_path && cgroups_path[0]
+                  ? xasprintf("%s%s/%s", d->mountpoint, base, cgroups_path)
+                  : xasprintf("%s%s/berth/%s", d->mountpoint, base, id);
+  free(own);
+  return dir;
+}
+
+/* mkdir -p, remembering the first directory we created (to undo). v1
+ * cpuset children start with empty cpus/mems and refuse tasks: copy them
+ * down from the parent at every level we create. */
+static int mkdir_levels(struct cgroup_dir *d, struct berth_err **err)
+{
+  char p[4096];
+  snprintf(p, sizeof(p), "%s", d->dir);
+  size_t mlen = strlen(d->mountpoint);
+  bool cpuset = !d->v2 && cgroup_find_in(d, "cpuset");
+  for (char *s = p + mlen + 1;; s++) {
+    if (*s != '/' && *s != '\0')
+      continue;
+    char saved = *s;
+    *s = '\0';
+    if (mkdir(p, 0755) == 0) {
+      if (d->created == NULL)
+        d->created = xstrdup(p);
+      if (cpuset && cgroup_cpuset_inherit(p, err) < 0)
+        return -1;
+      if (d->v2 && cgroup_v2_enable_controllers(p, saved != '\0', err) < 0)
+        return -1;
+    } else if (errno != EEXIST) {
+      return berth_err_sys(err, "cgroup: mkdir %s", p);
+    } else if (d->v2 && saved != '\0' && cgroup_v2_enable_controllers(p, true, err) < 0) {
+      return -1;
+    }
+    if (saved == '\0')
+      break;
+    *s = saved;
+  }
+  return 0;
+}
+
+static void rmdir_tree(const char *path)
+{
+  /* Sub-cgroups a workload made are rare: look for them only when asked to. */
+  if (rmdir(path) == 0 || (errno != EBUSY && errno != ENOTEMPTY))
+    return;
+  cleanup_dir DIR *dir = opendir(path);
+  struct dirent *de;
+  while (dir && (de = readdir(dir)) != NULL) {
+    if (de->d_type != DT_DIR || de->d_name[0] == '.')
+      continue;
+    cleanup_free char *sub = xasprintf("%s/%s", path, de->d_name);
+    rmdir_tree(sub);
+  }
+  rmdir(path);
+}
+
+/* Undo mkdir_levels: remove from the leaf up to the first level we made. */
+static void undo_levels(const struct cgroup_dir *d)
+{
+  if (d->created == NULL)
+    return;
+  cleanup_free char *p = xstrdup(d->dir);
+  size_t stop = strlen(d->created);
+  while (strlen(p) >= stop) {
+    rmdir_tree(p);
+    char *slash = strrchr(p, '/');
+    if (slash == NULL)
+      break;
+    *slash = '\0';
+  }
+}
+
+int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
+                  struct cgroup **out, struct berth_err **err)
+{
+  if (cgroups_path && path_check(cgroups_path, err) < 0)
+    return -1;
+  cleanup_free char *self = NULL;
+  struct cgroup *cg = xcalloc(1, sizeof(*cg));
+  if (detect(cg, err) < 0 || cgroup_check_host(cg, r, err) < 0)
+    goto fail;
+  if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
+    goto fail;
+  for (size_t i = 0; i < cg->n; i++)
+    cg->h[i].dir = container_dir(&cg->h[i], self, id, cgroups_path);
+  for (size_t i = 0; i < cg->n; i++)
+    if (mkdir_levels(&cg->h[i], err) < 0)
+      goto undo;
+  if (cgroup_apply(cg, r, err) < 0)
+    goto undo;
+  *out = cg;
+  return 0;
+undo:
+  for (size_t i = 0; i < cg->n; i++)
+    undo_levels(&cg->h[i]);
+fail:
+  cgroup_free(cg);
+  return -1;
+}
+
+int cgroup_enter(const struct cgroup *cg, pid_t pid, struct berth_err **err)
+{
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%d", pid);
+  for (size_t i = 0; i < cg->n; i++) {
+    cleanup_free char *procs = xasprintf("%s/cgroup.procs", cg->h[i].dir);
+    if (write_string_at(AT_FDCWD, procs, buf, err) < 0)
+      return berth_err_wrap(err, "cgroup: move %d into %s", pid, cg->h[i].dir);
+  }
+  return 0;
+}
+
+int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err)
+{
+  const struct cgroup_dir *d = cgroup_find(cg, "", true);
+  if (d == NULL)
+    return -1;
+  int fd = open(d->dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return berth_err_sys(err, "cgroup: open %s", d->dir);
+  return fd;
+}
+
+int cgroup_enter_self(const struct cgroup *cg, bool skip_v2, struct berth_err **err)
+{
+  for (size_t i = 0; i < cg->n; i++) {
+    if (cg->h[i].v2 && skip_v2)
+      continue;
+    if (cgroup_write(&cg->h[i], cg->h[i].v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- freezing ---- */
+
+static const struct cgroup_dir *freezer_dir(const struct cgroup *cg, bool *v2)
+{
+  const struct cgroup_dir *d = cgroup_find(cg, "freezer", false);
+  *v2 = d == NULL;
+  return d ? d : cgroup_find(cg, "", true);
+}
+
+bool cgroup_is_frozen(const struct cgroup *cg)
+{
+  bool v2;
+  const struct cgroup_dir *d = freezer_dir(cg, &v2);
+  if (d == NULL)
+    return false;
+  char buf[64] = "";
+  cgroup_read(d, v2 ? "cgroup.freeze" : "freezer.state", buf, sizeof(buf));
+  return v2 ? buf[0] == '1' : strncmp(buf, "FROZEN", 6) == 0;
+}
+
+int cgroup_freeze(const struct cgroup *cg, bool freeze, struct berth_err **err)
+{
+  bool v2;
+  const struct cgroup_dir *d = freezer_dir(cg, &v2);
+  if (d == NULL)
+    return berth_err_set(err, ENOTSUP, "cgroup: no freezer on this host");
+  const char *file = v2 ? "cgroup.freeze" : "freezer.state";
+  const char *val = v2 ? (freeze ? "1" : "0") : (freeze ? "FROZEN" : "THAWED");
+  /* v1 passes through FREEZING; v2 reports "frozen 1" in cgroup.events
+   * once every task stopped. Wait (bounded) until the kernel says so. */
+  for (int tries = 0; tries < 1000; tries++) {
+    if (cgroup_write(d, file, val, err) < 0)
+      return -1;
+    char buf[256] = "";
+    if (v2) {
+      cgroup_read(d, "cgroup.events", buf, sizeof(buf));
+      const char *f = strstr(buf, "frozen ");
+      if (f && (f[7] == '1') == freeze)
+        return 0;
+    } else {
+      cgroup_read(d, "freezer.state", buf, sizeof(buf));
+      if (strncmp(buf, val, strlen(val)) == 0)
+        return 0;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return berth_err_set(err, ETIMEDOUT, "cgroup: %s did not reach %s", d->dir, val);
+}
+
+/* ---- processes ---- */
+
+static int pids_collect(const char *dir, pid_t **pids, size_t *n, size_t *cap)
+{
+  cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
+  cleanup_free char *text = NULL;
+  struct berth_err *e = NULL;
+  if (read_file_at(AT_FDCWD, path, 1 << 22, &text, NULL, &e) < 0) {
+    int errnum = e->errnum;
+    berth_err_free(&e);
+    errno = errnum;
+    return errnum == ENOENT ? 0 : -1;
+  }
+  char *end;
+  for (char *s = text;; s = end) {
+    long p = strtol(s, &end, 10);
+    if (end == s)
+      break;
+    if (*n == *cap) {
+      *cap = *cap ? *cap * 2 : 16;
+      pid_t *np = realloc(*pids, *cap * sizeof(pid_t));
+      if (np == NULL)
+        abort();
+      *pids = np;
+    }
+    (*pids)[(*n)++] = (pid_t)p;
+  }
+  cleanup_dir DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL) {
+    if (de->d_type != DT_DIR || de->d_name[0] == '.')
+      continue;
+    cleanup_free char *sub = xasprintf("%s/%s", dir, de->d_name);
+    pids_collect(sub, pids, n, cap);
+  }
+  return 0;
+}
+
+/* The hierarchy that sees every process: pids or memory on v1, else v2. */
+static const struct cgroup_dir *procs_dir(const struct cgroup *cg)
+{
+  static const char *const pref[] = {"pids", "memory", "freezer", "cpu"};
+  for (size_t i = 0; i < sizeof(pref) / sizeof(pref[0]); i++) {
+    const struct cgroup_dir *d = cgroup_find(cg, pref[i], false);
+    if (d)
+      return d;
+  }
+  return cg->n ? &cg->h[0] : NULL;
+}
+
+int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_err **err)
+{
+  *pids = NULL;
+  *n = 0;
+  size_t cap = 0;
+  const struct cgroup_dir *d = procs_dir(cg);
+  if (d && pids_collect(d->dir, pids, n, &cap) < 0)
+    return berth_err_sys(err, "cgroup: read %s/cgroup.procs", d->dir);
+  return 0;
+}
+
+int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err)
+{
+  pid_t *pids;
+  size_t n;
+  if (cgroup_pids(cg, &pids, &n, err) < 0)
+    return -1;
+  int sent = 0;
+  for (size_t i = 0; i < n; i++)
+    if (kill(pids[i], sig) == 0)
+      sent++;
+  free(pids);
+  return sent;
+}
+
+/* Every process dies, including ones forking as fast as they can: v2 has
+ * cgroup.kill; on v1 freeze first so nothing forks between read and kill. */
+static int kill_everything(const struct cgroup *cg, struct berth_err **err)
+{
+  const struct cgroup_dir *v2 = cgroup_find(cg, "", true);
+  if (cg->layout == CGROUP_LAYOUT_V2 && v2 && cgroup_write(v2, "cgroup.kill", "1", NULL) == 0)
+    return 0;
+  bool frozen = cgroup_freeze(cg, true, NULL) == 0;
+  int r = cgroup_signal_all(cg, SIGKILL, err);
+  if (frozen)
+    cgroup_freeze(cg, false, NULL);
+  return r < 0 ? -1 : 0;
+}
+
+int cgroup_destroy(const struct cgroup *cg, struct berth_err **err)
+{
+  for (int tries = 0; tries < 2000; tries++) {
+    pid_t *pids;
+    size_t n;
+    if (cgroup_pids(cg, &pids, &n, err) < 0)
+      return -1;
+    free(pids);
+    if (n == 0)
+      break;
+    if (kill_everything(cg, err) < 0)
+      return -1;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  int ret = 0;
+  for (size_t i = 0; i < cg->n; i++) {
+    rmdir_tree(cg->h[i].dir);
+    if (access(cg->h[i].dir, F_OK) == 0 && ret == 0)
+      ret = berth_err_sys(err, "cgroup: remove %s", cg->h[i].dir);
+  }
+  return ret;
+}
+
+/* ---- serialisation (state.json) ---- */
+
+json_t *cgroup_to_json(const struct cgroup *cg)
+{
+  json_t *o = json_object();
+  static const char *const names[] = {"v2", "hybrid", "v1"};
+  json_object_set_new(o, "layout", json_string(names[cg->layout]));
+  json_t *a = json_array();
+  for (size_t i = 0; i < cg->n; i++)
+    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "controllers", cg->h[i].controllers,
+                                       "mountpoint", cg->h[i].mountpoint, "dir", cg->h[i].dir, "v2",
+                                       cg->h[i].v2));
+  json_object_set_new(o, "dirs", a);
+  return o;
+}
+
+struct cgroup *cgroup_from_json(json_t *o)
+{
+  if (!json_is_object(o))
+    return NULL;
+  struct cgroup *cg = xcalloc(1, sizeof(*cg));
+  const char *layout = json_string_value(json_object_get(o, "layout"));
+  cg->layout = layout && !strcmp(layout, "v2")       ? CGROUP_LAYOUT_V2
+               : layout && !strcmp(layout, "hybrid") ? CGROUP_LAYOUT_HYBRID
+                                                     : CGROUP_LAYOUT_V1;
+  size_t i;
+  json_t *e;
+  json_array_foreach (json_object_get(o, "dirs"), i, e) {
+    const char *c = json_string_value(json_object_get(e, "controllers"));
+    const char *m = json_string_value(json_object_get(e, "mountpoint"));
+    const char *d = json_string_value(json_object_get(e, "dir"));
+    if (!c || !m || !d || cg->n == CGROUP_MAX_HIER)
+      continue;
+    struct cgroup_dir *h = &cg->h[cg->n++];
+    h->controllers = xstrdup(c);
+    h->mountpoint = xstrdup(m);
+    h->dir = xstrdup(d);
+    h->v2 = json_is_true(json_object_get(e, "v2"));
+  }
+  return cg;
+}
+
+void cgroup_free(struct cgroup *cg)
+{
+  if (cg == NULL)
+    return;
+  for (size_t i = 0; i < cg->n; i++) {
+    free(cg->h[i].controllers);
+    free(cg->h[i].mountpoint);
+    free(cg->h[i].dir);
+    free(cg->h[i].created);
+  }
+  free(cg);
+}
