@@ -445,6 +445,11 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_e
 
 int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err)
 {
+  /* v2 kills a whole cgroup, forks racing or not, with one write. */
+  const struct cgroup_dir *v2 = cgroup_find(cg, "", true);
+  if (sig == SIGKILL && cg->layout == CGROUP_LAYOUT_V2 && v2 &&
+      cgroup_write(v2, "cgroup.kill", "1", NULL) == 0)
+    return 1;
   pid_t *pids;
   size_t n;
   if (cgroup_pids(cg, &pids, &n, err) < 0)

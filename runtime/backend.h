@@ -29,6 +29,11 @@ struct backend_ops {
   int (*kill)(const struct state *st, int sig, bool all, struct berth_err **err);
   /* Kills everything left and waits until the init is gone. */
   int (*destroy)(const struct state *st, struct berth_err **err);
+  int (*pause)(const struct state *st, bool pause, struct berth_err **err);
+  int (*update)(const struct state *st, const struct cgroup_resources *r, struct berth_err **err);
+  int (*procs)(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err);
+  /* runc-shaped stats object; *oom_kills counts OOM kills so far. */
+  int (*stats)(const struct state *st, json_t **stats, uint64_t *oom_kills, struct berth_err **err);
 };
 
 extern const struct backend_ops backend_linux;

@@ -52,8 +52,8 @@ char *runtime_features_json(void)
   }
   json_object_set_new(lx, "capabilities", caps);
   json_t *cgroup = json_object();
-  json_object_set_new(cgroup, "v1", json_false());
-  json_object_set_new(cgroup, "v2", json_false());
+  json_object_set_new(cgroup, "v1", json_true());
+  json_object_set_new(cgroup, "v2", json_true());
   json_object_set_new(cgroup, "systemd", json_false());
   json_object_set_new(cgroup, "systemdUser", json_false());
   json_object_set_new(cgroup, "rdma", json_false());

@@ -437,12 +437,47 @@ static int linux_destroy(const struct state *st, struct berth_err **err)
   return 0;
 }
 
+static int no_cgroup(const struct state *st, struct berth_err **err)
+{
+  return berth_err_set(err, ENOTSUP, "container \"%s\" has no cgroup", st->id);
+}
+
+static int linux_pause(const struct state *st, bool pause, struct berth_err **err)
+{
+  return st->cg ? cgroup_freeze(st->cg, pause, err) : no_cgroup(st, err);
+}
+
+static int linux_update(const struct state *st, const struct cgroup_resources *r,
+                        struct berth_err **err)
+{
+  return st->cg ? cgroup_apply(st->cg, r, err) : no_cgroup(st, err);
+}
+
+static int linux_procs(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err)
+{
+  return st->cg ? cgroup_pids(st->cg, pids, n, err) : no_cgroup(st, err);
+}
+
+static int linux_stats(const struct state *st, json_t **stats, uint64_t *oom_kills,
+                       struct berth_err **err)
+{
+  if (st->cg == NULL)
+    return no_cgroup(st, err);
+  *stats = cgroup_stats(st->cg);
+  *oom_kills = cgroup_oom_kills(st->cg);
+  return 0;
+}
+
 const struct backend_ops backend_linux = {
     .name = "linux",
     .create = linux_create,
     .start = linux_start,
     .kill = linux_kill,
     .destroy = linux_destroy,
+    .pause = linux_pause,
+    .update = linux_update,
+    .procs = linux_procs,
+    .stats = linux_stats,
 };
 
 const struct backend_ops *backend_lookup(const char *name, struct berth_err **err)

@@ -276,6 +276,95 @@ void runtime_info_clear(struct runtime_info *info)
   memset(info, 0, sizeof(*info));
 }
 
+/* ---- cgroup verbs ---- */
+
+static int not_running(const char *id, enum status status, struct berth_err **err)
+{
+  return berth_err_set(err, 0, "container \"%s\" is not running (it is %s)", id,
+                       status_name(status));
+}
+
+static int pause_or_resume(const char *root, const char *id, bool pause, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, true, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  int ret;
+  if (pause && status != STATUS_RUNNING)
+    ret = status == STATUS_PAUSED ? berth_err_set(err, 0, "container \"%s\" is already paused", id)
+                                  : not_running(id, status, err);
+  else if (!pause && status != STATUS_PAUSED)
+    ret =
+        berth_err_set(err, 0, "container \"%s\" is not paused (it is %s)", id, status_name(status));
+  else
+    ret = ops->pause(&st, pause, err);
+  state_clear(&st);
+  return ret;
+}
+
+int runtime_pause(const char *root, const char *id, struct berth_err **err)
+{
+  return pause_or_resume(root, id, true, err);
+}
+
+int runtime_resume(const char *root, const char *id, struct berth_err **err)
+{
+  return pause_or_resume(root, id, false, err);
+}
+
+int runtime_update(const char *root, const char *id, json_t *resources, struct berth_err **err)
+{
+  struct cgroup_resources r;
+  if (cgroup_resources_parse(resources, "update: resources", &r, err) < 0)
+    return -1;
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  int ret = -1;
+  int dirfd = container_open(root, id, true, &st, &status, &ops, err);
+  if (dirfd >= 0) {
+    if (status == STATUS_STOPPED)
+      ret = not_running(id, status, err);
+    else
+      ret = ops->update(&st, &r, err);
+    state_clear(&st);
+    close(dirfd);
+  }
+  cgroup_resources_free(&r);
+  return ret;
+}
+
+int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  int ret = ops->procs(&st, pids, n, err);
+  state_clear(&st);
+  return ret;
+}
+
+int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oom_kills,
+                  bool *running, struct berth_err **err)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
+  if (dirfd < 0)
+    return -1;
+  *running = status != STATUS_STOPPED;
+  int ret = ops->stats(&st, stats, oom_kills, err);
+  state_clear(&st);
+  return ret;
+}
+
 /* ---- run ---- */
 
 /* Signals berth forwards to the container; synchronous faults stay ours. */

@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../common/err.h"
@@ -50,6 +52,16 @@ int runtime_state(const char *root, const char *id, struct runtime_info *info,
                   struct berth_err **err);
 int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct berth_err **err);
 void runtime_info_clear(struct runtime_info *info);
+
+int runtime_pause(const char *root, const char *id, struct berth_err **err);
+int runtime_resume(const char *root, const char *id, struct berth_err **err);
+/* resources: a linux.resources-shaped object (`update --resources`). */
+int runtime_update(const char *root, const char *id, json_t *resources, struct berth_err **err);
+/* Host pids of the container's processes. */
+int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct berth_err **err);
+/* Stats (runc's shape) and OOM kills so far; *running false once stopped. */
+int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oom_kills,
+                  bool *running, struct berth_err **err);
 
 /* Default config.json text (`berth spec`), features JSON (`berth features`). */
 char *runtime_default_spec(void);
