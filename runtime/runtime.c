@@ -294,8 +294,7 @@ static int pause_or_resume(const char *root, const char *id, bool pause, struct 
     return -1;
   int ret;
   if (pause && status != STATUS_RUNNING)
-    ret = status == STATUS_PAUSED ? berth_err_set(err, 0, "container \"%s\" is already paused", id)
-                                  : not_running(id, status, err);
+    ret = not_running(id, status, err); /* runc's wording, paused included */
   else if (!pause && status != STATUS_PAUSED)
     ret =
         berth_err_set(err, 0, "container \"%s\" is not paused (it is %s)", id, status_name(status));
