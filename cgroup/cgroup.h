@@ -133,6 +133,11 @@ int cgroup_foreach_hierarchy(int (*fn)(void *arg, const char *name, const char *
                                        const char *fstype),
                              void *arg, struct berth_err **err);
 
+/* Checks cgroupsPath and the resources against this host (CPUs that exist,
+ * files this layout has) without creating anything. */
+int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
+                    struct berth_err **err);
+
 /* Creates the container's cgroup: cgroupsPath absolute as given, relative
  * below berth's own cgroup, absent -> <own>/berth/<id>. Validates the
  * resources against this host first and applies them; on failure nothing

@@ -270,6 +270,17 @@ static void undo_levels(const struct cgroup_dir *d)
   }
 }
 
+int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
+                    struct berth_err **err)
+{
+  if (cgroups_path && path_check(cgroups_path, err) < 0)
+    return -1;
+  struct cgroup *cg = xcalloc(1, sizeof(*cg));
+  int ret = detect(cg, err) < 0 || cgroup_check_host(cg, r, err) < 0 ? -1 : 0;
+  cgroup_free(cg);
+  return ret;
+}
+
 int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
                   struct cgroup **out, struct berth_err **err)
 {

@@ -305,6 +305,8 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
 {
   if (preserved_fds_check(o->preserve_fds, err) < 0)
     return -1;
+  if (cgroup_validate(s->cgroups_path, &s->resources, err) < 0)
+    return berth_err_wrap(err, "config.json");
   struct cgroup *cg = NULL;
   if (cgroup_for(id, s, &cg, err) < 0)
     return -1;

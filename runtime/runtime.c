@@ -319,6 +319,10 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
   struct cgroup_resources r;
   if (cgroup_resources_parse(resources, "update: resources", &r, err) < 0)
     return -1;
+  if (cgroup_validate(NULL, &r, err) < 0) {
+    cgroup_resources_free(&r);
+    return berth_err_wrap(err, "update");
+  }
   struct state st;
   enum status status;
   const struct backend_ops *ops;

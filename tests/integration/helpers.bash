@@ -434,3 +434,166 @@ teardown() {
 	teardown_bundle
 }
 
+
+# --- cgroups -------------------------------------------------------------------
+# Paths come from /proc/PID/cgroup and the host's mount table, never hard-coded:
+# with a relative or absent cgroupsPath both runtimes nest the container under
+# their own cgroup, which is the test shell's.
+
+# The v1 controllers every container is expected to get a cgroup of its own in,
+# where the host mounts them.
+CGROUP_V1_CONTROLLERS="cpu cpuacct cpuset memory devices freezer blkio pids"
+
+# cgroup_mount CTRL: the host mount point of the hierarchy holding CTRL: a v1
+# controller ("memory"), a named v1 hierarchy ("name=systemd"), or "unified"
+# (the cgroup2 mount: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup
+# on v2 hosts). Prints nothing when there is no such hierarchy.
+cgroup_mount() {
+	awk -v want="$1" '{
+		for (i = 7; $i != "-"; i++) {}
+		fstype = $(i + 1); opts = "," $(i + 3) ","
+		if (want == "unified" && fstype == "cgroup2") { print $5; exit }
+		if (want != "unified" && fstype == "cgroup" && index(opts, "," want ",")) { print $5; exit }
+	}' /proc/self/mountinfo
+}
+
+# requires_cgroup_v1: skip unless the memory controller is a v1 hierarchy (the
+# test reads v1 files such as memory.limit_in_bytes).
+requires_cgroup_v1() {
+	[ -n "$(cgroup_mount memory)" ] || skip "test reads cgroup v1 files; this host has no v1 memory hierarchy"
+}
+
+# requires_berth_exec: skip unless the runtime under test has an `exec` verb.
+requires_berth_exec() {
+	"$BERTH" exec --help >/dev/null 2>&1 </dev/null || skip "runtime under test has no 'exec' yet"
+}
+
+# cgroup_hierarchies: one key per hierarchy the test shell is in: the first
+# controller of each v1 line ("memory", "name=systemd") and "unified" for the
+# cgroup2 line when cgroup2 is mounted.
+cgroup_hierarchies() {
+	local hid ctrls path
+	while IFS=: read -r hid ctrls path; do
+		if [ -z "$ctrls" ]; then
+			[ -z "$(cgroup_mount unified)" ] || echo unified
+		else
+			echo "${ctrls%%,*}"
+		fi
+	done <"/proc/$BASHPID/cgroup"
+}
+
+# pid_cgroup_dir CTRL PID: host directory of PID's cgroup in CTRL's hierarchy
+# (CTRL as for cgroup_mount); fails when PID or the hierarchy is not there.
+pid_cgroup_dir() {
+	local want=$1 pid=$2 hid ctrls path mnt lines
+	mnt=$(cgroup_mount "$want")
+	[ -n "$mnt" ] || return 1
+	lines=$(cat "/proc/$pid/cgroup" 2>/dev/null) || return 1
+	while IFS=: read -r hid ctrls path; do
+		if [ "$want" = unified ]; then
+			[ -z "$ctrls" ] || continue
+		else
+			case ",$ctrls," in *",$want,"*) ;; *) continue ;; esac
+		fi
+		[ "$path" != / ] || path=
+		printf '%s%s\n' "$mnt" "$path"
+		return 0
+	done <<<"$lines"
+	return 1
+}
+
+# container_cgroup_dir CTRL ID: host directory of container ID's cgroup in
+# CTRL's hierarchy, read from /proc/<init pid>/cgroup (init must be alive).
+container_cgroup_dir() {
+	local pid
+	pid=$(container_pid "$2") || return 1
+	[ "${pid:-0}" -gt 0 ] 2>/dev/null || return 1
+	pid_cgroup_dir "$1" "$pid"
+}
+
+# save_cgroup_dirs ID: record container ID's cgroups (init must be alive) in
+# the associative array CG_DIR (controller or hierarchy key -> host directory)
+# for every hierarchy in which the container is not in the test shell's own
+# cgroup. Every saved directory that is strictly below the test shell's cgroup
+# is also queued for teardown_cgroups, which fails the test if it still exists.
+save_cgroup_dirs() {
+	local pid key theirs mine c ctrls hid path
+	pid=$(container_pid "$1") || return 1
+	[ "${pid:-0}" -gt 0 ] 2>/dev/null || return 1
+	declare -gA CG_DIR=()
+	for key in $(cgroup_hierarchies); do
+		theirs=$(pid_cgroup_dir "$key" "$pid") || continue
+		mine=$(pid_cgroup_dir "$key" "$BASHPID") || continue
+		[ "$theirs" != "$mine" ] || continue
+		CG_DIR[$key]=$theirs
+		# Co-mounted controllers ("cpu,cpuacct") share the directory.
+		if [ "$key" != unified ]; then
+			ctrls=$(awk -F: -v k="$key" '$2 != "" { n = split($2, c, ","); if (c[1] == k) print $2 }' \
+				"/proc/$BASHPID/cgroup")
+			for c in ${ctrls//,/ }; do CG_DIR[$c]=$theirs; done
+		fi
+		[[ $theirs != "$mine"/* ]] || CG_SAVED+=("$theirs")
+	done
+	[ "${#CG_DIR[@]}" -gt 0 ] || { echo "save_cgroup_dirs: container $1 has no cgroup of its own"; return 1; }
+}
+
+# assert_own_cgroups: after save_cgroup_dirs, the container has a cgroup of
+# its own in every v1 controller the host mounts (or in the unified hierarchy
+# on a pure v2 host).
+assert_own_cgroups() {
+	local c
+	if [ -z "$(cgroup_mount memory)" ]; then
+		[ -n "${CG_DIR[unified]:-}" ] || fail "container has no cgroup2 group of its own"
+		return
+	fi
+	for c in $CGROUP_V1_CONTROLLERS; do
+		[ -n "$(cgroup_mount "$c")" ] || continue
+		[ -n "${CG_DIR[$c]:-}" ] || fail "container has no $c cgroup of its own"
+		[ -d "${CG_DIR[$c]}" ] || fail "container's $c cgroup ${CG_DIR[$c]} is not a directory"
+	done
+}
+
+# cgroup_dirs_left: print the directories in CG_DIR that still exist.
+cgroup_dirs_left() {
+	local d
+	for d in "${CG_DIR[@]}"; do
+		[ ! -d "$d" ] || echo "$d"
+	done | sort -u
+}
+
+# no_cgroup_dirs_left: true when none of the directories in CG_DIR exists.
+no_cgroup_dirs_left() {
+	[ -z "$(cgroup_dirs_left)" ]
+}
+
+# cgroup_tree: every cgroup directory on the host down to a reasonable depth.
+cgroup_tree() {
+	find /sys/fs/cgroup -maxdepth 7 -type d 2>/dev/null | sort
+}
+
+# teardown_cgroups: fail if a cgroup queued by save_cgroup_dirs is still there
+# after teardown_bundle, and remove it (rmdir only: an empty cgroup the test's
+# container had, strictly below the test shell's own cgroup).
+teardown_cgroups() {
+	local rc=0 d left=()
+	[ "${#CG_SAVED[@]}" -gt 0 ] || return 0
+	for d in "${CG_SAVED[@]}"; do
+		[ -d "$d" ] && left+=("$d")
+	done
+	if [ "${#left[@]}" -gt 0 ]; then
+		# Removal may trail the runtime's exit by a moment.
+		sleep 0.5
+		left=()
+		for d in "${CG_SAVED[@]}"; do
+			[ -d "$d" ] && left+=("$d")
+		done
+	fi
+	if [ "${#left[@]}" -gt 0 ]; then
+		echo "teardown: cgroups left behind: ${left[*]}" >&2
+		rc=1
+		printf '%s\n' "${left[@]}" | sort -ru | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+	fi
+	CG_SAVED=()
+	return $rc
+}
+CG_SAVED=()
