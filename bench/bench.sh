@@ -133,6 +133,11 @@ make_bundle() {
 
 make_rootfs "$ROOTFS"
 make_bundle "$BUNDLE"
+# The same with memory, cpu and pids limits (issue: cgroup setup cost).
+LIMITS=$TMP/bundle-limits
+make_bundle "$LIMITS" '.linux.resources.memory = {"limit": 268435456}
+  | .linux.resources.cpu = {"quota": 50000, "period": 100000, "shares": 512}
+  | .linux.resources.pids = {"limit": 128}'
 
 # ---------------------------------------------------------------- measurement core
 
@@ -389,6 +394,7 @@ print_report() {
 # Add new rows here. Each call measures both runtimes, interleaved, and appends table rows.
 
 bench_pair "run /bin/true" --p90 -- '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
+bench_pair "run /bin/true, memory+cpu+pids limits" -- '{RUNTIME}' run --bundle "$LIMITS" '{ID}'
 bench_pair "create+start+delete --force" -- op_lifecycle
 bench_block "$SEQ x run /bin/true" "$SEQ" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_rss "peak RSS of run /bin/true" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
