@@ -72,7 +72,7 @@ static int ps_table(char **ps_args, int n_args, const pid_t *pids, size_t n)
     char *t = strtok_r(copy, " \t\n", &save);
     for (int col = 0; t && col < pid_col; col++)
       t = strtok_r(NULL, " \t\n", &save);
-    if (t && pid_in((pid_t)atoi(t), pids, n))
+    if (t && pid_in((pid_t)strtol(t, NULL, 10), pids, n))
       fputs(line, stdout);
     free(copy);
   }

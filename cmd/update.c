@@ -76,24 +76,24 @@ static void set(const char *group, const char *key, json_t *v)
 static int on_opt(int opt, const char *arg)
 {
   static const struct {
-    int opt;
     const char *flag, *group, *key;
+    int opt;
     enum { NUM, SIZE, STR } kind;
   } map[] = {
-      {OPT_BLKIO_WEIGHT, "--blkio-weight", "blockIO", "weight", NUM},
-      {OPT_CPU_PERIOD, "--cpu-period", "cpu", "period", NUM},
-      {OPT_CPU_QUOTA, "--cpu-quota", "cpu", "quota", NUM},
-      {OPT_CPU_SHARES, "--cpu-shares", "cpu", "shares", NUM},
-      {OPT_CPU_RT_PERIOD, "--cpu-rt-period", "cpu", "realtimePeriod", NUM},
-      {OPT_CPU_RT_RUNTIME, "--cpu-rt-runtime", "cpu", "realtimeRuntime", NUM},
-      {OPT_CPUSET_CPUS, "--cpuset-cpus", "cpu", "cpus", STR},
-      {OPT_CPUSET_MEMS, "--cpuset-mems", "cpu", "mems", STR},
-      {OPT_MEMORY, "--memory", "memory", "limit", SIZE},
-      {OPT_MEMORY_RESERVATION, "--memory-reservation", "memory", "reservation", SIZE},
-      {OPT_MEMORY_SWAP, "--memory-swap", "memory", "swap", SIZE},
-      {OPT_KERNEL_MEMORY, "--kernel-memory", "memory", "kernel", SIZE},
-      {OPT_KERNEL_MEMORY_TCP, "--kernel-memory-tcp", "memory", "kernelTCP", SIZE},
-      {OPT_PIDS_LIMIT, "--pids-limit", "pids", "limit", NUM},
+      {"--blkio-weight", "blockIO", "weight", OPT_BLKIO_WEIGHT, NUM},
+      {"--cpu-period", "cpu", "period", OPT_CPU_PERIOD, NUM},
+      {"--cpu-quota", "cpu", "quota", OPT_CPU_QUOTA, NUM},
+      {"--cpu-shares", "cpu", "shares", OPT_CPU_SHARES, NUM},
+      {"--cpu-rt-period", "cpu", "realtimePeriod", OPT_CPU_RT_PERIOD, NUM},
+      {"--cpu-rt-runtime", "cpu", "realtimeRuntime", OPT_CPU_RT_RUNTIME, NUM},
+      {"--cpuset-cpus", "cpu", "cpus", OPT_CPUSET_CPUS, STR},
+      {"--cpuset-mems", "cpu", "mems", OPT_CPUSET_MEMS, STR},
+      {"--memory", "memory", "limit", OPT_MEMORY, SIZE},
+      {"--memory-reservation", "memory", "reservation", OPT_MEMORY_RESERVATION, SIZE},
+      {"--memory-swap", "memory", "swap", OPT_MEMORY_SWAP, SIZE},
+      {"--kernel-memory", "memory", "kernel", OPT_KERNEL_MEMORY, SIZE},
+      {"--kernel-memory-tcp", "memory", "kernelTCP", OPT_KERNEL_MEMORY_TCP, SIZE},
+      {"--pids-limit", "pids", "limit", OPT_PIDS_LIMIT, NUM},
   };
   if (opt == OPT_RESOURCES) {
     resources_file = arg;
