@@ -220,6 +220,29 @@ busy_cpu_ratio() {
 	no_cgroup_dirs_left || fail "cgroups left after delete --force: $(cgroup_dirs_left | xargs)"
 }
 
+@test "delete removes sub-cgroups the workload made, with processes in them" {
+	set_args sh -c 'sleep 100 & sleep 100 & wait'
+	run_berth run --detach "$ID"
+	[ "$status" -eq 0 ]
+	save_cgroup_dirs "$ID"
+	# What a workload with a writable cgroupfs would do: nested groups, with
+	# one of its processes moved into each.
+	local mem pids child
+	mem=$(container_cgroup_dir memory "$ID")
+	pids=$(container_cgroup_dir pids "$ID")
+	mkdir -p "$mem/sub/inner" "$pids/sub/inner"
+	child=$(rootfs_pids "$BUNDLE/rootfs" | grep -vx "$(container_pid "$ID")" | head -n 1)
+	[ -n "$child" ]
+	echo "$child" >"$mem/sub/inner/cgroup.procs"
+	echo "$child" >"$pids/sub/inner/cgroup.procs"
+
+	run_berth delete --force "$ID"
+	[ "$status" -eq 0 ]
+	retry 5 0.05 no_rootfs_pids "$BUNDLE/rootfs"
+	[ ! -e "$mem/sub" ] && [ ! -e "$pids/sub" ]
+	no_cgroup_dirs_left || fail "cgroups left after delete --force: $(cgroup_dirs_left | xargs)"
+}
+
 @test "delete of a created container removes its cgroup" {
 	set_args true
 	run_berth create "$ID"
