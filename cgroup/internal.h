@@ -15,6 +15,8 @@ struct cgroup_dir {
   char *mountpoint;  /* /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
   char *dir;         /* the container's directory */
   char *created;     /* first level cgroup_create made (undo point), or NULL */
+  char *base;        /* v2: controllers are enabled from here down (berth's own
+                      * cgroup, or the root for an absolute cgroupsPath) */
 };
 
 struct cgroup {

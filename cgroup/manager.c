@@ -190,17 +190,19 @@ static int path_check(const char *p, struct berth_err **err)
   return 0;
 }
 
-/* Directory of the container in hierarchy d. */
-static char *container_dir(const struct cgroup_dir *d, const char *self_cgroup, const char *id,
+/* Directory of the container in hierarchy d; d->base is set too. */
+static char *container_dir(struct cgroup_dir *d, const char *self_cgroup, const char *id,
                            const char *cgroups_path)
 {
-  if (cgroups_path && cgroups_path[0] == '/')
+  if (cgroups_path && cgroups_path[0] == '/') {
+    d->base = xstrdup(d->mountpoint);
     return xasprintf("%s%s", d->mountpoint, cgroups_path);
+  }
   char *own = own_cgroup_path(self_cgroup, d->controllers, d->v2);
   const char *base = own && strcmp(own, "/") != 0 ? own : "";
-  char *dir = cgroups_path && cgroups_path[0]
-                  ? xasprintf("%s%s/%s", d->mountpoint, base, cgroups_path)
-                  : xasprintf("%s%s/berth/%s", d->mountpoint, base, id);
+  d->base = xasprintf("%s%s", d->mountpoint, base);
+  char *dir = cgroups_path && cgroups_path[0] ? xasprintf("%s/%s", d->base, cgroups_path)
+                                              : xasprintf("%s/berth/%s", d->base, id);
   free(own);
   return dir;
 }
@@ -208,13 +210,18 @@ static char *container_dir(const struct cgroup_dir *d, const char *self_cgroup, 
 /* mkdir -p, remembering the first directory we created (to undo). v1
  * cpuset children start with empty cpus/mems and refuse tasks: copy them
  * down from the parent at every level we create. */
-static int mkdir_levels(struct cgroup_dir *d, struct berth_err **err)
+static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err **err)
 {
   char p[4096];
   snprintf(p, sizeof(p), "%s", d->dir);
-  size_t mlen = strlen(d->mountpoint);
+  size_t blen = strlen(d->base);
   bool cpuset = !d->v2 && cgroup_find_in(d, "cpuset");
-  for (char *s = p + mlen + 1;; s++) {
+  /* v2: a level only offers its children what its parent enabled for it,
+   * so enable from our own cgroup (never above it) down to the leaf's parent. */
+  enable_v2 = enable_v2 && d->v2;
+  if (enable_v2 && cgroup_v2_enable_controllers(d->base, true, err) < 0)
+    return -1;
+  for (char *s = p + blen + 1;; s++) {
     if (*s != '/' && *s != '\0')
       continue;
     char saved = *s;
@@ -224,15 +231,13 @@ static int mkdir_levels(struct cgroup_dir *d, struct berth_err **err)
         d->created = xstrdup(p);
       if (cpuset && cgroup_cpuset_inherit(p, err) < 0)
         return -1;
-      if (d->v2 && cgroup_v2_enable_controllers(p, saved != '\0', err) < 0)
-        return -1;
     } else if (errno != EEXIST) {
       return berth_err_sys(err, "cgroup: mkdir %s", p);
-    } else if (d->v2 && saved != '\0' && cgroup_v2_enable_controllers(p, true, err) < 0) {
-      return -1;
     }
     if (saved == '\0')
       break;
+    if (enable_v2 && cgroup_v2_enable_controllers(p, true, err) < 0)
+      return -1;
     *s = saved;
   }
   return 0;
@@ -294,8 +299,11 @@ int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_
     goto fail;
   for (size_t i = 0; i < cg->n; i++)
     cg->h[i].dir = container_dir(&cg->h[i], self, id, cgroups_path);
+  /* On a hybrid host the v2 mount is a side hierarchy: change its
+   * controllers only when the config asks for something only it has. */
+  bool enable_v2 = cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages > 0 || r->n_unified > 0;
   for (size_t i = 0; i < cg->n; i++)
-    if (mkdir_levels(&cg->h[i], err) < 0)
+    if (mkdir_levels(&cg->h[i], enable_v2, err) < 0)
       goto undo;
   if (cgroup_apply(cg, r, err) < 0)
     goto undo;
@@ -562,6 +570,7 @@ void cgroup_free(struct cgroup *cg)
     free(cg->h[i].mountpoint);
     free(cg->h[i].dir);
     free(cg->h[i].created);
+    free(cg->h[i].base);
   }
   free(cg);
 }
