@@ -154,6 +154,11 @@ int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);
  * lock whose grace period a move of another process costs (about 2 ms per
  * container start); skip_v2 when clone3 already put it there. */
 int cgroup_enter_self(const struct cgroup *cg, bool skip_v2, struct berth_err **err);
+/* `update`: joins the hierarchies these resources need that the container
+ * was created without (moving its processes there), so cgroup_apply can
+ * write them. The caller saves the changed cgroup. */
+int cgroup_join_missing(struct cgroup *cg, const struct cgroup_resources *r,
+                        struct berth_err **err);
 /* Writes resources (create and `update`). */
 int cgroup_apply(const struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err);
 int cgroup_freeze(const struct cgroup *cg, bool freeze, struct berth_err **err);

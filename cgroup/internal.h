@@ -21,8 +21,10 @@ struct cgroup_dir {
 
 struct cgroup {
   enum cgroup_layout layout;
-  size_t n;
+  size_t n; /* joined: the container's processes are in these */
   struct cgroup_dir h[CGROUP_MAX_HIER];
+  size_t n_later; /* planned at create, joined when a setting needs one */
+  struct cgroup_dir later[CGROUP_MAX_HIER];
 };
 
 /* The hierarchy holding a v1 controller, or the v2 one (controller ""). */

@@ -286,24 +286,126 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
   return ret;
 }
 
+static bool blkio_set(const struct cgroup_resources *r)
+{
+  bool any = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_weight_devices;
+  for (int k = 0; k < 4; k++)
+    any |= r->n_throttle[k] > 0;
+  return any;
+}
+
+/* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
+ * rmdir). Membership in a cpuset or blkio group without settings changes
+ * nothing (a cpuset child copies its parent's cpus and mems), and on a hybrid
+ * host the v2 side only holds hugetlb: those are joined when a setting needs
+ * them, at create or at `update`. */
+static bool hierarchy_needed(const struct cgroup *cg, const struct cgroup_dir *d,
+                             const struct cgroup_resources *r)
+{
+  if (cg->layout == CGROUP_LAYOUT_V2)
+    return true;
+  if (d->v2)
+    return r->n_unified > 0 || (r->n_hugepages > 0 && !cgroup_find(cg, "hugetlb", false));
+  static const char *const always[] = {"pids", "memory", "freezer", "devices", "cpu", "cpuacct"};
+  for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+    if (cgroup_find_in(d, always[i]))
+      return true;
+  if (cgroup_find_in(d, "cpuset"))
+    return r->cpus || r->mems;
+  if (cgroup_find_in(d, "blkio"))
+    return blkio_set(r);
+  if (cgroup_find_in(d, "hugetlb"))
+    return r->n_hugepages > 0;
+  return false;
+}
+
+/* Creates the directory in hierarchy i (already in cg->h) and applies
+ * nothing; undo with undo_levels. */
+static int hierarchy_make(struct cgroup *cg, size_t i, const struct cgroup_resources *r,
+                          struct berth_err **err)
+{
+  /* On a hybrid host the v2 mount is a side hierarchy: change its
+   * controllers only when the config asks for something only it has. */
+  bool enable_v2 = cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages > 0 || r->n_unified > 0;
+  return mkdir_levels(&cg->h[i], enable_v2, err);
+}
+
+/* Moves h[i] to the planned-for-later list. */
+static void hierarchy_defer(struct cgroup *cg, size_t i)
+{
+  cg->later[cg->n_later++] = cg->h[i];
+  memmove(&cg->h[i], &cg->h[i + 1], (cg->n - i - 1) * sizeof(cg->h[0]));
+  cg->n--;
+}
+
+/* Detects the host and fills cg->h with the container's directory in every
+ * hierarchy (nothing is created). */
+static int plan(struct cgroup *cg, const char *id, const char *cgroups_path, struct berth_err **err)
+{
+  cleanup_free char *self = NULL;
+  if (detect(cg, err) < 0 ||
+      read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
+    return -1;
+  for (size_t i = 0; i < cg->n; i++)
+    cg->h[i].dir = container_dir(&cg->h[i], self, id, cgroups_path);
+  return 0;
+}
+
+int cgroup_join_missing(struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err)
+{
+  for (size_t i = 0; i < cg->n_later;) {
+    struct cgroup_dir *d = &cg->later[i];
+    if (!hierarchy_needed(cg, d, r)) {
+      i++;
+      continue;
+    }
+    /* Not joined at create: make it and move the container's processes in
+     * (a migration costs a grace period; `update` can afford it). */
+    if (mkdir_levels(d, cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages || r->n_unified, err) <
+        0) {
+      undo_levels(d);
+      return -1;
+    }
+    pid_t *pids;
+    size_t n;
+    if (cgroup_pids(cg, &pids, &n, err) < 0)
+      return -1;
+    char buf[32];
+    int ret = 0;
+    for (size_t k = 0; k < n && ret == 0; k++) {
+      snprintf(buf, sizeof(buf), "%d", pids[k]);
+      struct berth_err *e = NULL;
+      if (cgroup_write(d, "cgroup.procs", buf, &e) < 0 && e->errnum != ESRCH)
+        ret = berth_err_set(err, e->errnum, "%s", e->msg);
+      berth_err_free(&e);
+    }
+    free(pids);
+    if (ret < 0) {
+      undo_levels(d);
+      return -1;
+    }
+    cg->h[cg->n++] = *d;
+    memmove(d, d + 1, (cg->n_later - i - 1) * sizeof(*d));
+    cg->n_later--;
+  }
+  return 0;
+}
+
 int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
                   struct cgroup **out, struct berth_err **err)
 {
   if (cgroups_path && path_check(cgroups_path, err) < 0)
     return -1;
-  cleanup_free char *self = NULL;
   struct cgroup *cg = xcalloc(1, sizeof(*cg));
-  if (detect(cg, err) < 0 || cgroup_check_host(cg, r, err) < 0)
+  if (plan(cg, id, cgroups_path, err) < 0 || cgroup_check_host(cg, r, err) < 0)
     goto fail;
-  if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
-    goto fail;
+  for (size_t i = 0; i < cg->n;)
+    if (hierarchy_needed(cg, &cg->h[i], r))
+      i++;
+    else
+      hierarchy_defer(cg, i);
   for (size_t i = 0; i < cg->n; i++)
-    cg->h[i].dir = container_dir(&cg->h[i], self, id, cgroups_path);
-  /* On a hybrid host the v2 mount is a side hierarchy: change its
-   * controllers only when the config asks for something only it has. */
-  bool enable_v2 = cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages > 0 || r->n_unified > 0;
-  for (size_t i = 0; i < cg->n; i++)
-    if (mkdir_levels(&cg->h[i], enable_v2, err) < 0)
+    if (hierarchy_make(cg, i, r, err) < 0)
       goto undo;
   if (cgroup_apply(cg, r, err) < 0)
     goto undo;
@@ -521,17 +623,44 @@ int cgroup_destroy(const struct cgroup *cg, struct berth_err **err)
 
 /* ---- serialisation (state.json) ---- */
 
+static json_t *dirs_to_json(const struct cgroup_dir *h, size_t n)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b}", "controllers", h[i].controllers,
+                                       "mountpoint", h[i].mountpoint, "dir", h[i].dir, "base",
+                                       h[i].base ? h[i].base : h[i].mountpoint, "v2", h[i].v2));
+  return a;
+}
+
+static size_t dirs_from_json(json_t *a, struct cgroup_dir *h)
+{
+  size_t n = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach (a, i, e) {
+    const char *c = json_string_value(json_object_get(e, "controllers"));
+    const char *m = json_string_value(json_object_get(e, "mountpoint"));
+    const char *d = json_string_value(json_object_get(e, "dir"));
+    const char *b = json_string_value(json_object_get(e, "base"));
+    if (!c || !m || !d || n == CGROUP_MAX_HIER)
+      continue;
+    h[n].controllers = xstrdup(c);
+    h[n].mountpoint = xstrdup(m);
+    h[n].dir = xstrdup(d);
+    h[n].base = xstrdup(b ? b : m);
+    h[n++].v2 = json_is_true(json_object_get(e, "v2"));
+  }
+  return n;
+}
+
 json_t *cgroup_to_json(const struct cgroup *cg)
 {
   json_t *o = json_object();
   static const char *const names[] = {"v2", "hybrid", "v1"};
   json_object_set_new(o, "layout", json_string(names[cg->layout]));
-  json_t *a = json_array();
-  for (size_t i = 0; i < cg->n; i++)
-    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "controllers", cg->h[i].controllers,
-                                       "mountpoint", cg->h[i].mountpoint, "dir", cg->h[i].dir, "v2",
-                                       cg->h[i].v2));
-  json_object_set_new(o, "dirs", a);
+  json_object_set_new(o, "dirs", dirs_to_json(cg->h, cg->n));
+  json_object_set_new(o, "later", dirs_to_json(cg->later, cg->n_later));
   return o;
 }
 
@@ -544,33 +673,27 @@ struct cgroup *cgroup_from_json(json_t *o)
   cg->layout = layout && !strcmp(layout, "v2")       ? CGROUP_LAYOUT_V2
                : layout && !strcmp(layout, "hybrid") ? CGROUP_LAYOUT_HYBRID
                                                      : CGROUP_LAYOUT_V1;
-  size_t i;
-  json_t *e;
-  json_array_foreach (json_object_get(o, "dirs"), i, e) {
-    const char *c = json_string_value(json_object_get(e, "controllers"));
-    const char *m = json_string_value(json_object_get(e, "mountpoint"));
-    const char *d = json_string_value(json_object_get(e, "dir"));
-    if (!c || !m || !d || cg->n == CGROUP_MAX_HIER)
-      continue;
-    struct cgroup_dir *h = &cg->h[cg->n++];
-    h->controllers = xstrdup(c);
-    h->mountpoint = xstrdup(m);
-    h->dir = xstrdup(d);
-    h->v2 = json_is_true(json_object_get(e, "v2"));
-  }
+  cg->n = dirs_from_json(json_object_get(o, "dirs"), cg->h);
+  cg->n_later = dirs_from_json(json_object_get(o, "later"), cg->later);
   return cg;
+}
+
+static void dirs_free(struct cgroup_dir *h, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(h[i].controllers);
+    free(h[i].mountpoint);
+    free(h[i].dir);
+    free(h[i].created);
+    free(h[i].base);
+  }
 }
 
 void cgroup_free(struct cgroup *cg)
 {
   if (cg == NULL)
     return;
-  for (size_t i = 0; i < cg->n; i++) {
-    free(cg->h[i].controllers);
-    free(cg->h[i].mountpoint);
-    free(cg->h[i].dir);
-    free(cg->h[i].created);
-    free(cg->h[i].base);
-  }
+  dirs_free(cg->h, cg->n);
+  dirs_free(cg->later, cg->n_later);
   free(cg);
 }

@@ -452,7 +452,11 @@ static int linux_pause(const struct state *st, bool pause, struct berth_err **er
 static int linux_update(const struct state *st, const struct cgroup_resources *r,
                         struct berth_err **err)
 {
-  return st->cg ? cgroup_apply(st->cg, r, err) : no_cgroup(st, err);
+  if (st->cg == NULL)
+    return no_cgroup(st, err);
+  if (cgroup_join_missing(st->cg, r, err) < 0)
+    return -1;
+  return cgroup_apply(st->cg, r, err);
 }
 
 static int linux_procs(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err)

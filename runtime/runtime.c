@@ -333,6 +333,9 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
       ret = not_running(id, status, err);
     else
       ret = ops->update(&st, &r, err);
+    /* The cgroup may have joined hierarchies it lacked: record them. */
+    if (ret == 0)
+      ret = state_write(dirfd, &st, err);
     state_clear(&st);
     close(dirfd);
   }

@@ -8,6 +8,8 @@
 # Cgroup directories are found from /proc/<pid>/cgroup (save_cgroup_dirs,
 # container_cgroup_dir), never from hard-coded paths; cgroupsPath is relative
 # or absent, so the runtime nests the container under the test shell's cgroup.
+# Values are read through the cg_* accessors of helpers.bash, so the same
+# assertions hold on cgroup v1, hybrid and pure v2 hosts.
 # IDs carry the test number and the test's pid: runc names cgroups by ID, and
 # v1 hierarchies are shared by everything on the host.
 
@@ -39,19 +41,14 @@ teardown() {
 
 MIB=1048576
 
-# cpu_usage_ns DIR: CPU time used so far by the cgroup whose cpuacct dir is DIR.
-cpu_usage_ns() {
-	cat "$1/cpuacct.usage"
-}
-
 # busy_cpu_ratio ID: CPU time the container's cgroup uses per second of wall
 # time, measured over ~3 s (after the container is already busy).
 busy_cpu_ratio() {
 	local dir=${CG_DIR[cpuacct]} u1 u2 t1 t2
-	u1=$(cpu_usage_ns "$dir")
+	u1=$(cg_cpu_usage_ns "$dir")
 	t1=$(date +%s%N)
 	sleep 3
-	u2=$(cpu_usage_ns "$dir")
+	u2=$(cg_cpu_usage_ns "$dir")
 	t2=$(date +%s%N)
 	echo "# cpu: $(((u2 - u1) / 1000000)) ms used in $(((t2 - t1) / 1000000)) ms" >&2
 	awk -v u=$((u2 - u1)) -v t=$((t2 - t1)) 'BEGIN { printf "%.3f\n", u / t }'
@@ -72,7 +69,7 @@ busy_cpu_ratio() {
 }
 
 @test "memory: the OOM kill happens in the container's cgroup, which records it" {
-	requires_cgroup_v1
+	requires_cgroup memory
 	update_config '.root.readonly = false'
 	update_config --argjson l $((32 * MIB)) '.linux.resources.memory = {"limit": $l}'
 	set_args sh -c "$WAIT_FOR_GO; sh /alloc.sh; echo \$? >/rc; exec sleep 100"
@@ -80,14 +77,14 @@ busy_cpu_ratio() {
 	[ "$status" -eq 0 ]
 	save_cgroup_dirs "$ID"
 	local mem=${CG_DIR[memory]}
-	[ "$(cat "$mem/memory.limit_in_bytes")" -eq $((32 * MIB)) ]
-	grep -qx 'oom_kill 0' "$mem/memory.oom_control"
+	[ "$(cg_memory_limit "$mem")" -eq $((32 * MIB)) ]
+	[ "$(cg_oom_kills "$mem")" = 0 ]
 
 	release_container
 	retry 10 0.05 test -s "$BUNDLE/rootfs/rc"
 	[ "$(cat "$BUNDLE/rootfs/rc")" = 137 ]
-	grep -qx 'oom_kill 1' "$mem/memory.oom_control"
-	[ "$(cat "$mem/memory.failcnt")" -gt 0 ]
+	[ "$(cg_oom_kills "$mem")" = 1 ]
+	[ "$(cg_memory_failcnt "$mem")" -gt 0 ]
 	# Only the allocator died: init lives on.
 	[ "$(container_status "$ID")" = running ]
 }
@@ -95,20 +92,21 @@ busy_cpu_ratio() {
 # --- cpu ---------------------------------------------------------------------
 
 @test "cpu: quota 50000/period 100000 holds a busy loop to half a CPU; without it, a full CPU" {
-	requires_cgroup_v1
+	requires_cgroup cpu cpuacct
 	set_args sh -c 'while :; do :; done'
 	update_config '.linux.resources.cpu = {"quota": 50000, "period": 100000}'
 	run_berth run --detach "$ID-limited"
 	[ "$status" -eq 0 ]
 	save_cgroup_dirs "$ID-limited"
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_quota_us")" = 50000 ]
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_period_us")" = 100000 ]
+	[ "$(cg_cpu_quota "${CG_DIR[cpu]}")" = 50000 ]
+	[ "$(cg_cpu_period "${CG_DIR[cpu]}")" = 100000 ]
 	local ratio
 	ratio=$(busy_cpu_ratio)
 	# <= 1.7 s of CPU per 3 s (expected ~1.5 s).
 	awk -v r="$ratio" 'BEGIN { exit !(r <= 1.7 / 3) }' || fail "limited loop used $ratio CPU-s per s"
-	awk '$1 == "nr_throttled" { exit !($2 > 0) }' "${CG_DIR[cpu]}/cpu.stat" ||
-		fail "limited cgroup was never throttled: $(xargs <"${CG_DIR[cpu]}/cpu.stat")"
+	local throttled
+	throttled=$(cg_cpu_throttled "${CG_DIR[cpu]}") || throttled=0
+	[ "$throttled" -gt 0 ] || fail "limited cgroup was never throttled: $(xargs <"${CG_DIR[cpu]}/cpu.stat")"
 	run_berth delete --force "$ID-limited"
 	[ "$status" -eq 0 ]
 
@@ -116,7 +114,7 @@ busy_cpu_ratio() {
 	run_berth run --detach "$ID-free"
 	[ "$status" -eq 0 ]
 	save_cgroup_dirs "$ID-free"
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_quota_us")" = -1 ]
+	[ "$(cg_cpu_quota "${CG_DIR[cpu]}")" = -1 ]
 	ratio=$(busy_cpu_ratio)
 	# >= 2.7 s of CPU per 3 s: one loop has a core of its own on a 2-core host.
 	awk -v r="$ratio" 'BEGIN { exit !(r >= 2.7 / 3) }' || fail "unlimited loop used only $ratio CPU-s per s (host busy?)"
@@ -125,7 +123,7 @@ busy_cpu_ratio() {
 # --- pids ----------------------------------------------------------------------
 
 @test "pids: a fork bomb under pids.limit 64 is contained and delete --force cleans it up" {
-	requires_cgroup_v1
+	requires_cgroup pids
 	# A binary fork bomb, bounded for the host's sake: depth 8 is at most 511
 	# processes even with no limit at all, and the leaves exit after 20 s.
 	cat >"$BUNDLE/rootfs/bomb.sh" <<-'EOF'
@@ -152,7 +150,7 @@ busy_cpu_ratio() {
 	local i cur max=0 tasks
 	for ((i = 0; i < 400; i++)); do
 		cur=$(cat "$pids/pids.current")
-		tasks=$(wc -l <"$pids/tasks")
+		tasks=$(cg_task_count "$pids")
 		[ "$cur" -le 64 ] || fail "pids.current $cur > 64"
 		[ "$tasks" -le 64 ] || fail "$tasks tasks in the pids cgroup > 64"
 		[ "$cur" -le "$max" ] || max=$cur
@@ -273,7 +271,7 @@ busy_cpu_ratio() {
 # --- entering the cgroup -------------------------------------------------------
 
 @test "the container process is in the container's cgroup before user code runs" {
-	requires_cgroup_v1
+	requires_cgroup memory
 	ns_remove cgroup
 	update_config '.root.readonly = false'
 	update_config --argjson l $((200 * MIB)) '.linux.resources.memory = {"limit": $l}'
@@ -289,7 +287,7 @@ busy_cpu_ratio() {
 	assert_own_cgroups
 	# Already at create time (before start), init is a member of its cgroups.
 	grep -qx "$pid" "${CG_DIR[memory]}/cgroup.procs"
-	[ "$(cat "${CG_DIR[memory]}/memory.limit_in_bytes")" -eq $((200 * MIB)) ]
+	[ "$(cg_memory_limit "${CG_DIR[memory]}")" -eq $((200 * MIB)) ]
 
 	run_berth start "$ID"
 	[ "$status" -eq 0 ]
@@ -297,22 +295,26 @@ busy_cpu_ratio() {
 	cat "$BUNDLE/rootfs/cg.txt"
 	[ "$(cat "$BUNDLE/rootfs/cg.txt")" = "$at_create" ]
 
-	# Its memory line is the container's cgroup, strictly below the test
-	# shell's (= the runtime's) own.
+	# Its memory line (the "0::" line on v2) is the container's cgroup,
+	# strictly below the test shell's (= the runtime's) own.
 	local mine theirs
-	mine=$(awk -F: '$2 == "memory" { print $3 }' "/proc/$BASHPID/cgroup")
-	theirs=$(awk -F: '$2 == "memory" { print $3 }' "$BUNDLE/rootfs/cg.txt")
-	[ "$(cgroup_mount memory)$theirs" = "${CG_DIR[memory]}" ]
+	mine=$(cgroup_path memory "/proc/$BASHPID/cgroup")
+	theirs=$(cgroup_path memory "$BUNDLE/rootfs/cg.txt")
+	[ "$(cgroup_mount "$(cgroup_key memory)")$theirs" = "${CG_DIR[memory]}" ]
 	[[ $theirs == "${mine%/}"/?* ]] || fail "memory cgroup '$theirs' is not below the runtime's '$mine'"
 	release_container
 	wait_for_status "$ID" stopped
 }
 
 @test "cgroup namespace: the container sees its own cgroup as / and its own memory limit" {
-	requires_cgroup_v1
+	requires_cgroup memory
 	ns_add cgroup
 	update_config --argjson l $((48 * MIB)) '.linux.resources.memory = {"limit": $l}'
-	run_sh 'cat /proc/self/cgroup; echo limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)' "$ID"
+	# The container's /sys/fs/cgroup shows its own cgroup at the top: the v1
+	# memory hierarchy's root, or on v2 the cgroup2 root with memory.max.
+	local limit_file=/sys/fs/cgroup/memory/memory.limit_in_bytes
+	! cgroup_is_v2 || limit_file=/sys/fs/cgroup/memory.max
+	run_sh "cat /proc/self/cgroup; echo limit=\$(cat $limit_file)" "$ID"
 	[ "$status" -eq 0 ]
 	local line n=0
 	for line in "${lines[@]}"; do

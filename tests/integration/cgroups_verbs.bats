@@ -94,8 +94,8 @@ done'
 	run_berth pause "$ID"
 	[ "$status" -eq 0 ]
 	[ "$(container_status "$ID")" = paused ]
-	if [ -n "$(cgroup_mount freezer)" ]; then
-		[ "$(cat "$(container_cgroup_dir freezer "$ID")/freezer.state")" = FROZEN ]
+	if cgroup_has freezer; then
+		[ "$(cg_frozen "$(container_cgroup_dir freezer "$ID")")" = 1 ]
 	fi
 	local frozen
 	frozen=$(counter)
@@ -169,7 +169,7 @@ done'
 # --- update --------------------------------------------------------------------
 
 @test "update --memory lowers a running container's limit, and it takes effect" {
-	requires_cgroup_v1
+	requires_cgroup memory pids
 	set_args sh -c "$ALLOC_LOOP"
 	update_config --argjson l $((256 * MIB)) '.linux.resources.memory = {"limit": $l} | .linux.resources.pids = {"limit": 64}'
 	run_berth run --detach "$ID"
@@ -177,22 +177,22 @@ done'
 	retry 10 0.02 test -e "$BUNDLE/rootfs/ready"
 	save_cgroup_dirs "$ID"
 	local mem=${CG_DIR[memory]}
-	[ "$(cat "$mem/memory.limit_in_bytes")" -eq $((256 * MIB)) ]
+	[ "$(cg_memory_limit "$mem")" -eq $((256 * MIB)) ]
 	[ "$(alloc_status 0)" = 0 ]
 
 	run_berth update --memory $((32 * MIB)) "$ID"
 	[ "$status" -eq 0 ]
-	[ "$(cat "$mem/memory.limit_in_bytes")" -eq $((32 * MIB)) ]
+	[ "$(cg_memory_limit "$mem")" -eq $((32 * MIB)) ]
 	# What was not asked for is left alone.
 	[ "$(cat "${CG_DIR[pids]}/pids.max")" = 64 ]
 	# The same allocation is now OOM-killed; the container lives on.
 	[ "$(alloc_status 1)" = 137 ]
 	[ "$(container_status "$ID")" = running ]
-	grep -qx 'oom_kill 1' "$mem/memory.oom_control"
+	[ "$(cg_oom_kills "$mem")" = 1 ]
 }
 
 @test "update --resources - takes linux.resources JSON on stdin (containerd's way)" {
-	requires_cgroup_v1
+	requires_cgroup memory
 	set_args sh -c "$ALLOC_LOOP"
 	update_config --argjson l $((32 * MIB)) '.linux.resources.memory = {"limit": $l}'
 	run_berth run --detach "$ID"
@@ -205,25 +205,25 @@ done'
 	jq -n --argjson l $((256 * MIB)) '{"memory": {"limit": $l}}' >"$BATS_TEST_TMPDIR/res.json"
 	run_berth_stdin "$BATS_TEST_TMPDIR/res.json" update --resources - "$ID"
 	[ "$status" -eq 0 ]
-	[ "$(cat "$mem/memory.limit_in_bytes")" -eq $((256 * MIB)) ]
+	[ "$(cg_memory_limit "$mem")" -eq $((256 * MIB)) ]
 	[ "$(alloc_status 1)" = 0 ]
 
 	# The same from a file.
 	jq -n --argjson l $((32 * MIB)) '{"memory": {"limit": $l}}' >"$BATS_TEST_TMPDIR/res.json"
 	run_berth update --resources "$BATS_TEST_TMPDIR/res.json" "$ID"
 	[ "$status" -eq 0 ]
-	[ "$(cat "$mem/memory.limit_in_bytes")" -eq $((32 * MIB)) ]
+	[ "$(cg_memory_limit "$mem")" -eq $((32 * MIB)) ]
 	[ "$(alloc_status 2)" = 137 ]
 }
 
 @test "update --pids-limit and --cpu-quota/--cpu-period reach the cgroup" {
-	requires_cgroup_v1
+	requires_cgroup pids cpu
 	set_args sleep 100
 	run_berth run --detach "$ID"
 	[ "$status" -eq 0 ]
 	save_cgroup_dirs "$ID"
 	[ "$(cat "${CG_DIR[pids]}/pids.max")" = max ]
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_quota_us")" = -1 ]
+	[ "$(cg_cpu_quota "${CG_DIR[cpu]}")" = -1 ]
 
 	run_berth update --pids-limit 10 "$ID"
 	[ "$status" -eq 0 ]
@@ -231,14 +231,41 @@ done'
 
 	run_berth update --cpu-quota 20000 --cpu-period 50000 "$ID"
 	[ "$status" -eq 0 ]
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_quota_us")" = 20000 ]
-	[ "$(cat "${CG_DIR[cpu]}/cpu.cfs_period_us")" = 50000 ]
+	[ "$(cg_cpu_quota "${CG_DIR[cpu]}")" = 20000 ]
+	[ "$(cg_cpu_period "${CG_DIR[cpu]}")" = 50000 ]
 	# The earlier update stays.
 	[ "$(cat "${CG_DIR[pids]}/pids.max")" = 10 ]
 }
 
+@test "update --cpuset-cpus confines every process, even if the cpuset group was made late" {
+	requires_cgroup cpuset
+	set_args sh -c 'sleep 100 & sleep 100 & wait'
+	run_berth run --detach "$ID"
+	[ "$status" -eq 0 ]
+	local init
+	init=$(container_pid "$ID")
+
+	run_berth update --cpuset-cpus 0 "$ID"
+	[ "$status" -eq 0 ]
+	# The kernel's own view: every process of the container may only run on CPU 0.
+	local p n=0
+	for p in $(rootfs_pids "$BUNDLE/rootfs"); do
+		[ "$(awk '/^Cpus_allowed_list/ {print $2}' "/proc/$p/status")" = 0 ] ||
+			fail "process $p may still run on $(awk '/^Cpus_allowed_list/ {print $2}' "/proc/$p/status")"
+		n=$((n + 1))
+	done
+	[ "$n" -eq 3 ]
+	# And delete removes the group, wherever it was made.
+	local dir
+	dir=$(container_cgroup_dir cpuset "$ID")
+	[ -d "$dir" ]
+	run_berth delete --force "$ID"
+	[ "$status" -eq 0 ]
+	[ ! -e "$dir" ] || [ "$dir" = "$(pid_cgroup_dir cpuset $$)" ]
+}
+
 @test "update with a bad value fails and changes nothing" {
-	requires_cgroup_v1
+	requires_cgroup memory
 	set_args sleep 100
 	update_config --argjson l $((256 * MIB)) '.linux.resources.memory = {"limit": $l}'
 	run_berth run --detach "$ID"
@@ -247,13 +274,13 @@ done'
 	run_berth update --memory notanumber "$ID"
 	[ "$status" -eq 1 ]
 	! is_berth || [ "${#lines[@]}" -eq 1 ]
-	[ "$(cat "${CG_DIR[memory]}/memory.limit_in_bytes")" -eq $((256 * MIB)) ]
+	[ "$(cg_memory_limit "${CG_DIR[memory]}")" -eq $((256 * MIB)) ]
 
 	echo '{"memory": {"limit": "lots"}}' >"$BATS_TEST_TMPDIR/res.json"
 	run_berth_stdin "$BATS_TEST_TMPDIR/res.json" update --resources - "$ID"
 	[ "$status" -eq 1 ]
 	! is_berth || [ "${#lines[@]}" -eq 1 ]
-	[ "$(cat "${CG_DIR[memory]}/memory.limit_in_bytes")" -eq $((256 * MIB)) ]
+	[ "$(cg_memory_limit "${CG_DIR[memory]}")" -eq $((256 * MIB)) ]
 	[ "$(container_status "$ID")" = running ]
 }
 

@@ -439,15 +439,60 @@ teardown() {
 # Paths come from /proc/PID/cgroup and the host's mount table, never hard-coded:
 # with a relative or absent cgroupsPath both runtimes nest the container under
 # their own cgroup, which is the test shell's.
+#
+# Three layouts are handled (cgroup_layout): v1 (controllers in separate v1
+# hierarchies), hybrid (v1 controllers plus an empty cgroup2 mount at
+# /sys/fs/cgroup/unified) and v2 (/sys/fs/cgroup is cgroup2 and every
+# controller lives in the one unified hierarchy). Tests name the controller
+# they care about ("memory", "cpu", "pids", ...) and read its values through
+# the cg_* accessors below, which know each layout's file names; on v2 every
+# controller name resolves to the container's one unified directory.
 
 # The v1 controllers every container is expected to get a cgroup of its own in,
 # where the host mounts them.
 CGROUP_V1_CONTROLLERS="cpu cpuacct cpuset memory devices freezer blkio pids"
 
+# cgroup_layout: print v2 when /sys/fs/cgroup is a cgroup2 mount, hybrid when
+# /sys/fs/cgroup/unified is, v1 otherwise. CGROUP_LAYOUT=v1|hybrid|v2 in the
+# environment overrides the detection; it exists so that the cg_* accessors'
+# parsing of each layout's files can be unit-tested against a fake directory
+# on any host (do not set it for a real run of the suite).
+cgroup_layout() {
+	_cgroup_layout_detect
+	echo "${CGROUP_LAYOUT:-$_CGROUP_LAYOUT}"
+}
+
+# _cgroup_layout_detect: set _CGROUP_LAYOUT to the host's layout, once per
+# shell (the detection forks; the accessors run in tight sampling loops).
+_cgroup_layout_detect() {
+	[ -z "${_CGROUP_LAYOUT:-}" ] || return 0
+	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+		_CGROUP_LAYOUT=v2
+	elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+		_CGROUP_LAYOUT=hybrid
+	else
+		_CGROUP_LAYOUT=v1
+	fi
+}
+
+# cgroup_is_v2: true on a pure cgroup v2 host (honours CGROUP_LAYOUT too).
+cgroup_is_v2() {
+	_cgroup_layout_detect
+	[ "${CGROUP_LAYOUT:-$_CGROUP_LAYOUT}" = v2 ]
+}
+
+# cgroup_key CTRL: the cgroup_mount/pid_cgroup_dir key of the hierarchy that
+# holds controller CTRL: "unified" for every controller on a v2 host, CTRL
+# itself otherwise.
+cgroup_key() {
+	if cgroup_is_v2; then echo unified; else echo "$1"; fi
+}
+
 # cgroup_mount CTRL: the host mount point of the hierarchy holding CTRL: a v1
 # controller ("memory"), a named v1 hierarchy ("name=systemd"), or "unified"
 # (the cgroup2 mount: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup
-# on v2 hosts). Prints nothing when there is no such hierarchy.
+# on v2 hosts). Prints nothing when there is no such hierarchy. This reads the
+# mount table only: on v2 a v1 controller name prints nothing (see cgroup_key).
 cgroup_mount() {
 	awk -v want="$1" '{
 		for (i = 7; $i != "-"; i++) {}
@@ -457,10 +502,41 @@ cgroup_mount() {
 	}' /proc/self/mountinfo
 }
 
-# requires_cgroup_v1: skip unless the memory controller is a v1 hierarchy (the
-# test reads v1 files such as memory.limit_in_bytes).
+# requires_cgroup_v1: skip unless the memory controller is a v1 hierarchy (for
+# a test that reads v1 files directly; the cgroup tests use requires_cgroup
+# and the cg_* accessors instead).
 requires_cgroup_v1() {
 	[ -n "$(cgroup_mount memory)" ] || skip "test reads cgroup v1 files; this host has no v1 memory hierarchy"
+}
+
+# cgroup_has CTRL: true when controller CTRL (v1 name) is available: a mounted
+# v1 hierarchy, or on v2 listed in the root's cgroup.controllers. On v2,
+# cpuacct (cpu.stat usage_usec) and devices (eBPF) are always there, the
+# freezer (cgroup.freeze) from Linux 5.2, and blkio is called io.
+cgroup_has() {
+	local c=$1
+	if ! cgroup_is_v2; then
+		[ -n "$(cgroup_mount "$c")" ]
+		return
+	fi
+	case $c in
+	cpuacct | devices) return 0 ;;
+	freezer)
+		[ "$(printf '%s\n%s\n' 5.2 "$(uname -r)" | sort -V | head -n 1)" = 5.2 ]
+		return
+		;;
+	blkio) c=io ;;
+	esac
+	grep -qw -- "$c" "$(cgroup_mount unified)/cgroup.controllers" 2>/dev/null
+}
+
+# requires_cgroup CTRL...: skip unless every controller CTRL is available
+# (cgroup_has), whatever the layout.
+requires_cgroup() {
+	local c
+	for c in "$@"; do
+		cgroup_has "$c" || skip "this host has no $c cgroup controller ($(cgroup_layout) layout)"
+	done
 }
 
 # requires_berth_exec: skip unless the runtime under test has an `exec` verb.
@@ -482,24 +558,36 @@ cgroup_hierarchies() {
 	done <"/proc/$BASHPID/cgroup"
 }
 
-# pid_cgroup_dir CTRL PID: host directory of PID's cgroup in CTRL's hierarchy
-# (CTRL as for cgroup_mount); fails when PID or the hierarchy is not there.
-pid_cgroup_dir() {
-	local want=$1 pid=$2 hid ctrls path mnt lines
-	mnt=$(cgroup_mount "$want")
-	[ -n "$mnt" ] || return 1
-	lines=$(cat "/proc/$pid/cgroup" 2>/dev/null) || return 1
+# cgroup_path CTRL FILE: the cgroup path ("/a/b") of controller CTRL's
+# hierarchy (CTRL as for pid_cgroup_dir) in FILE, a copy of some
+# /proc/PID/cgroup: the "0::PATH" line for "unified" and for any controller on
+# a v2 host, else the v1 line listing CTRL. Fails when there is no such line.
+cgroup_path() {
+	local want hid ctrls path
+	want=$(cgroup_key "$1")
 	while IFS=: read -r hid ctrls path; do
 		if [ "$want" = unified ]; then
 			[ -z "$ctrls" ] || continue
 		else
 			case ",$ctrls," in *",$want,"*) ;; *) continue ;; esac
 		fi
-		[ "$path" != / ] || path=
-		printf '%s%s\n' "$mnt" "$path"
+		printf '%s\n' "$path"
 		return 0
-	done <<<"$lines"
+	done <"$2"
 	return 1
+}
+
+# pid_cgroup_dir CTRL PID: host directory of PID's cgroup in CTRL's hierarchy
+# (CTRL as for cgroup_mount; on a v2 host any controller name gives the
+# unified directory); fails when PID or the hierarchy is not there.
+pid_cgroup_dir() {
+	local want pid=$2 mnt path
+	want=$(cgroup_key "$1")
+	mnt=$(cgroup_mount "$want")
+	[ -n "$mnt" ] || return 1
+	path=$(cgroup_path "$want" "/proc/$pid/cgroup" 2>/dev/null) || return 1
+	[ "$path" != / ] || path=
+	printf '%s%s\n' "$mnt" "$path"
 }
 
 # container_cgroup_dir CTRL ID: host directory of container ID's cgroup in
@@ -514,8 +602,10 @@ container_cgroup_dir() {
 # save_cgroup_dirs ID: record container ID's cgroups (init must be alive) in
 # the associative array CG_DIR (controller or hierarchy key -> host directory)
 # for every hierarchy in which the container is not in the test shell's own
-# cgroup. Every saved directory that is strictly below the test shell's cgroup
-# is also queued for teardown_cgroups, which fails the test if it still exists.
+# cgroup. On a v2 host CG_DIR[unified] is the container's group and every v1
+# controller name (CG_DIR[memory], CG_DIR[cpu], ...) is an alias of it. Every
+# saved directory that is strictly below the test shell's cgroup is also
+# queued for teardown_cgroups, which fails the test if it still exists.
 save_cgroup_dirs() {
 	local pid key theirs mine c ctrls hid path
 	pid=$(container_pid "$1") || return 1
@@ -534,23 +624,158 @@ save_cgroup_dirs() {
 		fi
 		[[ $theirs != "$mine"/* ]] || CG_SAVED+=("$theirs")
 	done
+	if cgroup_is_v2 && [ -n "${CG_DIR[unified]:-}" ]; then
+		for c in $CGROUP_V1_CONTROLLERS; do CG_DIR[$c]=${CG_DIR[unified]}; done
+	fi
 	[ "${#CG_DIR[@]}" -gt 0 ] || { echo "save_cgroup_dirs: container $1 has no cgroup of its own"; return 1; }
 }
 
 # assert_own_cgroups: after save_cgroup_dirs, the container has a cgroup of
-# its own in every v1 controller the host mounts (or in the unified hierarchy
-# on a pure v2 host).
+# its own in every v1 controller the host mounts (v1 and hybrid layouts), or
+# in the unified hierarchy on a v2 host.
 assert_own_cgroups() {
 	local c
-	if [ -z "$(cgroup_mount memory)" ]; then
+	if cgroup_is_v2; then
 		[ -n "${CG_DIR[unified]:-}" ] || fail "container has no cgroup2 group of its own"
+		[ -d "${CG_DIR[unified]}" ] || fail "container's cgroup2 group ${CG_DIR[unified]} is not a directory"
 		return
 	fi
-	for c in $CGROUP_V1_CONTROLLERS; do
+	# berth joins cpuset and blkio only when a setting needs them (membership
+	# without settings changes nothing there); runc joins every controller.
+	local wanted=$CGROUP_V1_CONTROLLERS
+	if is_berth; then
+		wanted=$(echo "$CGROUP_V1_CONTROLLERS" | tr ' ' '\n' | grep -vx 'cpuset\|blkio' | xargs)
+	fi
+	for c in $wanted; do
 		[ -n "$(cgroup_mount "$c")" ] || continue
 		[ -n "${CG_DIR[$c]:-}" ] || fail "container has no $c cgroup of its own"
 		[ -d "${CG_DIR[$c]}" ] || fail "container's $c cgroup ${CG_DIR[$c]} is not a directory"
 	done
+}
+
+# --- cgroup file accessors -------------------------------------------------------
+# Each takes DIR, the container's directory for the controller concerned (its
+# memory/cpu/cpuacct/freezer/pids directory on v1, the one unified directory
+# on v2), and prints one value in a layout-independent form; it fails, printing
+# nothing on stdout, when the file or field is missing. pids.* files are the
+# same in both versions and are read directly.
+
+# cg_field KEY FILE: the value of the "KEY VALUE" line in FILE (memory.events,
+# cpu.stat, memory.oom_control, cgroup.events, pids.events).
+cg_field() {
+	local k v
+	while read -r k v || [ -n "$k" ]; do
+		if [ "$k" = "$1" ]; then
+			printf '%s\n' "$v"
+			return 0
+		fi
+	done <"$2" || return 1
+	return 1
+}
+
+# cg_memory_limit DIR: the memory limit in bytes, or "max" when there is none
+# (v2 memory.max "max"; v1 memory.limit_in_bytes at its ceiling, LONG_MAX
+# rounded down to the page size, 9223372036854771712 with 4 KiB pages).
+cg_memory_limit() {
+	local v page
+	if cgroup_is_v2; then
+		v=$(cat "$1/memory.max") || return 1
+	else
+		v=$(cat "$1/memory.limit_in_bytes") || return 1
+		page=$(getconf PAGESIZE 2>/dev/null) || page=4096
+		((v <= 9223372036854775807 - page)) || v=max
+	fi
+	printf '%s\n' "$v"
+}
+
+# cg_memory_usage DIR: current memory usage in bytes (v1 memory.usage_in_bytes,
+# v2 memory.current).
+cg_memory_usage() {
+	if cgroup_is_v2; then cat "$1/memory.current"; else cat "$1/memory.usage_in_bytes"; fi
+}
+
+# cg_oom_kills DIR: processes the OOM killer killed in the cgroup ("oom_kill N"
+# of v1 memory.oom_control or of v2 memory.events).
+cg_oom_kills() {
+	if cgroup_is_v2; then cg_field oom_kill "$1/memory.events"; else cg_field oom_kill "$1/memory.oom_control"; fi
+}
+
+# cg_memory_failcnt DIR: times usage hit the limit (v1 memory.failcnt; v2
+# memory.events "max N").
+cg_memory_failcnt() {
+	if cgroup_is_v2; then cg_field max "$1/memory.events"; else cat "$1/memory.failcnt"; fi
+}
+
+# cg_cpu_usage_ns DIR: CPU time used by the cgroup in nanoseconds (v1
+# cpuacct.usage; v2 cpu.stat usage_usec * 1000).
+cg_cpu_usage_ns() {
+	local us
+	if cgroup_is_v2; then
+		us=$(cg_field usage_usec "$1/cpu.stat") || return 1
+		echo $((us * 1000))
+	else
+		cat "$1/cpuacct.usage"
+	fi
+}
+
+# cg_cpu_quota DIR: CFS quota in microseconds per period, -1 for none (v1
+# cpu.cfs_quota_us; v2 first field of cpu.max, "max" -> -1).
+cg_cpu_quota() {
+	local quota period
+	if cgroup_is_v2; then
+		read -r quota period <"$1/cpu.max" || return 1
+		[ -n "$quota" ] || return 1
+		[ "$quota" != max ] || quota=-1
+		echo "$quota"
+	else
+		cat "$1/cpu.cfs_quota_us"
+	fi
+}
+
+# cg_cpu_period DIR: CFS period in microseconds (v1 cpu.cfs_period_us; v2
+# second field of cpu.max).
+cg_cpu_period() {
+	local quota period
+	if cgroup_is_v2; then
+		read -r quota period <"$1/cpu.max" || return 1
+		[ -n "$period" ] || return 1
+		echo "$period"
+	else
+		cat "$1/cpu.cfs_period_us"
+	fi
+}
+
+# cg_cpu_throttled DIR: periods in which the cgroup was throttled ("nr_throttled
+# N" of cpu.stat, in both versions).
+cg_cpu_throttled() {
+	cg_field nr_throttled "$1/cpu.stat"
+}
+
+# cg_frozen DIR: 1 when the cgroup is frozen, else 0 (v1 freezer.state FROZEN;
+# v2 cgroup.events "frozen 1", or cgroup.freeze where there is no such line).
+cg_frozen() {
+	local v
+	if cgroup_is_v2; then
+		v=$(cg_field frozen "$1/cgroup.events" 2>/dev/null) || v=$(cat "$1/cgroup.freeze") || return 1
+		[ "$v" = 1 ] && echo 1 || echo 0
+	else
+		v=$(cat "$1/freezer.state") || return 1
+		[ "$v" = FROZEN ] && echo 1 || echo 0
+	fi
+}
+
+# cg_tasks DIR: the cgroup's thread ids, one a line (v1 tasks, v2 cgroup.threads).
+cg_tasks() {
+	if cgroup_is_v2; then cat "$1/cgroup.threads"; else cat "$1/tasks"; fi
+}
+
+# cg_task_count DIR: the number of threads in the cgroup (lines of cg_tasks;
+# no fork, for sampling loops).
+cg_task_count() {
+	local f=$1/tasks a
+	! cgroup_is_v2 || f=$1/cgroup.threads
+	mapfile -t a <"$f" || return 1
+	echo "${#a[@]}"
 }
 
 # cgroup_dirs_left: print the directories in CG_DIR that still exist.
