@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include "../common/fileutil.h"
+#include "../common/jsonfield.h"
 #include "cgroup.h"
 
 struct ctx {
   const char *base; /* "linux.resources" */
+  char prefix[128]; /* base + "." */
   struct berth_err **err;
 };
 
@@ -34,15 +36,10 @@ static int bad(struct ctx *c, const char *field, const char *fmt, ...)
 static int get_i64(struct ctx *c, json_t *o, const char *key, const char *field, int64_t min,
                    int64_t max, bool *has, int64_t *out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_integer(v))
-    return bad(c, field, "must be an integer");
-  int64_t n = json_integer_value(v);
-  if (n < min || n > max)
-    return bad(c, field, "%lld is out of range [%lld, %lld]", (long long)n, (long long)min,
-               (long long)max);
+  long long n = 0;
+  int r = jf_int(o, key, c->prefix, field, min, max, &n, c->err);
+  if (r <= 0)
+    return r;
   *out = n;
   if (has)
     *has = true;
@@ -51,26 +48,14 @@ static int get_i64(struct ctx *c, json_t *o, const char *key, const char *field,
 
 static int get_obj(struct ctx *c, json_t *o, const char *key, json_t **out)
 {
-  json_t *v = json_object_get(o, key);
   *out = NULL;
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_object(v))
-    return bad(c, key, "must be an object");
-  *out = v;
-  return 0;
+  return jf_object(o, key, c->prefix, key, out, c->err);
 }
 
 static int get_arr(struct ctx *c, json_t *o, const char *key, const char *field, json_t **out)
 {
-  json_t *v = json_object_get(o, key);
   *out = NULL;
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_array(v))
-    return bad(c, field, "must be an array");
-  *out = v;
-  return 0;
+  return jf_array(o, key, c->prefix, field, out, c->err);
 }
 
 /* A value that must be -1 (unlimited) or a positive byte count; 0 = unset. */
@@ -432,7 +417,8 @@ static int parse_unified(struct ctx *c, json_t *res, struct cgroup_resources *r)
 int cgroup_resources_parse(json_t *obj, const char *path, struct cgroup_resources *out,
                            struct berth_err **err)
 {
-  struct ctx c = {path, err};
+  struct ctx c = {.base = path, .err = err};
+  snprintf(c.prefix, sizeof(c.prefix), "%s.", path);
   memset(out, 0, sizeof(*out));
   if (obj == NULL || json_is_null(obj))
     return 0;

@@ -16,6 +16,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/jsonfield.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -54,69 +55,36 @@ static int unsupported(struct berth_err **err, const char *path)
 
 /* ---- typed accessors: absent is fine (returns 0, leaves *out), wrong type is not ---- */
 
+/* config.json fields: errors read "config.json: <path>: must be ...". */
 static int get_object(json_t *parent, const char *key, const char *path, json_t **out,
                       struct berth_err **err)
 {
-  json_t *v = json_object_get(parent, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_object(v))
-    return bad(err, path, "must be an object");
-  *out = v;
-  return 0;
+  return jf_object(parent, key, "config.json: ", path, out, err);
 }
 
 static int get_string(json_t *parent, const char *key, const char *path, char **out,
                       struct berth_err **err)
 {
-  json_t *v = json_object_get(parent, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_string(v))
-    return bad(err, path, "must be a string");
-  free(*out);
-  *out = xstrdup(json_string_value(v));
-  return 0;
+  return jf_string(parent, key, "config.json: ", path, out, err);
 }
 
 static int get_bool(json_t *parent, const char *key, const char *path, bool *out,
                     struct berth_err **err)
 {
-  json_t *v = json_object_get(parent, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_boolean(v))
-    return bad(err, path, "must be a boolean");
-  *out = json_is_true(v);
-  return 0;
+  return jf_bool(parent, key, "config.json: ", path, out, err);
 }
 
 /* Returns 1 when present. */
 static int get_int(json_t *parent, const char *key, const char *path, long long min, long long max,
                    long long *out, struct berth_err **err)
 {
-  json_t *v = json_object_get(parent, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_integer(v))
-    return bad(err, path, "must be an integer");
-  long long n = json_integer_value(v);
-  if (n < min || n > max)
-    return bad(err, path, "%lld is out of range [%lld, %lld]", n, min, max);
-  *out = n;
-  return 1;
+  return jf_int(parent, key, "config.json: ", path, min, max, out, err);
 }
 
 static int get_array(json_t *parent, const char *key, const char *path, json_t **out,
                      struct berth_err **err)
 {
-  json_t *v = json_object_get(parent, key);
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (!json_is_array(v))
-    return bad(err, path, "must be an array");
-  *out = v;
-  return 0;
+  return jf_array(parent, key, "config.json: ", path, out, err);
 }
 
 static void strv_free(char **v)
