@@ -305,11 +305,13 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
 {
   if (preserved_fds_check(o->preserve_fds, err) < 0)
     return -1;
-  if (cgroup_validate(s->cgroups_path, &s->resources, err) < 0)
-    return berth_err_wrap(err, "config.json");
   struct cgroup *cg = NULL;
-  if (cgroup_for(id, s, &cg, err) < 0)
+  if (cgroup_for(id, s, &cg, err) < 0) {
+    /* No errno: the config asked for what this host cannot give. */
+    if ((*err)->errnum == 0)
+      berth_err_wrap(err, "config.json");
     return -1;
+  }
   int ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
   if (ret < 0) {
     struct berth_err *e2 = NULL;
