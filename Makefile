@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BATS ?= bats
 
-PKGS := jansson libcap
+PKGS := jansson libcap libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcap)
 # jansson and libcap are linked statically by default: every container start
@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 
-LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c)
+LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 

@@ -185,6 +185,11 @@ _Noreturn void child_main(struct child_ctx *c)
     goto fail;
   close(c->fifo_fd);
 
+  /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a
+   * filter: then it goes in before the capabilities are dropped, and the
+   * profile must allow what follows (as with runc). */
+  if (s->seccomp && !s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+    goto fail;
   if (user_and_caps_apply(s, &err) < 0)
     goto fail;
   if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -195,6 +200,9 @@ _Noreturn void child_main(struct child_ctx *c)
   if (fds_prepare(c->preserve_fds, &err) < 0)
     goto fail;
   signals_reset(&c->orig_mask);
+  /* As late as possible: after it, only execve has to be allowed. */
+  if (s->seccomp && s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+    goto fail;
   execve(exe, s->args, env);
   berth_err_sys(&err, "exec %s", exe);
 

@@ -58,8 +58,25 @@ char *runtime_features_json(void)
   json_object_set_new(cgroup, "systemdUser", json_false());
   json_object_set_new(cgroup, "rdma", json_false());
   json_object_set_new(lx, "cgroup", cgroup);
+  static const char *const actions[] = {
+      "SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS",
+      "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",   "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
+  static const char *const operators[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+                                          "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+                                          "SCMP_CMP_NE"};
+  static const char *const archs[] = {"SCMP_ARCH_X86",   "SCMP_ARCH_X86_64",  "SCMP_ARCH_X32",
+                                      "SCMP_ARCH_ARM",   "SCMP_ARCH_AARCH64", "SCMP_ARCH_PPC64LE",
+                                      "SCMP_ARCH_S390X", "SCMP_ARCH_RISCV64"};
+  static const char *const flags[] = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                      "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                      "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
   json_t *seccomp = json_object();
-  json_object_set_new(seccomp, "enabled", json_false());
+  json_object_set_new(seccomp, "enabled", json_true());
+  json_object_set_new(seccomp, "actions", STRINGS(actions));
+  json_object_set_new(seccomp, "operators", STRINGS(operators));
+  json_object_set_new(seccomp, "archs", STRINGS(archs));
+  json_object_set_new(seccomp, "knownFlags", STRINGS(flags));
+  json_object_set_new(seccomp, "supportedFlags", STRINGS(flags));
   json_object_set_new(lx, "seccomp", seccomp);
   json_t *off = json_object();
   json_object_set_new(off, "enabled", json_false());

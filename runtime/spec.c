@@ -765,8 +765,8 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
 /* Fields whose feature lands in a later piece of work: refuse, never ignore. */
 static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
 {
-  static const char *const later[] = {"uidMappings", "gidMappings", "seccomp",      "intelRdt",
-                                      "personality", "mountLabel",  "memoryPolicy", "netDevices"};
+  static const char *const later[] = {"uidMappings", "gidMappings",  "intelRdt",  "personality",
+                                      "mountLabel",  "memoryPolicy", "netDevices"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(lx, later[i]);
     if (v == NULL || json_is_null(v))
@@ -791,8 +791,11 @@ static int parse_cgroup(json_t *lx, struct spec *s, struct berth_err **err)
     free(s->cgroups_path);
     s->cgroups_path = NULL;
   }
-  return cgroup_resources_parse(json_object_get(lx, "resources"), "config.json: linux.resources",
-                                &s->resources, err);
+  if (cgroup_resources_parse(json_object_get(lx, "resources"), "config.json: linux.resources",
+                             &s->resources, err) < 0)
+    return -1;
+  return seccomp_compile(json_object_get(lx, "seccomp"), "config.json: linux.seccomp", &s->seccomp,
+                         err);
 }
 
 static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
@@ -1028,5 +1031,6 @@ void spec_free(struct spec *s)
   free(s->backend);
   free(s->cgroups_path);
   cgroup_resources_free(&s->resources);
+  seccomp_filter_free(s->seccomp);
   free(s);
 }

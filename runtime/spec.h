@@ -11,6 +11,7 @@
 
 #include "../cgroup/cgroup.h"
 #include "../common/err.h"
+#include "../seccomp/seccomp.h"
 
 enum ns_kind { NS_PID, NS_NET, NS_MNT, NS_IPC, NS_UTS, NS_CGROUP, NS_TIME, NS_USER, NS_COUNT };
 
@@ -108,6 +109,7 @@ struct spec {
 
   struct cgroup_resources resources; /* linux.resources */
   char *cgroups_path;                /* linux.cgroupsPath, NULL if unset */
+  struct seccomp_filter *seccomp;    /* linux.seccomp, compiled; NULL if unset */
 
   /* dev.berth.* annotations */
   char *backend; /* "linux" */

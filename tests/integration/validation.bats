@@ -227,10 +227,10 @@ expect_invalid() {
 	expect_invalid linux.resources.network "not supported yet"
 }
 
-@test "not supported yet: linux.seccomp" {
-	requires_berth "runc supports seccomp"
-	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW"}'
-	expect_invalid linux.seccomp "not supported yet"
+@test "not supported yet: seccomp notify (SCMP_ACT_NOTIFY)" {
+	requires_berth "runc supports seccomp notify"
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_NOTIFY"}]}'
+	expect_invalid linux.seccomp.syscalls "not supported yet"
 }
 
 @test "not supported yet: linux.uidMappings" {

@@ -120,6 +120,20 @@ static void test_spec_valid(void)
   CHECK(s->ns[NS_PID].enabled && !s->ns[NS_CGROUP].enabled, "namespaces");
   spec_free(s);
 
+  /* A seccomp profile with argument conditions, unknown names skipped. */
+  j = config(NULL,
+             "{\"namespaces\":[{\"type\":\"mount\"}],\"seccomp\":{\"defaultAction\":"
+             "\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,\"architectures\":[\"SCMP_ARCH_X86_64\","
+             "\"SCMP_ARCH_X86\"],\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],\"syscalls\":[{\"names\":"
+             "[\"read\",\"write\",\"no_such_call\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":"
+             "[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":8,"
+             "\"op\":\"SCMP_CMP_GE\"},{\"index\":0,\"value\":16,\"op\":\"SCMP_CMP_LE\"}]}]}}",
+             NULL);
+  s = expect_ok(j, __LINE__);
+  CHECK(s && s->seccomp != NULL, "seccomp compiled");
+  spec_free(s);
+  free(j);
+
   /* The default config `berth spec` writes is itself valid (terminal aside). */
   char *def = spec_default_json();
   char *p = strstr(def, "\"terminal\": true");
@@ -231,8 +245,33 @@ static void test_spec_invalid(void)
       "linux.resources.hugepageLimits[0].pageSize");
   BAD(config(NULL, "{\"resources\":{\"unified\":{\"../x\":\"1\"}}}", NULL),
       "linux.resources.unified[\"../x\"]");
-  BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}}", NULL),
-      "linux.seccomp: not supported yet");
+  BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_FOO\"}}", NULL),
+      "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_FOO\"");
+  BAD(config(NULL, "{\"seccomp\":{}}", NULL), "linux.seccomp.defaultAction: is required");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+             "\"architectures\":[\"SCMP_ARCH_FOO\"]}}",
+             NULL),
+      "linux.seccomp.architectures[0]: unknown architecture \"SCMP_ARCH_FOO\"");
+  BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"BOGUS\"]}}",
+             NULL),
+      "linux.seccomp.flags[0]: unknown flag");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+             "[\"uname\"],\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,"
+             "\"op\":\"SCMP_CMP_FOO\"}]}]}}",
+             NULL),
+      "linux.seccomp.syscalls[0].args[0].op: unknown operator");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+             "[],\"action\":\"SCMP_ACT_ERRNO\"}]}}",
+             NULL),
+      "linux.seccomp.syscalls[0].names: must be a non-empty array");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+             "[\"uname\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
+             NULL),
+      "SCMP_ACT_NOTIFY: not supported yet");
   BAD(config(NULL, "{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", NULL),
       "linux.uidMappings: not supported yet");
   BAD(config(NULL, "{\"cgroupsPath\":5}", NULL), "linux.cgroupsPath: must be a string");

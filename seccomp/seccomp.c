@@ -1,0 +1,342 @@
+/* Translation of the OCI seccomp profile. libseccomp does the hard part
+ * (syscall numbers per architecture, argument comparisons, the BPF); we
+ * export its program and install it with seccomp(2) ourselves, so the
+ * child only makes one syscall and allocates nothing. */
+#include "seccomp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "../common/jsonfield.h"
+
+struct seccomp_filter {
+  struct sock_fprog prog;
+  unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
+};
+
+static int parse_action(const char *prefix, const char *path, const char *name, bool has_errno,
+                        long long errno_ret, uint32_t *out, struct berth_err **err)
+{
+  int e = has_errno ? (int)errno_ret : EPERM;
+  if (strcmp(name, "SCMP_ACT_ALLOW") == 0)
+    *out = SCMP_ACT_ALLOW;
+  else if (strcmp(name, "SCMP_ACT_ERRNO") == 0)
+    *out = SCMP_ACT_ERRNO((uint16_t)e);
+  else if (strcmp(name, "SCMP_ACT_KILL") == 0 || strcmp(name, "SCMP_ACT_KILL_THREAD") == 0)
+    *out = SCMP_ACT_KILL_THREAD;
+  else if (strcmp(name, "SCMP_ACT_KILL_PROCESS") == 0)
+    *out = SCMP_ACT_KILL_PROCESS;
+  else if (strcmp(name, "SCMP_ACT_TRAP") == 0)
+    *out = SCMP_ACT_TRAP;
+  else if (strcmp(name, "SCMP_ACT_TRACE") == 0)
+    *out = SCMP_ACT_TRACE((uint16_t)e);
+  else if (strcmp(name, "SCMP_ACT_LOG") == 0)
+    *out = SCMP_ACT_LOG;
+  else if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
+    return berth_err_set(err, 0, "%s%s: SCMP_ACT_NOTIFY: not supported yet", prefix, path);
+  else
+    return berth_err_set(err, 0, "%s%s: unknown action \"%s\"", prefix, path, name);
+  return 0;
+}
+
+static int parse_arch(const char *prefix, const char *path, const char *name, uint32_t *out,
+                      struct berth_err **err)
+{
+  /* "SCMP_ARCH_X86_64" -> libseccomp's "x86_64" */
+  char lower[64];
+  if (strncmp(name, "SCMP_ARCH_", 10) != 0 || strlen(name + 10) >= sizeof(lower))
+    return berth_err_set(err, 0, "%s%s: unknown architecture \"%s\"", prefix, path, name);
+  size_t i = 0;
+  for (const char *p = name + 10; *p; p++)
+    lower[i++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+  lower[i] = '\0';
+  *out = seccomp_arch_resolve_name(lower);
+  if (*out == 0)
+    return berth_err_set(err, 0, "%s%s: unknown architecture \"%s\"", prefix, path, name);
+  return 0;
+}
+
+static int parse_flags(const char *prefix, json_t *obj, unsigned int *out, struct berth_err **err)
+{
+  static const struct {
+    const char *name;
+    unsigned int flag;
+  } table[] = {
+      {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+      {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+      {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+      {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1U << 5},
+  };
+  json_t *arr = NULL;
+  if (jf_array(obj, "flags", prefix, "flags", &arr, err) < 0)
+    return -1;
+  size_t i;
+  json_t *e;
+  json_array_foreach (arr, i, e) {
+    const char *name = json_string_value(e);
+    bool found = false;
+    for (size_t k = 0; name && k < sizeof(table) / sizeof(table[0]); k++)
+      if (strcmp(name, table[k].name) == 0) {
+        *out |= table[k].flag;
+        found = true;
+      }
+    if (!found)
+      return berth_err_set(err, 0, "%sflags[%zu]: unknown flag \"%s\"", prefix, i,
+                           name ? name : "(not a string)");
+  }
+  return 0;
+}
+
+static int parse_op(const char *name, enum scmp_compare *out)
+{
+  static const struct {
+    const char *name;
+    enum scmp_compare op;
+  } table[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
+               {"SCMP_CMP_LT", SCMP_CMP_LT},
+               {"SCMP_CMP_LE", SCMP_CMP_LE},
+               {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+               {"SCMP_CMP_GE", SCMP_CMP_GE},
+               {"SCMP_CMP_GT", SCMP_CMP_GT},
+               {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
+  for (size_t i = 0; name && i < sizeof(table) / sizeof(table[0]); i++)
+    if (strcmp(name, table[i].name) == 0) {
+      *out = table[i].op;
+      return 0;
+    }
+  return -1;
+}
+
+/* args[] -> comparisons; *same_arg when two compare the same argument. */
+static int parse_args(const char *prefix, const char *path, json_t *args, struct scmp_arg_cmp *cmp,
+                      unsigned *n, bool *same_arg, struct berth_err **err)
+{
+  size_t i;
+  json_t *a;
+  unsigned seen = 0;
+  *n = 0;
+  *same_arg = false;
+  json_array_foreach (args, i, a) {
+    char p[320];
+    snprintf(p, sizeof(p), "%s.args[%zu]", path, i);
+    if (!json_is_object(a) || i >= 6)
+      return berth_err_set(err, 0, "%s%s: must be an object (at most 6 per rule)", prefix, p);
+    long long index = -1, value = 0, value2 = 0;
+    char *op = NULL;
+    char f[360];
+    snprintf(f, sizeof(f), "%s.index", p);
+    if (jf_int(a, "index", prefix, f, 0, 5, &index, err) < 0)
+      return -1;
+    if (index < 0)
+      return berth_err_set(err, 0, "%s%s.index: is required", prefix, p);
+    snprintf(f, sizeof(f), "%s.value", p);
+    if (jf_int(a, "value", prefix, f, LLONG_MIN, LLONG_MAX, &value, err) < 0)
+      return -1;
+    snprintf(f, sizeof(f), "%s.valueTwo", p);
+    if (jf_int(a, "valueTwo", prefix, f, LLONG_MIN, LLONG_MAX, &value2, err) < 0)
+      return -1;
+    snprintf(f, sizeof(f), "%s.op", p);
+    if (jf_string(a, "op", prefix, f, &op, err) < 0)
+      return -1;
+    enum scmp_compare c;
+    int bad = parse_op(op, &c);
+    free(op);
+    if (bad)
+      return berth_err_set(err, 0, "%s%s.op: unknown operator", prefix, p);
+    if (seen & (1U << index))
+      *same_arg = true;
+    seen |= 1U << index;
+    cmp[(*n)++] =
+        (struct scmp_arg_cmp){(unsigned)index, c, (scmp_datum_t)value, (scmp_datum_t)value2};
+  }
+  return 0;
+}
+
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const struct scmp_arg_cmp *cmp,
+                    unsigned n, bool same_arg)
+{
+  /* Several comparisons of one argument: libseccomp wants them as separate
+   * rules, which match if any does (runc's reading of the spec). */
+  if (!same_arg)
+    return seccomp_rule_add_array(ctx, action, nr, n, cmp);
+  for (unsigned i = 0; i < n; i++) {
+    int r = seccomp_rule_add_array(ctx, action, nr, 1, &cmp[i]);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, uint32_t def,
+                        struct berth_err **err)
+{
+  json_t *arr = NULL;
+  if (jf_array(obj, "syscalls", prefix, "syscalls", &arr, err) < 0)
+    return -1;
+  size_t i;
+  json_t *rule;
+  json_array_foreach (arr, i, rule) {
+    char p[64];
+    snprintf(p, sizeof(p), "syscalls[%zu]", i);
+    if (!json_is_object(rule))
+      return berth_err_set(err, 0, "%s%s: must be an object", prefix, p);
+    char *action_name = NULL, f[128];
+    snprintf(f, sizeof(f), "%s.action", p);
+    if (jf_string(rule, "action", prefix, f, &action_name, err) < 0)
+      return -1;
+    cleanup_free char *an = action_name;
+    if (an == NULL)
+      return berth_err_set(err, 0, "%s%s: is required", prefix, f);
+    long long eret = 0;
+    snprintf(f, sizeof(f), "%s.errnoRet", p);
+    int has = jf_int(rule, "errnoRet", prefix, f, 0, 4095, &eret, err);
+    if (has < 0)
+      return -1;
+    uint32_t action;
+    snprintf(f, sizeof(f), "%s.action", p);
+    if (parse_action(prefix, f, an, has, eret, &action, err) < 0)
+      return -1;
+    struct scmp_arg_cmp cmp[6];
+    unsigned n;
+    bool same;
+    json_t *args = NULL;
+    snprintf(f, sizeof(f), "%s.args", p);
+    if (jf_array(rule, "args", prefix, f, &args, err) < 0 ||
+        parse_args(prefix, p, args, cmp, &n, &same, err) < 0)
+      return -1;
+    json_t *names = NULL;
+    snprintf(f, sizeof(f), "%s.names", p);
+    if (jf_array(rule, "names", prefix, f, &names, err) < 0)
+      return -1;
+    if (names == NULL || json_array_size(names) == 0)
+      return berth_err_set(err, 0, "%s%s: must be a non-empty array", prefix, f);
+    if (action == def)
+      continue; /* libseccomp refuses rules that do what the default does */
+    size_t k;
+    json_t *nm;
+    json_array_foreach (names, k, nm) {
+      const char *name = json_string_value(nm);
+      if (name == NULL)
+        return berth_err_set(err, 0, "%s%s[%zu]: must be a string", prefix, f, k);
+      int nr = seccomp_syscall_resolve_name(name);
+      if (nr == __NR_SCMP_ERROR)
+        continue; /* newer than libseccomp or this architecture: skipped, as runc does */
+      int r = add_rule(ctx, action, nr, cmp, n, same);
+      if (r < 0 && r != -EEXIST)
+        return berth_err_set(err, -r, "%s%s: rule for \"%s\"", prefix, p, name);
+    }
+  }
+  return 0;
+}
+
+/* libseccomp writes the program to an fd: a memfd, read back. */
+static int export_bpf(scmp_filter_ctx ctx, struct seccomp_filter *f, struct berth_err **err)
+{
+  cleanup_close int fd = memfd_create("berth-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    return berth_err_sys(err, "seccomp: memfd_create");
+  int r = seccomp_export_bpf(ctx, fd);
+  if (r < 0)
+    return berth_err_set(err, -r, "seccomp: export the filter");
+  off_t len = lseek(fd, 0, SEEK_END);
+  if (len <= 0 || len % (off_t)sizeof(struct sock_filter) != 0 ||
+      len / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return berth_err_set(err, E2BIG, "seccomp: filter of %lld bytes", (long long)len);
+  f->prog.filter = xcalloc((size_t)len, 1);
+  f->prog.len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+  if (pread(fd, f->prog.filter, (size_t)len, 0) != len)
+    return berth_err_sys(err, "seccomp: read the filter");
+  return 0;
+}
+
+int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
+                    struct berth_err **err)
+{
+  *out = NULL;
+  if (obj == NULL || json_is_null(obj))
+    return 0;
+  if (!json_is_object(obj))
+    return berth_err_set(err, 0, "%s: must be an object", path);
+  char prefix[128];
+  snprintf(prefix, sizeof(prefix), "%s.", path);
+
+  cleanup_free char *def_name = NULL;
+  if (jf_string(obj, "defaultAction", prefix, "defaultAction", &def_name, err) < 0)
+    return -1;
+  if (def_name == NULL)
+    return berth_err_set(err, 0, "%sdefaultAction: is required", prefix);
+  long long def_errno = 0;
+  int has = jf_int(obj, "defaultErrnoRet", prefix, "defaultErrnoRet", 0, 4095, &def_errno, err);
+  if (has < 0)
+    return -1;
+  uint32_t def;
+  if (parse_action(prefix, "defaultAction", def_name, has, def_errno, &def, err) < 0)
+    return -1;
+  json_t *lp = json_object_get(obj, "listenerPath");
+  if (json_is_string(lp) && json_string_length(lp) > 0)
+    return berth_err_set(err, 0, "%slistenerPath: not supported yet", prefix);
+
+  struct seccomp_filter *f = xcalloc(1, sizeof(*f));
+  scmp_filter_ctx ctx = seccomp_init(def);
+  int ret = -1;
+  if (ctx == NULL) {
+    berth_err_set(err, EINVAL, "seccomp: init");
+    goto out;
+  }
+  /* Bad architecture-specific syscall numbers must not fall through. */
+  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  json_t *arches = NULL;
+  if (jf_array(obj, "architectures", prefix, "architectures", &arches, err) < 0)
+    goto out;
+  size_t i;
+  json_t *a;
+  json_array_foreach (arches, i, a) {
+    uint32_t arch;
+    char p[64];
+    snprintf(p, sizeof(p), "architectures[%zu]", i);
+    if (parse_arch(prefix, p, json_string_value(a) ? json_string_value(a) : "", &arch, err) < 0)
+      goto out;
+    int r = seccomp_arch_add(ctx, arch);
+    if (r < 0 && r != -EEXIST) {
+      berth_err_set(err, -r, "%s%s: add architecture", prefix, p);
+      goto out;
+    }
+  }
+  if (parse_flags(prefix, obj, &f->flags, err) < 0 ||
+      add_syscalls(ctx, prefix, obj, def, err) < 0 || export_bpf(ctx, f, err) < 0)
+    goto out;
+  *out = f;
+  f = NULL;
+  ret = 0;
+out:
+  if (ctx)
+    seccomp_release(ctx);
+  seccomp_filter_free(f);
+  return ret;
+}
+
+int seccomp_install(const struct seccomp_filter *f, struct berth_err **err)
+{
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog) < 0)
+    return berth_err_sys(err, "seccomp: install the filter");
+  return 0;
+}
+
+void seccomp_filter_free(struct seccomp_filter *f)
+{
+  if (f == NULL)
+    return;
+  free(f->prog.filter);
+  free(f);
+}
