@@ -125,7 +125,9 @@ static int create_common(const char *root, const char *id, const struct runtime_
   if (runtime_validate_id(id, err) < 0)
     return -1;
   struct spec *spec = NULL;
-  if (spec_load(o->bundle ? o->bundle : ".", &spec, err) < 0)
+  /* Compiled seccomp programs are shared by every container of this user. */
+  const char *seccomp_cache = geteuid() == 0 ? "/run/berth-seccomp-cache" : NULL;
+  if (spec_load(o->bundle ? o->bundle : ".", seccomp_cache, &spec, err) < 0)
     return -1;
   int ret = create_in_dir(root, id, spec, o, orig_mask, keep, out, err);
   spec_free(spec);

@@ -783,7 +783,8 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
   return 0;
 }
 
-static int parse_cgroup(json_t *lx, struct spec *s, struct berth_err **err)
+static int parse_cgroup(json_t *lx, struct spec *s, const char *seccomp_cache,
+                        struct berth_err **err)
 {
   if (get_string(lx, "cgroupsPath", "linux.cgroupsPath", &s->cgroups_path, err) < 0)
     return -1;
@@ -794,11 +795,12 @@ static int parse_cgroup(json_t *lx, struct spec *s, struct berth_err **err)
   if (cgroup_resources_parse(json_object_get(lx, "resources"), "config.json: linux.resources",
                              &s->resources, err) < 0)
     return -1;
-  return seccomp_compile(json_object_get(lx, "seccomp"), "config.json: linux.seccomp", &s->seccomp,
-                         err);
+  return seccomp_compile_cached(json_object_get(lx, "seccomp"), "config.json: linux.seccomp",
+                                seccomp_cache, &s->seccomp, err);
 }
 
-static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
+static int parse_linux(json_t *root, struct spec *s, const char *seccomp_cache,
+                       struct berth_err **err)
 {
   json_t *lx = NULL;
   if (get_object(root, "linux", "linux", &lx, err) < 0)
@@ -806,7 +808,7 @@ static int parse_linux(json_t *root, struct spec *s, struct berth_err **err)
   if (lx == NULL)
     return 0;
   if (parse_namespaces(lx, s, err) < 0 || refuse_unsupported_linux(lx, err) < 0 ||
-      parse_cgroup(lx, s, err) < 0 || parse_sysctl(lx, s, err) < 0 ||
+      parse_cgroup(lx, s, seccomp_cache, err) < 0 || parse_sysctl(lx, s, err) < 0 ||
       parse_devices(lx, s, err) < 0 ||
       parse_path_list(lx, "maskedPaths", &s->masked_paths, err) < 0 ||
       parse_path_list(lx, "readonlyPaths", &s->readonly_paths, err) < 0 ||
@@ -910,7 +912,8 @@ static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
   return get_bool(r, "readonly", "root.readonly", &s->root_readonly, err);
 }
 
-int spec_parse(const char *text, const char *bundle, struct spec **out, struct berth_err **err)
+int spec_parse(const char *text, const char *bundle, const char *seccomp_cache, struct spec **out,
+               struct berth_err **err)
 {
   json_error_t jerr;
   struct spec *s = xcalloc(1, sizeof(*s));
@@ -935,7 +938,7 @@ int spec_parse(const char *text, const char *bundle, struct spec **out, struct b
   s->oci_version = xstrdup(json_string_value(ver));
 
   if (parse_root(root, s, err) < 0 || parse_process(root, s, err) < 0 ||
-      parse_mounts(root, s, err) < 0 || parse_linux(root, s, err) < 0 ||
+      parse_mounts(root, s, err) < 0 || parse_linux(root, s, seccomp_cache, err) < 0 ||
       refuse_hooks(root, err) < 0 || parse_annotations(root, s, err) < 0)
     goto out;
   if (get_string(root, "hostname", "hostname", &s->hostname, err) < 0 ||
@@ -963,7 +966,8 @@ out:
   return 0;
 }
 
-int spec_load(const char *bundle, struct spec **out, struct berth_err **err)
+int spec_load(const char *bundle, const char *seccomp_cache, struct spec **out,
+              struct berth_err **err)
 {
   char abs[PATH_MAX];
   if (realpath(bundle, abs) == NULL)
@@ -973,7 +977,7 @@ int spec_load(const char *bundle, struct spec **out, struct berth_err **err)
   if (read_file_at(AT_FDCWD, path, SPEC_MAX_SIZE, &text, NULL, err) < 0)
     return berth_err_wrap(err, "config.json");
   struct spec *s = NULL;
-  if (spec_parse(text, abs, &s, err) < 0 || s == NULL)
+  if (spec_parse(text, abs, seccomp_cache, &s, err) < 0 || s == NULL)
     return -1;
   if (!s->has_process) {
     spec_free(s);

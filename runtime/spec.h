@@ -117,11 +117,12 @@ struct spec {
 
 /* Loads and validates BUNDLE/config.json. Errors read
  * "config.json: process.args: must be a non-empty array". */
-int spec_load(const char *bundle, struct spec **out, struct berth_err **err);
+int spec_load(const char *bundle, const char *seccomp_cache, struct spec **out,
+              struct berth_err **err);
 
 /* Same, from a JSON string (unit tests; bundle used to resolve paths). */
-int spec_parse(const char *json_text, const char *bundle, struct spec **out,
-               struct berth_err **err);
+int spec_parse(const char *json_text, const char *bundle, const char *seccomp_cache,
+               struct spec **out, struct berth_err **err);
 
 void spec_free(struct spec *s);
 

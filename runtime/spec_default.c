@@ -3,6 +3,7 @@
 #include "spec.h"
 
 #include "../common/fileutil.h"
+#include "../seccomp/seccomp.h"
 
 static const char default_config[] =
     "{\n"
@@ -61,5 +62,9 @@ static const char default_config[] =
 
 char *spec_default_json(void)
 {
-  return xstrdup(default_config);
+  json_t *o = json_loads(default_config, 0, NULL);
+  json_object_set_new(json_object_get(o, "linux"), "seccomp", seccomp_default_profile());
+  char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  return text;
 }

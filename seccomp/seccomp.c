@@ -19,11 +19,7 @@
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
-
-struct seccomp_filter {
-  struct sock_fprog prog;
-  unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
-};
+#include "internal.h"
 
 static int parse_action(const char *prefix, const char *path, const char *name, bool has_errno,
                         long long errno_ret, uint32_t *out, struct berth_err **err)
@@ -150,10 +146,12 @@ static int parse_args(const char *prefix, const char *path, json_t *args, struct
     if (jf_string(a, "op", prefix, f, &op, err) < 0)
       return -1;
     enum scmp_compare c;
-    int bad = parse_op(op, &c);
+    if (parse_op(op, &c) < 0) {
+      berth_err_set(err, 0, "%s%s.op: unknown operator \"%s\"", prefix, p, op ? op : "");
+      free(op);
+      return -1;
+    }
     free(op);
-    if (bad)
-      return berth_err_set(err, 0, "%s%s.op: unknown operator", prefix, p);
     if (seen & (1U << index))
       *same_arg = true;
     seen |= 1U << index;
@@ -296,6 +294,9 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
   }
   /* Bad architecture-specific syscall numbers must not fall through. */
   seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  /* A binary tree instead of a chain: every syscall the container makes
+   * walks the filter, ~9 tests instead of ~300 for a Docker-sized profile. */
+  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   json_t *arches = NULL;
   if (jf_array(obj, "architectures", prefix, "architectures", &arches, err) < 0)
     goto out;

@@ -46,7 +46,7 @@ static void expect_bad(const char *json, const char *want, int line)
 {
   struct spec *s = NULL;
   struct berth_err *err = NULL;
-  int r = spec_parse(json, "/bundle", &s, &err);
+  int r = spec_parse(json, "/bundle", NULL, &s, &err);
   if (r == 0) {
     failed++;
     printf("not ok: line %d: accepted, wanted error containing '%s'\n", line, want);
@@ -66,7 +66,7 @@ static struct spec *expect_ok(const char *json, int line)
 {
   struct spec *s = NULL;
   struct berth_err *err = NULL;
-  if (spec_parse(json, "/bundle", &s, &err) < 0) {
+  if (spec_parse(json, "/bundle", NULL, &s, &err) < 0) {
     failed++;
     printf("not ok: line %d: rejected: %s\n", line, err->msg);
     berth_err_free(&err);
