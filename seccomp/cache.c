@@ -91,9 +91,10 @@ static void cache_store(int dirfd, const char *name, const char *key,
   size_t len = 16 + klen + plen;
   cleanup_free char *data = xcalloc(len, 1);
   uint32_t hdr[3] = {f->flags, (uint32_t)klen, (uint32_t)plen};
-  memcpy(data, MAGIC, 4);
+  /* A binary record, not strings: NUL terminators are not wanted. */
+  memcpy(data, MAGIC, 4); // NOLINT(bugprone-not-null-terminated-result)
   memcpy(data + 4, hdr, sizeof(hdr));
-  memcpy(data + 16, key, klen);
+  memcpy(data + 16, key, klen); // NOLINT(bugprone-not-null-terminated-result)
   memcpy(data + 16 + klen, f->prog.filter, plen);
   struct berth_err *e = NULL;
   write_file_atomic_at(dirfd, name, data, len, 0600, &e); /* a cache: failure only costs time */

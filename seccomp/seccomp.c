@@ -201,7 +201,7 @@ static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, ui
     int has = jf_int(rule, "errnoRet", prefix, f, 0, 4095, &eret, err);
     if (has < 0)
       return -1;
-    uint32_t action;
+    uint32_t action = 0;
     snprintf(f, sizeof(f), "%s.action", p);
     if (parse_action(prefix, f, an, has, eret, &action, err) < 0)
       return -1;
@@ -278,7 +278,7 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
   int has = jf_int(obj, "defaultErrnoRet", prefix, "defaultErrnoRet", 0, 4095, &def_errno, err);
   if (has < 0)
     return -1;
-  uint32_t def;
+  uint32_t def = 0;
   if (parse_action(prefix, "defaultAction", def_name, has, def_errno, &def, err) < 0)
     return -1;
   json_t *lp = json_object_get(obj, "listenerPath");
@@ -303,7 +303,7 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
   size_t i;
   json_t *a;
   json_array_foreach (arches, i, a) {
-    uint32_t arch;
+    uint32_t arch = 0;
     char p[64];
     snprintf(p, sizeof(p), "architectures[%zu]", i);
     if (parse_arch(prefix, p, json_string_value(a) ? json_string_value(a) : "", &arch, err) < 0)
