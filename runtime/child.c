@@ -3,6 +3,7 @@
  * pivot_root. The recipe below is the order of operations; it matters for
  * security, so it stays on one screen. */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
@@ -34,9 +35,10 @@ static int ns_join_paths(const struct spec *s, struct berth_err **err)
 {
   /* Open every path first: once in another mount namespace, the paths
    * would resolve there. The mount namespace is joined last. */
-  static const enum ns_kind order[] = {NS_IPC, NS_UTS, NS_NET, NS_CGROUP, NS_MNT};
+  /* The user namespace first: it decides what the others may be joined as. */
+  static const enum ns_kind order[] = {NS_USER, NS_IPC, NS_UTS, NS_NET, NS_CGROUP, NS_MNT};
   enum { N = sizeof(order) / sizeof(order[0]) };
-  int fds[N] = {-1, -1, -1, -1, -1};
+  int fds[N] = {-1, -1, -1, -1, -1, -1};
   int ret = 0;
   for (size_t i = 0; i < N && ret == 0; i++) {
     const char *p = s->ns[order[i]].path;
@@ -117,7 +119,39 @@ static int wait_for_start(int fifo_fd, struct berth_err **err)
   return 0;
 }
 
-static int setup_before_pivot(struct child_ctx *c, struct berth_err **err)
+/* The rootfs, opened while still host root: its parents may be closed to
+ * the container's mapped ids. *under names the directory, *parent the
+ * directory holding it (to find the mount on top after the self-bind). */
+static int rootfs_open_early(const char *rootfs, int *parent, int *under, struct berth_err **err)
+{
+  char p[PATH_MAX];
+  snprintf(p, sizeof(p), "%s", rootfs);
+  char *slash = strrchr(p, '/');
+  if (slash == NULL)
+    return berth_err_set(err, EINVAL, "rootfs %s is not absolute", rootfs);
+  *slash = '\0';
+  *parent = open(p[0] ? p : "/", O_DIRECTORY | O_PATH | O_CLOEXEC);
+  *under = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  if (*parent < 0 || *under < 0)
+    return berth_err_sys(err, "open rootfs %s", rootfs);
+  return 0;
+}
+
+/* In a new user namespace: become its root (mapped) before making any
+ * file, or tmpfs and friends refuse ids they cannot map (EOVERFLOW). */
+static int userns_become_root(const struct spec *s, struct berth_err **err)
+{
+  if (!s->ns[NS_USER].enabled || s->ns[NS_USER].path)
+    return 0;
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+    return berth_err_sys(err, "become root of the user namespace");
+  if (setgroups(0, NULL) < 0 && errno != EPERM)
+    return berth_err_sys(err, "setgroups in the user namespace");
+  return 0;
+}
+
+static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, int *rootfd_out,
+                              struct berth_err **err)
 {
   const struct spec *s = c->spec;
   if (ns_join_paths(s, err) < 0)
@@ -131,15 +165,17 @@ static int setup_before_pivot(struct child_ctx *c, struct berth_err **err)
   session_keyring_join(c);
   if (!s->ns[NS_MNT].enabled)
     return 0;
-  if (rootfs_prepare(s, err) < 0)
+  if (rootfs_prepare(s, underfd, err) < 0)
     return berth_err_wrap(err, "rootfs");
-  /* Opened after the self-bind, so it names the new mount, not what is under it. */
-  cleanup_close int rootfd = open(s->rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  /* Looked up again after the self-bind, so it names the new mount. */
+  const char *base = strrchr(s->rootfs, '/') + 1;
+  cleanup_close int rootfd = openat(parentfd, base, O_DIRECTORY | O_PATH | O_CLOEXEC);
   if (rootfd < 0)
     return berth_err_sys(err, "rootfs: open %s", s->rootfs);
   if (mounts_apply_all(s, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
       rootfs_mkdir(rootfd, s->cwd, err) < 0)
     return berth_err_wrap(err, "rootfs");
+  *rootfd_out = steal_fd(&rootfd);
   return 0;
 }
 
@@ -167,10 +203,18 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Into the cgroup before anything else, above all anything the user controls. */
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
-  if (setup_before_pivot(c, &err) < 0)
+  int parentfd = -1, underfd = -1, rootfd = -1;
+  if (s->ns[NS_MNT].enabled && rootfs_open_early(s->rootfs, &parentfd, &underfd, &err) < 0)
     goto fail;
-  if (s->ns[NS_MNT].enabled && rootfs_pivot(s->rootfs, c->no_pivot, &err) < 0)
+  if (userns_become_root(s, &err) < 0 ||
+      setup_before_pivot(c, parentfd, underfd, &rootfd, &err) < 0)
     goto fail;
+  if (s->ns[NS_MNT].enabled && rootfs_pivot(rootfd, c->no_pivot, &err) < 0)
+    goto fail;
+  /* Nothing of the host's file tree may stay reachable from here on. */
+  close(parentfd);
+  close(underfd);
+  close(rootfd);
   if (!s->ns[NS_MNT].enabled && chroot(s->rootfs) < 0) {
     berth_err_sys(&err, "chroot %s", s->rootfs);
     goto fail;

@@ -109,7 +109,8 @@ static int ns_prepare_in_parent(const struct spec *s, struct berth_err **err)
 
 static unsigned long clone_flags(const struct spec *s)
 {
-  static const enum ns_kind at_clone[] = {NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_PID};
+  /* The user namespace is made first by the kernel and owns the others. */
+  static const enum ns_kind at_clone[] = {NS_USER, NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_PID};
   unsigned long flags = 0;
   for (size_t i = 0; i < sizeof(at_clone) / sizeof(at_clone[0]); i++)
     if (s->ns[at_clone[i]].enabled && !s->ns[at_clone[i]].path)
@@ -144,6 +145,30 @@ static void init_reap(pid_t pid, int pidfd)
     kill(pid, SIGKILL);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
     ;
+}
+
+/* Host side, before the child goes on: the uid/gid maps of its new user
+ * namespace (written by us, root, so setgroups stays allowed). */
+static int userns_write_maps(pid_t pid, const struct spec *s, struct berth_err **err)
+{
+  if (!s->ns[NS_USER].enabled || s->ns[NS_USER].path)
+    return 0;
+  static const char *const files[2] = {"uid_map", "gid_map"};
+  const struct spec_idmap *maps[2] = {s->uid_mappings, s->gid_mappings};
+  size_t n[2] = {s->n_uid_mappings, s->n_gid_mappings};
+  for (int k = 0; k < 2; k++) {
+    char buf[340 * 36] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n[k]; i++)
+      len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", maps[k][i].container_id,
+                              maps[k][i].host_id, maps[k][i].size);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[k]);
+    /* One write: the kernel takes a map once, whole. */
+    if (write_string_at(AT_FDCWD, path, buf, err) < 0)
+      return berth_err_wrap(err, "linux.%s", k == 0 ? "uidMappings" : "gidMappings");
+  }
+  return 0;
 }
 
 /* Host side after the clone: wait for the child to finish its setup. */
@@ -288,7 +313,8 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
     child_main(&ctx);
   }
   cleanup_close int pidfd_owned = pidfd;
-  if (init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, cg, err) < 0 ||
+  if (userns_write_maps(pid, s, err) < 0 || init_sync(sock, pid, err) < 0 ||
+      state_record(dirfd, id, s, pid, cg, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
     init_reap(pid, pidfd);
     return -1;

@@ -28,11 +28,12 @@ struct child_ctx {
 _Noreturn void child_main(struct child_ctx *c);
 
 /* mount.c (child, before pivot_root) */
-int rootfs_prepare(const struct spec *s, struct berth_err **err);
+/* underfd: the rootfs directory opened before the self-bind. */
+int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err);
 int mounts_apply_all(const struct spec *s, int rootfd, struct berth_err **err);
 int dev_setup(const struct spec *s, int rootfd, struct berth_err **err);
 int rootfs_mkdir(int rootfd, const char *path, struct berth_err **err);
-int rootfs_pivot(const char *rootfs, bool no_pivot, struct berth_err **err);
+int rootfs_pivot(int rootfd, bool no_pivot, struct berth_err **err);
 /* mount.c (child, after pivot_root) */
 int paths_mask(char **paths, struct berth_err **err);
 int paths_readonly(char **paths, struct berth_err **err);

@@ -124,7 +124,7 @@ static int remount_bind(const char *target, unsigned long set, unsigned long cle
   return 0;
 }
 
-int rootfs_prepare(const struct spec *s, struct berth_err **err)
+int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err)
 {
   /* Nothing we mount may propagate back to the host: make the whole tree a
    * slave (or what rootfsPropagation asks for) before touching it. */
@@ -135,7 +135,9 @@ int rootfs_prepare(const struct spec *s, struct berth_err **err)
     return berth_err_sys(err, "set propagation of /");
   /* After that nothing is shared, as pivot_root requires; the self-bind
    * stays a slave, so host mounts below the rootfs still reach it. */
-  if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+  char self[32];
+  fd_path(self, underfd);
+  if (mount(self, self, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_err_sys(err, "bind rootfs %s", s->rootfs);
   return 0;
 }
@@ -376,11 +378,10 @@ int dev_setup(const struct spec *s, int rootfd, struct berth_err **err)
 
 /* ---- pivot ---- */
 
-int rootfs_pivot(const char *rootfs, bool no_pivot, struct berth_err **err)
+int rootfs_pivot(int rootfd, bool no_pivot, struct berth_err **err)
 {
-  cleanup_close int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (newroot < 0 || fchdir(newroot) < 0)
-    return berth_err_sys(err, "enter rootfs %s", rootfs);
+  if (fchdir(rootfd) < 0)
+    return berth_err_sys(err, "enter rootfs");
   if (no_pivot) {
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
       return berth_err_sys(err, "move rootfs to /");

@@ -181,8 +181,6 @@ static int parse_namespaces(json_t *lx, struct spec *s, struct berth_err **err)
       return bad(err, tpath, "unknown namespace type \"%s\"", t);
     if (s->ns[k].enabled)
       return bad(err, tpath, "duplicate namespace type \"%s\"", t);
-    if (k == NS_USER)
-      return berth_err_set(err, 0, "config.json: %s: not supported yet: user namespace", tpath);
     s->ns[k].enabled = true;
     char ppath[256];
     jpath(ppath, sizeof(ppath), "%s.path", path);
@@ -765,8 +763,8 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
 /* Fields whose feature lands in a later piece of work: refuse, never ignore. */
 static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
 {
-  static const char *const later[] = {"uidMappings", "gidMappings",  "intelRdt",  "personality",
-                                      "mountLabel",  "memoryPolicy", "netDevices"};
+  static const char *const later[] = {"intelRdt", "personality", "mountLabel", "memoryPolicy",
+                                      "netDevices"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(lx, later[i]);
     if (v == NULL || json_is_null(v))
@@ -780,6 +778,56 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
     return unsupported(err, path);
   }
 
+  return 0;
+}
+
+static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, size_t *n,
+                       struct berth_err **err)
+{
+  char path[64];
+  jpath(path, sizeof(path), "linux.%s", key);
+  json_t *arr = NULL;
+  if (get_array(lx, key, path, &arr, err) < 0)
+    return -1;
+  /* The kernel takes at most 340 lines per map. */
+  if (json_array_size(arr) > 340)
+    return bad(err, path, "at most 340 entries");
+  *out = xcalloc(json_array_size(arr), sizeof(**out));
+  size_t i;
+  json_t *e;
+  json_array_foreach (arr, i, e) {
+    char p[96], f[128];
+    jpath(p, sizeof(p), "%s[%zu]", path, i);
+    if (!json_is_object(e))
+      return bad(err, p, "must be an object");
+    static const char *const fields[] = {"containerID", "hostID", "size"};
+    long long v[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+      jpath(f, sizeof(f), "%s.%s", p, fields[k]);
+      int has = get_int(e, fields[k], f, k == 2 ? 1 : 0, UINT32_MAX, &v[k], err);
+      if (has < 0)
+        return -1;
+      if (!has)
+        return bad(err, f, "is required");
+    }
+    if (v[0] + v[2] > (long long)UINT32_MAX + 1 || v[1] + v[2] > (long long)UINT32_MAX + 1)
+      return bad(err, p, "range overflows 32-bit ids");
+    (*out)[(*n)++] = (struct spec_idmap){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+  }
+  return 0;
+}
+
+static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  if (parse_idmap(lx, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
+      parse_idmap(lx, "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0)
+    return -1;
+  bool maps = s->n_uid_mappings || s->n_gid_mappings;
+  bool new_userns = s->ns[NS_USER].enabled && !s->ns[NS_USER].path;
+  if (maps && !new_userns)
+    return bad(err, "linux.uidMappings", "needs a new user namespace in linux.namespaces");
+  if (new_userns && (!s->n_uid_mappings || !s->n_gid_mappings))
+    return bad(err, "linux.namespaces", "a new user namespace needs uidMappings and gidMappings");
   return 0;
 }
 
@@ -808,8 +856,8 @@ static int parse_linux(json_t *root, struct spec *s, const char *seccomp_cache,
   if (lx == NULL)
     return 0;
   if (parse_namespaces(lx, s, err) < 0 || refuse_unsupported_linux(lx, err) < 0 ||
-      parse_cgroup(lx, s, seccomp_cache, err) < 0 || parse_sysctl(lx, s, err) < 0 ||
-      parse_devices(lx, s, err) < 0 ||
+      parse_cgroup(lx, s, seccomp_cache, err) < 0 || parse_userns(lx, s, err) < 0 ||
+      parse_sysctl(lx, s, err) < 0 || parse_devices(lx, s, err) < 0 ||
       parse_path_list(lx, "maskedPaths", &s->masked_paths, err) < 0 ||
       parse_path_list(lx, "readonlyPaths", &s->readonly_paths, err) < 0 ||
       parse_time_offsets(lx, s, err) < 0)
@@ -1034,6 +1082,8 @@ void spec_free(struct spec *s)
   strv_free(s->readonly_paths);
   free(s->backend);
   free(s->cgroups_path);
+  free(s->uid_mappings);
+  free(s->gid_mappings);
   cgroup_resources_free(&s->resources);
   seccomp_filter_free(s->seccomp);
   free(s);

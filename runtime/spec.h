@@ -56,6 +56,10 @@ struct spec_device {
   gid_t gid;
 };
 
+struct spec_idmap {
+  uint32_t container_id, host_id, size;
+};
+
 struct spec_kv {
   char *key, *value;
 };
@@ -96,6 +100,8 @@ struct spec {
 
   /* linux */
   struct spec_ns ns[NS_COUNT];
+  struct spec_idmap *uid_mappings, *gid_mappings; /* linux.uidMappings/gidMappings */
+  size_t n_uid_mappings, n_gid_mappings;
   struct spec_device *devices;
   size_t n_devices;
   struct spec_kv *sysctl;

@@ -233,18 +233,24 @@ expect_invalid() {
 	expect_invalid linux.seccomp.syscalls "not supported yet"
 }
 
-@test "not supported yet: linux.uidMappings" {
-	requires_berth "runc supports uid mappings"
+@test "uid mappings without a user namespace" {
+	requires_berth "runc ignores mappings without a user namespace"
 	update_config '.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
-	expect_invalid linux.uidMappings "not supported yet"
+	expect_invalid linux.uidMappings "needs a new user namespace"
 }
 
-@test "not supported yet: a user namespace" {
-	requires_berth "runc supports user namespaces"
+@test "a user namespace without mappings" {
+	requires_berth "runc words it differently"
 	update_config '.linux.namespaces += [{"type": "user"}]'
+	expect_invalid linux.namespaces "needs uidMappings and gidMappings"
+}
+
+@test "not supported yet: idmapped mounts" {
+	requires_berth "runc 1.1.5 has its own wording"
+	update_config '.mounts += [{"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]}]'
 	local n
-	n=$(jq '.linux.namespaces | length - 1' "$BUNDLE/config.json")
-	expect_invalid "linux.namespaces[$n]" "not supported yet"
+	n=$(jq '.mounts | length - 1' "$BUNDLE/config.json")
+	expect_invalid "mounts[$n].uidMappings" "not supported yet"
 }
 
 @test "not supported yet: hooks" {

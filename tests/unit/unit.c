@@ -192,7 +192,6 @@ static void test_spec_invalid(void)
       "linux.namespaces[1].type: duplicate namespace type");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"network\",\"path\":\"run/x\"}]}", NULL),
       "linux.namespaces[0].path: must be an absolute path");
-  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"user\"}]}", NULL), "not supported yet");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"mount\"}]}", "\"hostname\":\"x\""),
       "hostname: needs a uts namespace");
   BAD(config(NULL,
@@ -273,7 +272,14 @@ static void test_spec_invalid(void)
              NULL),
       "SCMP_ACT_NOTIFY: not supported yet");
   BAD(config(NULL, "{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", NULL),
-      "linux.uidMappings: not supported yet");
+      "linux.uidMappings: needs a new user namespace");
+  BAD(config(NULL, "{\"namespaces\":[{\"type\":\"user\"}]}", NULL),
+      "linux.namespaces: a new user namespace needs uidMappings and gidMappings");
+  BAD(config(NULL,
+             "{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":[{\"containerID\":0,"
+             "\"hostID\":1000}],\"gidMappings\":[]}",
+             NULL),
+      "linux.uidMappings[0].size: is required");
   BAD(config(NULL, "{\"cgroupsPath\":5}", NULL), "linux.cgroupsPath: must be a string");
   BAD(config(NULL,
              "{\"namespaces\":[{\"type\":\"time\",\"path\":\"/x\"}],"
