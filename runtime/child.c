@@ -160,7 +160,7 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
     return berth_err_sys(err, "unshare cgroup namespace");
   if (s->ns[NS_NET].enabled && !s->ns[NS_NET].path && netns_loopback_up_in_child(err) < 0)
     return -1;
-  if (uts_apply(s, err) < 0 || sysctl_apply(s, err) < 0 || oom_score_adj_apply(s, err) < 0)
+  if (uts_apply(s, err) < 0 || sysctl_apply(s, err) < 0)
     return -1;
   session_keyring_join(c);
   if (!s->ns[NS_MNT].enabled)
@@ -196,6 +196,10 @@ _Noreturn void child_main(struct child_ctx *c)
   const struct spec *s = c->spec;
   char *exe = NULL;
 
+  /* Until execve (which resets it) nothing else may open this process's
+   * /proc files: /proc/PID/exe is berth's binary (CVE-2019-5736 class),
+   * its memory holds the config. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(0);
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)

@@ -313,8 +313,8 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
     child_main(&ctx);
   }
   cleanup_close int pidfd_owned = pidfd;
-  if (userns_write_maps(pid, s, err) < 0 || init_sync(sock, pid, err) < 0 ||
-      state_record(dirfd, id, s, pid, cg, err) < 0 ||
+  if (userns_write_maps(pid, s, err) < 0 || oom_score_adj_apply(s, pid, err) < 0 ||
+      init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, cg, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
     init_reap(pid, pidfd);
     return -1;

@@ -44,7 +44,7 @@ int user_and_caps_apply(const struct spec *s, struct berth_err **err);
 
 /* process.c (child) */
 int rlimits_apply(const struct spec *s, struct berth_err **err);
-int oom_score_adj_apply(const struct spec *s, struct berth_err **err);
+int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err); /* parent */
 int sysctl_apply(const struct spec *s, struct berth_err **err);
 int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
 char **exec_env(const struct spec *s);

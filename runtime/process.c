@@ -24,13 +24,19 @@ int rlimits_apply(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
-int oom_score_adj_apply(const struct spec *s, struct berth_err **err)
+/* Parent side, before the child goes on: only the host's root may lower
+ * the value, and the init, non-dumpable in a user namespace, cannot even
+ * open its own file. */
+int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err)
 {
   if (!s->has_oom_score_adj)
     return 0;
-  char buf[16];
+  char buf[16], path[64];
   snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
-  return write_string_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, err);
+  snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
+  if (write_string_at(AT_FDCWD, path, buf, err) < 0)
+    return berth_err_wrap(err, "process.oomScoreAdj");
+  return 0;
 }
 
 /* Through the host's /proc before pivot_root: /proc/sys entries act on the
