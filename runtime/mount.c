@@ -219,6 +219,30 @@ static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd, stru
 
 /* ---- one mount ---- */
 
+/* procfs and sysfs only on a real directory reached without symlinks: an
+ * image whose /proc is a symlink would put procfs elsewhere, out from under
+ * maskedPaths and readonlyPaths (CVE-2019-16884 / CVE-2019-19921 class). */
+static int proc_sys_target_check(int rootfd, const char *dest, struct berth_err **err)
+{
+  struct open_how how = {
+      .flags = O_PATH | O_CLOEXEC,
+      .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+  };
+  const char *rel = dest;
+  while (*rel == '/')
+    rel++;
+  cleanup_close int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+  struct stat st;
+  if (fd < 0 && errno == ELOOP)
+    return berth_err_set(err, 0, "mount %s: refusing: the target is reached through a symlink",
+                         dest);
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return berth_err_sys(err, "mount %s", dest);
+  if (!S_ISDIR(st.st_mode))
+    return berth_err_set(err, 0, "mount %s: refusing: the target is not a directory", dest);
+  return 0;
+}
+
 static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **err)
 {
   enum mk_kind kind = MK_DIR;
@@ -231,6 +255,9 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
   cleanup_close int fd = rootfs_open(rootfd, m->destination, kind, err);
   if (fd < 0)
     return berth_err_wrap(err, "mount %s", m->destination);
+  if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0) &&
+      proc_sys_target_check(rootfd, m->destination, err) < 0)
+    return -1;
   char target[32];
   fd_path(target, fd);
 
@@ -411,9 +438,31 @@ int rootfs_pivot(int rootfd, bool no_pivot, struct berth_err **err)
 
 /* ---- after pivot ---- */
 
+/* The container's /dev/null, if it really is the null device (1:3): an
+ * image-controlled /dev/null must not become the mask (CVE-2025-31133). */
+static int dev_null_open(int rootfd, struct berth_err **err)
+{
+  int fd = open_in_root(rootfd, "/dev/null", O_PATH | O_NOFOLLOW);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    berth_err_sys(err, "maskedPaths: open /dev/null");
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+    close(fd);
+    return berth_err_set(err, 0,
+                         "maskedPaths: refusing: the container's /dev/null is not the "
+                         "null device (1:3)");
+  }
+  return fd;
+}
+
 int paths_mask(char **paths, struct berth_err **err)
 {
   cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  cleanup_close int nullfd = -1;
   for (size_t i = 0; paths && paths[i]; i++) {
     cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
     if (fd < 0) {
@@ -424,11 +473,14 @@ int paths_mask(char **paths, struct berth_err **err)
     struct stat st;
     if (fstat(fd, &st) < 0)
       return berth_err_sys(err, "mask %s", paths[i]);
-    char target[32];
+    char target[32], null_path[32];
     fd_path(target, fd);
+    if (!S_ISDIR(st.st_mode) && nullfd < 0 && (nullfd = dev_null_open(rootfd, err)) < 0)
+      return -1;
+    fd_path(null_path, nullfd);
     int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs",
                                         MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
-                                : mount("/dev/null", target, NULL, MS_BIND, NULL);
+                                : mount(null_path, target, NULL, MS_BIND, NULL);
     if (r < 0)
       return berth_err_sys(err, "mask %s", paths[i]);
   }
