@@ -5,6 +5,7 @@
  * redirect a mount onto the host (CVE-2021-30465 class). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,12 @@ static int open_in_root(int rootfd, const char *path, int flags)
   return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 }
 
-/* Opens PATH inside the root as O_PATH, creating what is missing. */
-static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct berth_err **err)
+/* Opens PATH inside the root as O_PATH, creating what is missing. A
+ * dangling symlink on the way is followed the way the kernel would inside
+ * the root: its target is created (within the rootfs: RESOLVE_IN_ROOT
+ * clamps ".." and absolute links to it), as runc does. */
+static int rootfs_open_depth(int rootfd, const char *path, enum mk_kind kind, int depth,
+                             struct berth_err **err)
 {
   int fd = open_in_root(rootfd, path, O_PATH);
   if (fd >= 0 || errno != ENOENT || kind == MK_NONE) {
@@ -50,6 +55,8 @@ static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct b
       return berth_err_sys(err, "open %s in rootfs", path);
     return fd;
   }
+  if (depth > 40)
+    return berth_err_set(err, ELOOP, "open %s in rootfs", path);
   cleanup_free char *p = xstrdup(path);
   char *end = p + strlen(p);
   for (char *s = p + 1; s <= end; s++) {
@@ -65,6 +72,17 @@ static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct b
       *slash = '/';
       if (parent < 0)
         return berth_err_sys(err, "open parent of %s in rootfs", p);
+      char link[PATH_MAX];
+      ssize_t ln = readlinkat(parent, slash + 1, link, sizeof(link) - 1);
+      if (ln > 0) {
+        /* A dangling symlink: go on from where it points. */
+        link[ln] = '\0';
+        *slash = '\0';
+        cleanup_free char *next =
+            link[0] == '/' ? xasprintf("%s%s%s", link, saved ? "/" : "", saved ? s + 1 : "")
+                           : xasprintf("%s/%s%s%s", p, link, saved ? "/" : "", saved ? s + 1 : "");
+        return rootfs_open_depth(rootfd, next, kind, depth + 1, err);
+      }
       int r;
       if (saved == '\0' && kind == MK_FILE) {
         r = openat(parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -84,6 +102,11 @@ static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct b
   if (fd < 0)
     return berth_err_sys(err, "open %s in rootfs", path);
   return fd;
+}
+
+static int rootfs_open(int rootfd, const char *path, enum mk_kind kind, struct berth_err **err)
+{
+  return rootfs_open_depth(rootfd, path, kind, 0, err);
 }
 
 int rootfs_mkdir(int rootfd, const char *path, struct berth_err **err)

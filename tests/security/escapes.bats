@@ -78,3 +78,89 @@ refused() {
 	[ "${lines[0]}" = 0 ]
 	[ "${lines[1]}" = "1:3" ]
 }
+
+# --- mount destinations ------------------------------------------------------
+
+@test "bind destination through an absolute symlink stays inside the rootfs (CVE-2021-30465 class)" {
+	local host_dir src
+	host_dir=$(mktemp -d /tmp/berth-escape-target.XXXXXX)
+	src=$(mktemp -d /tmp/berth-escape-src.XXXXXX)
+	echo marker >"$src/from-bind"
+	# The image points /mnt/evil at the host directory's absolute path.
+	mkdir -p "$BUNDLE/rootfs/mnt"
+	ln -s "$host_dir" "$BUNDLE/rootfs/mnt/evil"
+	update_config --arg s "$src" '.mounts += [{"destination": "/mnt/evil", "type": "bind", "source": $s, "options": ["rbind", "ro"]}]'
+	set_args sh -c 'cat /mnt/evil/from-bind'
+	run_berth run ctr
+	local rc=$status out=$output
+	# Whatever the runtime did, the host directory got nothing mounted or written.
+	[ -z "$(ls -A "$host_dir")" ] || fail "host directory changed: $(ls -A "$host_dir")"
+	[ "$(cat /proc/self/mountinfo)" = "$HOST_MOUNTS" ] || fail "host mount table changed"
+	rm -rf "$host_dir" "$src"
+	# And inside, the bind landed at the symlink's target within the rootfs.
+	[ "$rc" -eq 0 ] || fail "run failed: $out"
+	[ "$out" = marker ]
+	[ -d "$BUNDLE/rootfs$host_dir" ]
+}
+
+@test "bind destination through a relative ../.. symlink stays inside the rootfs" {
+	local src
+	src=$(mktemp -d /tmp/berth-escape-src.XXXXXX)
+	echo marker >"$src/from-bind"
+	mkdir -p "$BUNDLE/rootfs/mnt"
+	# Enough ../ to leave any rootfs if followed on the host.
+	ln -s ../../../../../../../../../../etc "$BUNDLE/rootfs/mnt/up"
+	update_config --arg s "$src" '.mounts += [{"destination": "/mnt/up", "type": "bind", "source": $s, "options": ["rbind", "ro"]}]'
+	set_args sh -c 'cat /mnt/up/from-bind; cat /etc/from-bind'
+	run_berth run ctr
+	local rc=$status out=$output
+	[ ! -e /etc/from-bind ] || fail "the bind reached the host's /etc"
+	[ "$(cat /proc/self/mountinfo)" = "$HOST_MOUNTS" ] || fail "host mount table changed"
+	rm -rf "$src"
+	[ "$rc" -eq 0 ] || fail "run failed: $out"
+	[ "${lines[0]}" = marker ]
+	[ "${lines[1]}" = marker ]
+}
+
+@test "a destination longer than PATH_MAX is refused cleanly" {
+	local long
+	long=$(printf '/%0250d' $(seq 1 20) | tr 0 a)
+	update_config --arg d "$long" '.mounts += [{"destination": $d, "type": "tmpfs", "source": "tmpfs"}]'
+	refused
+}
+
+# --- cwd ---------------------------------------------------------------------
+
+@test "cwd /proc/self/fd/N cannot reach a host directory (CVE-2024-21626 class)" {
+	local n out
+	for n in 3 4 5 6 7 8; do
+		update_config --arg c "/proc/self/fd/$n" '.process.cwd = $c'
+		set_args sh -c 'pwd; ls / | tr "\n" " "'
+		run_berth run "ctr$n"
+		out=$output
+		# Either refused, or the cwd is inside the container: its / is the
+		# busybox rootfs, never the host's.
+		if [ "$status" -eq 0 ]; then
+			[[ "${lines[0]}" != *"(unreachable)"* ]] || fail "fd $n: cwd outside the root: $out"
+			[[ "${lines[1]}" != *"vmlinuz"* && "${lines[1]}" != *"work"* ]] || fail "fd $n: host root visible: $out"
+		fi
+		[ -z "$(ls -A "$ROOT" 2>/dev/null | grep -x "ctr$n")" ] || fail "state left for ctr$n"
+	done
+}
+
+# --- /dev ----------------------------------------------------------------------
+
+@test "an image whose /dev/pts is a symlink to / gets devpts on berth's /dev, not on its target" {
+	rm -rf "$BUNDLE/rootfs/dev"
+	mkdir -p "$BUNDLE/rootfs/dev"
+	ln -s / "$BUNDLE/rootfs/dev/pts"
+	ln -s /etc/passwd "$BUNDLE/rootfs/dev/console"
+	set_args sh -c 'awk "\$5 == \"/dev/pts\"" /proc/self/mountinfo | grep -c " - devpts "; ls /bin/sh >/dev/null && echo root-intact'
+	run_berth run ctr
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 1 ]
+	[ "${lines[1]}" = root-intact ]
+	[ "$(cat /proc/self/mountinfo)" = "$HOST_MOUNTS" ]
+	# The image's own files are as they were.
+	[ -L "$BUNDLE/rootfs/dev/pts" ]
+}
