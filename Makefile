@@ -105,10 +105,10 @@ lint:
 	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) -- -std=gnu11 $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
-	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h)
+	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) tests/fixtures/*.c
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h)
+	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) tests/fixtures/*.c
 
 demo: deps
 	@$(MAKE) --no-print-directory berth
