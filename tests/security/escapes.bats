@@ -164,3 +164,27 @@ refused() {
 	# The image's own files are as they were.
 	[ -L "$BUNDLE/rootfs/dev/pts" ]
 }
+
+# --- privileges ----------------------------------------------------------------
+
+# setuid-root copy of the probe, run by uid 1000; prints the euid it got.
+setuid_probe_euid() {
+	cp "$BUNDLE/rootfs/bin/syscall-probe" "$BUNDLE/rootfs/bin/probe-suid"
+	chown 0:0 "$BUNDLE/rootfs/bin/probe-suid"
+	chmod 4755 "$BUNDLE/rootfs/bin/probe-suid"
+	update_config --argjson nnp "$1" '.process.noNewPrivileges = $nnp | .process.user = {"uid": 1000, "gid": 1000}'
+	# geteuid is syscall 107 on x86_64
+	set_args /bin/probe-suid raw 107
+	run_berth run "ctr-$1"
+}
+
+@test "no_new_privs stops a setuid-root binary from gaining root (setuid escalation class)" {
+	[ "$(uname -m)" = x86_64 ] || skip "syscall number is x86_64's"
+	setuid_probe_euid true
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 1000" ] || fail "with no_new_privs the setuid binary ran as euid: $output"
+	# The same binary without no_new_privs does become root: the check above can fail.
+	setuid_probe_euid false
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 0" ] || fail "without no_new_privs expected euid 0, got: $output"
+}
