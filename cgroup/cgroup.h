@@ -144,8 +144,6 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
  * is left. */
 int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
                   struct cgroup **out, struct berth_err **err);
-/* Moves pid (a process berth started) into the cgroup, in every hierarchy. */
-int cgroup_enter(const struct cgroup *cg, pid_t pid, struct berth_err **err);
 /* Opens the cgroup's v2 directory for clone3(CLONE_INTO_CGROUP); -1 when it
  * has none (v1), with err unset. */
 int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);

@@ -30,11 +30,13 @@ struct cgroup {
 /* The hierarchy holding a v1 controller, or the v2 one (controller ""). */
 struct cgroup_dir *cgroup_find(const struct cgroup *cg, const char *controller, bool v2);
 
+/* Does a comma-separated controller list ("cpu,cpuacct") hold this one? */
+bool cgroup_controllers_have(const char *list, const char *controller);
+
+/* Does v1 hierarchy d hold this controller? (A v2 directory holds them all.) */
 static inline bool cgroup_find_in(const struct cgroup_dir *d, const char *controller)
 {
-  struct cgroup one = {.n = 1};
-  one.h[0] = *d;
-  return cgroup_find(&one, controller, d->v2) != NULL;
+  return d->v2 || cgroup_controllers_have(d->controllers, controller);
 }
 
 /* Read/write a file of the container's directory. Reads return 0 or -1

@@ -164,15 +164,20 @@ struct cgroup_dir *cgroup_find(const struct cgroup *cg, const char *controller, 
     struct cgroup_dir *d = (struct cgroup_dir *)&cg->h[i];
     if (d->v2 != v2)
       continue;
-    if (v2)
+    if (v2 || cgroup_controllers_have(d->controllers, controller))
       return d;
-    /* controllers is "cpu" or "cpu,cpuacct": match a whole word. */
-    size_t l = strlen(controller);
-    for (const char *p = d->controllers; (p = strstr(p, controller)) != NULL; p += l)
-      if ((p == d->controllers || p[-1] == ',') && (p[l] == '\0' || p[l] == ','))
-        return d;
   }
   return NULL;
+}
+
+bool cgroup_controllers_have(const char *list, const char *controller)
+{
+  /* list is "cpu" or "cpu,cpuacct": match a whole word. */
+  size_t l = strlen(controller);
+  for (const char *p = list; (p = strstr(p, controller)) != NULL; p += l)
+    if ((p == list || p[-1] == ',') && (p[l] == '\0' || p[l] == ','))
+      return true;
+  return false;
 }
 
 /* ---- placement ---- */
@@ -417,18 +422,6 @@ undo:
 fail:
   cgroup_free(cg);
   return -1;
-}
-
-int cgroup_enter(const struct cgroup *cg, pid_t pid, struct berth_err **err)
-{
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%d", pid);
-  for (size_t i = 0; i < cg->n; i++) {
-    cleanup_free char *procs = xasprintf("%s/cgroup.procs", cg->h[i].dir);
-    if (write_string_at(AT_FDCWD, procs, buf, err) < 0)
-      return berth_err_wrap(err, "cgroup: move %d into %s", pid, cg->h[i].dir);
-  }
-  return 0;
 }
 
 int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err)
