@@ -46,6 +46,7 @@ int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, con
 json_t *state_to_json(const struct runtime_info *in);
 
 extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kill, verb_delete,
-    verb_list, verb_spec, verb_features, verb_pause, verb_resume, verb_update, verb_ps, verb_events;
+    verb_list, verb_spec, verb_features, verb_pause, verb_resume, verb_update, verb_ps, verb_events,
+    verb_exec;
 
 #endif

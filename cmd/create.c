@@ -36,7 +36,8 @@ int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, con
   case OPT_PRESERVE_FDS:
     return cmd_parse_uint(v, "--preserve-fds", arg, &o->preserve_fds);
   case OPT_CONSOLE:
-    return cmd_usage_error(v, "--console-socket: not supported yet");
+    o->console_socket = arg;
+    return -1;
   }
   return cmd_usage_error(v, "unhandled option");
 }
@@ -68,6 +69,8 @@ const struct verb verb_create = {
     "  --pid-file FILE        write the container's host pid to FILE\n"
     "  --no-pivot             use MS_MOVE + chroot instead of pivot_root\n"
     "  --no-new-keyring       keep the caller's session keyring\n"
-    "  --preserve-fds N       pass fds 3..3+N-1 to the container\n",
+    "  --preserve-fds N       pass fds 3..3+N-1 to the container\n"
+    "  --console-socket PATH  send the pty master (process.terminal) to this\n"
+    "                         unix socket\n",
     run_create,
 };

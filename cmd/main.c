@@ -17,7 +17,7 @@ struct globals g = {.root = "/run/berth"};
 static const struct verb *const verbs[] = {
     &verb_create, &verb_start,  &verb_run,  &verb_state,    &verb_kill,
     &verb_delete, &verb_list,   &verb_spec, &verb_features, &verb_pause,
-    &verb_resume, &verb_update, &verb_ps,   &verb_events,
+    &verb_resume, &verb_update, &verb_ps,   &verb_events,   &verb_exec,
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 

@@ -53,6 +53,9 @@ const struct verb verb_run = {
     "  --pid-file FILE        write the container's host pid to FILE\n"
     "  --no-pivot             use MS_MOVE + chroot instead of pivot_root\n"
     "  --no-new-keyring       keep the caller's session keyring\n"
-    "  --preserve-fds N       pass fds 3..3+N-1 to the container\n",
+    "  --preserve-fds N       pass fds 3..3+N-1 to the container\n"
+    "  --console-socket PATH  send the pty master (process.terminal) to this\n"
+    "                         unix socket; without it, `run` relays its own\n"
+    "                         terminal\n",
     run_run,
 };

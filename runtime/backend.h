@@ -16,6 +16,14 @@ struct backend_created {
   pid_t pid;
   int pidfd;   /* -1 unless asked to keep */
   int sync_fd; /* -1 unless asked to keep: EOF once the process execs */
+  int pty;     /* the pty master when the process has a terminal and no
+                  console socket took it; else -1 */
+};
+
+struct backend_exec_opts {
+  unsigned preserve_fds;
+  const char *console_socket; /* NULL: the pty master is handed back */
+  const sigset_t *orig_mask;
 };
 
 struct backend_ops {
@@ -25,6 +33,10 @@ struct backend_ops {
   int (*create)(int dirfd, const char *id, const struct spec *spec,
                 const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
                 struct backend_created *out, struct berth_err **err);
+  /* Starts spec's process in the running container st; returns once it
+   * exec'd. out->pidfd and out->pty as for create with keep. */
+  int (*exec)(const struct state *st, const struct spec *spec, const struct backend_exec_opts *o,
+              struct backend_created *out, struct berth_err **err);
   int (*start)(int dirfd, const struct state *st, struct berth_err **err);
   int (*kill)(const struct state *st, int sig, bool all, struct berth_err **err);
   /* Kills everything left and waits until the init is gone. */

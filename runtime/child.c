@@ -226,6 +226,15 @@ _Noreturn void child_main(struct child_ctx *c)
   if (setup_after_pivot(c, &exe, &err) < 0)
     goto fail;
   char **env = exec_env(s);
+  if (s->terminal) {
+    int master = -1;
+    if (tty_setup_child(s, &master, &err) < 0)
+      goto fail;
+    int r = sync_send_fd(c->sync_fd, SYNC_PTY, master);
+    close(master);
+    if (r < 0)
+      _exit(1);
+  }
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
     _exit(1);
@@ -257,6 +266,93 @@ _Noreturn void child_main(struct child_ctx *c)
 fail:
   /* Whoever waits on the socket (create, or run after start) prints it;
    * with nobody listening, the container's stderr is the only witness. */
+  if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)
+    dprintf(2, "berth: %s\n", err->msg);
+  _exit(127);
+}
+
+/* Joins the container's namespaces: all at once through the init's pidfd
+ * (Linux 5.8+), else one /proc/PID/ns file at a time, user first (it
+ * decides what the others may be joined as), mount last. */
+static int exec_ns_join(const struct exec_ctx *c, struct berth_err **err)
+{
+  if (c->ns_flags == 0)
+    return 0;
+  if (setns(c->pidfd, c->ns_flags) == 0)
+    return 0;
+  if (errno != EINVAL)
+    return berth_err_sys(err, "join the container's namespaces");
+  static const struct {
+    int flag;
+    const char *name;
+  } order[] = {{CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"},       {CLONE_NEWUTS, "uts"},
+               {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"}};
+  enum { N = sizeof(order) / sizeof(order[0]) };
+  int fds[N];
+  int ret = 0;
+  for (size_t i = 0; i < N; i++) {
+    fds[i] = -1;
+    if (ret == 0 && (c->ns_flags & order[i].flag)) {
+      char path[64];
+      snprintf(path, sizeof(path), "/proc/%d/ns/%s", c->init_pid, order[i].name);
+      if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        ret = berth_err_sys(err, "open %s", path);
+    }
+  }
+  for (size_t i = 0; i < N && ret == 0; i++)
+    if (fds[i] >= 0 && setns(fds[i], order[i].flag) < 0)
+      ret = berth_err_sys(err, "join the container's %s namespace", order[i].name);
+  fds_close(fds, N);
+  return ret;
+}
+
+_Noreturn void exec_child_main(struct exec_ctx *c)
+{
+  struct berth_err *err = NULL;
+  const struct spec *s = c->spec;
+  char *exe = NULL;
+
+  /* As for the init: until execve, the container must not be able to open
+   * this process's /proc files (CVE-2019-5736, CVE-2016-9962). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (sync_recv(c->sync_fd, &err) != SYNC_GO)
+    _exit(1);
+  if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
+    goto fail;
+  if (exec_ns_join(c, &err) < 0)
+    goto fail;
+  close(c->pidfd);
+  /* setns(mnt) left root and cwd at the namespace's root: the container's. */
+  if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+    goto fail;
+  char **env = exec_env(s);
+  if (s->terminal) {
+    int master = -1;
+    if (tty_setup_child(s, &master, &err) < 0)
+      goto fail;
+    int r = sync_send_fd(c->sync_fd, SYNC_PTY, master);
+    close(master);
+    if (r < 0)
+      _exit(1);
+  }
+  if (s->seccomp && !s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+    goto fail;
+  if (user_and_caps_apply(s, &err) < 0)
+    goto fail;
+  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    berth_err_sys(&err, "set no_new_privs");
+    goto fail;
+  }
+  umask(s->has_umask ? s->umask : 022);
+  if (fds_prepare(c->preserve_fds, &err) < 0)
+    goto fail;
+  signals_reset(&c->orig_mask);
+  if (s->seccomp && s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+    goto fail;
+  execve(exe, s->args, env);
+  berth_err_sys(&err, "exec %s", exe);
+
+fail:
   if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)
     dprintf(2, "berth: %s\n", err->msg);
   _exit(127);

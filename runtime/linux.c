@@ -118,15 +118,7 @@ static unsigned long clone_flags(const struct spec *s)
   return flags;
 }
 
-static int preserved_fds_check(unsigned n, struct berth_err **err)
-{
-  for (unsigned fd = 3; fd < 3 + n; fd++)
-    if (fcntl((int)fd, F_GETFD) < 0)
-      return berth_err_set(err, EBADF, "--preserve-fds %u: fd %u is not open", n, fd);
-  return 0;
-}
-
-static int pid_file_write(const char *path, pid_t pid, struct berth_err **err)
+int pid_file_write(const char *path, pid_t pid, struct berth_err **err)
 {
   cleanup_free char *d = xstrdup(path), *b = xstrdup(path);
   cleanup_close int dirfd = open(dirname(d), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -171,21 +163,45 @@ static int userns_write_maps(pid_t pid, const struct spec *s, struct berth_err *
   return 0;
 }
 
-/* Host side after the clone: wait for the child to finish its setup. */
-static int init_sync(int sock, pid_t pid, struct berth_err **err)
+/* The pty master the child sent: to the console socket, or kept. */
+static int pty_route(int master, const char *console_socket, int *pty_out, struct berth_err **err)
+{
+  if (console_socket) {
+    int r = tty_send_to_socket(console_socket, master, err);
+    close(master);
+    return r;
+  }
+  if (*pty_out >= 0)
+    close(*pty_out);
+  *pty_out = master;
+  return 0;
+}
+
+/* Host side after the clone: wait for the child to finish its setup.
+ * want: SYNC_READY (an init), or 0 (an exec: EOF once it exec'd). */
+static int child_sync(int sock, pid_t pid, int want, const char *console_socket, int *pty,
+                      struct berth_err **err)
 {
   /* Host-side work on the child (uid maps, cgroup, network) goes here,
    * before the child is told to go on. */
   if (sync_send(sock, SYNC_GO, NULL) < 0)
-    return berth_err_sys(err, "signal container init");
-  int type = sync_recv(sock, err);
-  if (type == SYNC_READY)
+    return berth_err_sys(err, "signal container process");
+  int type, fd = -1;
+  while ((type = sync_recv_fd(sock, &fd, err)) == SYNC_PTY) {
+    if (fd < 0)
+      return berth_err_set(err, EPROTO, "terminal: no pty received");
+    if (pty_route(fd, console_socket, pty, err) < 0)
+      return -1;
+  }
+  if (fd >= 0)
+    close(fd);
+  if (type == want)
     return 0;
   if (type == SYNC_ERROR || type < 0)
     return -1;
   int ws = 0;
   waitpid(pid, &ws, 0);
-  return berth_err_set(err, 0, "container init exited during setup (%s %d)",
+  return berth_err_set(err, 0, "container process exited during setup (%s %d)",
                        WIFSIGNALED(ws) ? "signal" : "status",
                        WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
 }
@@ -227,6 +243,15 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
   free(st.created);
   free(key);
   return r;
+}
+
+/* The config as created, for exec: the bundle may change or go away. */
+static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
+{
+  cleanup_free char *text = json_dumps(s->json, JSON_COMPACT);
+  if (text == NULL)
+    return berth_err_set(err, ENOMEM, "save config");
+  return write_file_atomic_at(dirfd, CONFIG_FILE, text, strlen(text), 0600, err);
 }
 
 /* The device rules the cgroup gets: deny everything, then the config's
@@ -314,9 +339,13 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   }
   cleanup_close int pidfd_owned = pidfd;
   if (userns_write_maps(pid, s, err) < 0 || oom_score_adj_apply(s, pid, err) < 0 ||
-      init_sync(sock, pid, err) < 0 || state_record(dirfd, id, s, pid, cg, err) < 0 ||
+      child_sync(sock, pid, SYNC_READY, o->console_socket, &out->pty, err) < 0 ||
+      state_record(dirfd, id, s, pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
     init_reap(pid, pidfd);
+    if (out->pty >= 0)
+      close(out->pty);
+    out->pty = -1;
     return -1;
   }
   out->pid = pid;
@@ -329,8 +358,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
                         const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
                         struct backend_created *out, struct berth_err **err)
 {
-  if (preserved_fds_check(o->preserve_fds, err) < 0)
-    return -1;
+  out->pty = -1;
   struct cgroup *cg = NULL;
   if (cgroup_for(id, s, &cg, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
@@ -502,8 +530,102 @@ static int linux_stats(const struct state *st, json_t **stats, uint64_t *oom_kil
   return 0;
 }
 
+/* Namespaces of the init that differ from ours: those are the ones to join. */
+static int ns_differing(pid_t pid, int *parent_flags, int *child_flags)
+{
+  static const struct {
+    const char *name;
+    int flag;
+    bool in_parent; /* only the children of a joiner enter it */
+  } kinds[] = {
+      {"user", CLONE_NEWUSER, false}, {"mnt", CLONE_NEWNS, false},
+      {"ipc", CLONE_NEWIPC, false},   {"uts", CLONE_NEWUTS, false},
+      {"net", CLONE_NEWNET, false},   {"cgroup", CLONE_NEWCGROUP, false},
+      {"pid", CLONE_NEWPID, true},    {"time", CLONE_NEWTIME, true},
+  };
+  *parent_flags = *child_flags = 0;
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+    char path[64];
+    struct stat theirs, ours;
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kinds[i].name);
+    if (stat(path, &theirs) < 0) {
+      if (errno == ENOENT)
+        continue; /* a kernel without this namespace kind */
+      return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/self/ns/%s", kinds[i].name);
+    if (stat(path, &ours) < 0 || (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev))
+      continue;
+    *(kinds[i].in_parent ? parent_flags : child_flags) |= kinds[i].flag;
+  }
+  return 0;
+}
+
+static int linux_exec(const struct state *st, const struct spec *s,
+                      const struct backend_exec_opts *o, struct backend_created *out,
+                      struct berth_err **err)
+{
+  out->pty = out->pidfd = out->sync_fd = -1;
+  cleanup_close int initfd = init_pidfd(st);
+  if (initfd < 0)
+    return berth_err_set(err, 0, "cannot exec in a stopped container");
+  int parent_flags, child_flags;
+  if (ns_differing(st->pid, &parent_flags, &child_flags) < 0)
+    return berth_err_sys(err, "read the container's namespaces");
+  /* berth exec itself enters the pid and time namespaces: they take effect
+   * for its children only, so the process is born inside them. */
+  if (parent_flags && setns(initfd, parent_flags) < 0)
+    return berth_err_sys(err, "join the container's pid namespace");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return berth_err_sys(err, "socketpair");
+  cleanup_close int sock = sv[0];
+  cleanup_close int child_sock = sv[1];
+  struct exec_ctx ctx = {
+      .spec = s,
+      .sync_fd = child_sock,
+      .pidfd = initfd,
+      .init_pid = st->pid,
+      .ns_flags = child_flags,
+      .preserve_fds = o->preserve_fds,
+      .cg = st->cg,
+  };
+  if (o->orig_mask)
+    ctx.orig_mask = *o->orig_mask;
+  else
+    sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
+  cleanup_close int cgfd = st->cg ? cgroup_open_v2(st->cg, err) : -1;
+  if (cgfd < 0 && *err)
+    return -1;
+  int pidfd = -1;
+  pid_t pid = clone_init(0, cgfd, &ctx.in_cgroup_v2, &pidfd);
+  if (pid < 0) {
+    if (errno == ENOMEM && parent_flags & CLONE_NEWPID)
+      return berth_err_set(err, 0, "cannot exec in a stopped container");
+    return berth_err_sys(err, "clone process");
+  }
+  if (pid == 0) {
+    close(sock);
+    exec_child_main(&ctx);
+  }
+  cleanup_close int pidfd_owned = pidfd;
+  close(steal_fd(&child_sock));
+  if (oom_score_adj_apply(s, pid, err) < 0 ||
+      child_sync(sock, pid, 0, o->console_socket, &out->pty, err) < 0) {
+    init_reap(pid, pidfd);
+    if (out->pty >= 0)
+      close(out->pty);
+    out->pty = -1;
+    return -1;
+  }
+  out->pid = pid;
+  out->pidfd = steal_fd(&pidfd_owned);
+  return 0;
+}
+
 const struct backend_ops backend_linux = {
     .name = "linux",
+    .exec = linux_exec,
     .create = linux_create,
     .start = linux_start,
     .kill = linux_kill,

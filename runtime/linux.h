@@ -27,6 +27,36 @@ struct child_ctx {
 /* child.c: the container init's recipe. Never returns. */
 _Noreturn void child_main(struct child_ctx *c);
 
+/* A process exec'd into a running container (`berth exec`). Its parent
+ * already joined the pid and time namespaces, so it was born in them. */
+struct exec_ctx {
+  const struct spec *spec; /* the container's config, process replaced */
+  int sync_fd;
+  int pidfd; /* the container init */
+  pid_t init_pid;
+  int ns_flags; /* CLONE_NEW* to join (user, mnt, ipc, uts, net, cgroup) */
+  unsigned preserve_fds;
+  sigset_t orig_mask;
+  const struct cgroup *cg;
+  bool in_cgroup_v2;
+};
+_Noreturn void exec_child_main(struct exec_ctx *c);
+
+/* linux.c: atomically, as runc does (clients poll for it). */
+int pid_file_write(const char *path, pid_t pid, struct berth_err **err);
+
+/* tty.c */
+/* Child, inside the container: a pty from its /dev/ptmx; the peer becomes
+ * the controlling terminal and fds 0-2. *master is for the caller. */
+int tty_setup_child(const struct spec *s, int *master, struct berth_err **err);
+/* Parent: send the master over the unix socket at path (runc's protocol). */
+int tty_send_to_socket(const char *path, int master, struct berth_err **err);
+int tty_check_socket(const char *path, struct berth_err **err);
+/* Parent: relay the caller's stdio (raw mode when a terminal) to master
+ * until pid exits; forwards the signals in set (blocked by the caller). */
+int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, bool copy_winsize,
+              int *exit_status);
+
 /* mount.c (child, before pivot_root) */
 /* underfd: the rootfs directory opened before the self-bind. */
 int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err);
@@ -50,8 +80,12 @@ int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
 char **exec_env(const struct spec *s);
 
 /* sync.c: parent <-> child messages over a SOCK_SEQPACKET socketpair */
-enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR };
+enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY };
 int sync_send(int fd, enum sync_type type, const struct berth_err *e);
+/* A message carrying one fd (SCM_RIGHTS). */
+int sync_send_fd(int fd, enum sync_type type, int passed);
+/* sync_recv that also takes a passed fd (*passed = -1 when none came). */
+int sync_recv_fd(int fd, int *passed, struct berth_err **err);
 /* Returns the message type, 0 on EOF, -1 on error; an error message from
  * the other side is copied into *err with type SYNC_ERROR. */
 int sync_recv(int fd, struct berth_err **err);

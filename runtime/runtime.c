@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,18 +119,49 @@ static int create_in_dir(const char *root, const char *id, const struct spec *sp
   return 0;
 }
 
-static int create_common(const char *root, const char *id, const struct runtime_create_opts *o,
-                         const sigset_t *orig_mask, bool keep, struct backend_created *out,
-                         struct berth_err **err)
+/* Before berth opens anything: else one of its own fds could pass for a
+ * preserved one (and reach the container). */
+static int preserved_fds_check(unsigned n, struct berth_err **err)
 {
-  if (runtime_validate_id(id, err) < 0)
+  for (unsigned fd = 3; fd < 3 + n; fd++)
+    if (fcntl((int)fd, F_GETFD) < 0)
+      return berth_err_set(err, EBADF, "--preserve-fds %u: fd %u is not open", n, fd);
+  return 0;
+}
+
+/* Compiled seccomp programs are shared by every container of this user. */
+static const char *seccomp_cache_dir(void)
+{
+  return geteuid() == 0 ? "/run/berth-seccomp-cache" : NULL;
+}
+
+/* attach: `run` in the foreground, which can relay a terminal itself. */
+static int terminal_check(const struct spec *spec, const char *console_socket, bool attach,
+                          struct berth_err **err)
+{
+  if (!spec->terminal)
+    return 0;
+  if (console_socket)
+    return tty_check_socket(console_socket, err);
+  if (!attach)
+    return berth_err_set(err, 0,
+                         "process.terminal is true but nothing would hold the terminal: "
+                         "give --console-socket");
+  return 0;
+}
+
+static int create_common(const char *root, const char *id, const struct runtime_create_opts *o,
+                         const sigset_t *orig_mask, bool keep, bool attach,
+                         struct backend_created *out, struct berth_err **err)
+{
+  if (preserved_fds_check(o->preserve_fds, err) < 0 || runtime_validate_id(id, err) < 0)
     return -1;
   struct spec *spec = NULL;
-  /* Compiled seccomp programs are shared by every container of this user. */
-  const char *seccomp_cache = geteuid() == 0 ? "/run/berth-seccomp-cache" : NULL;
-  if (spec_load(o->bundle ? o->bundle : ".", seccomp_cache, &spec, err) < 0)
+  if (spec_load(o->bundle ? o->bundle : ".", seccomp_cache_dir(), &spec, err) < 0)
     return -1;
-  int ret = create_in_dir(root, id, spec, o, orig_mask, keep, out, err);
+  int ret = terminal_check(spec, o->console_socket, attach, err);
+  if (ret == 0)
+    ret = create_in_dir(root, id, spec, o, orig_mask, keep, out, err);
   spec_free(spec);
   return ret;
 }
@@ -137,8 +169,8 @@ static int create_common(const char *root, const char *id, const struct runtime_
 int runtime_create(const char *root, const char *id, const struct runtime_create_opts *o,
                    struct berth_err **err)
 {
-  struct backend_created c;
-  return create_common(root, id, o, NULL, false, &c, err);
+  struct backend_created c = {.pty = -1};
+  return create_common(root, id, o, NULL, false, false, &c, err);
 }
 
 int runtime_start(const char *root, const char *id, struct berth_err **err)
@@ -416,10 +448,11 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   if (!o->detach)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-  struct backend_created c = {.pidfd = -1, .sync_fd = -1};
-  int ret = create_common(root, id, &o->create, &orig, true, &c, err);
+  struct backend_created c = {.pidfd = -1, .sync_fd = -1, .pty = -1};
+  int ret = create_common(root, id, &o->create, &orig, true, !o->detach, &c, err);
   cleanup_close int pidfd = c.pidfd;
   cleanup_close int sync_fd = c.sync_fd;
+  cleanup_close int pty = c.pty;
   if (ret < 0)
     goto out;
   if ((ret = runtime_start(root, id, err)) < 0)
@@ -434,7 +467,10 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   }
   *exit_status = 0;
   if (!o->detach) {
-    run_wait(c.pid, pidfd, &set, exit_status);
+    if (pty >= 0)
+      tty_relay(pty, c.pid, pidfd, &set, true, exit_status);
+    else
+      run_wait(c.pid, pidfd, &set, exit_status);
     if (!o->keep)
       ret = runtime_delete(root, id, true, err);
   }
@@ -447,6 +483,219 @@ fail : {
     ;
 }
 out:
+  sigprocmask(SIG_SETMASK, &orig, NULL);
+  return ret;
+}
+
+/* ---- exec ---- */
+
+static int strv_has(json_t *arr, const char *v)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach (arr, i, e)
+    if (json_is_string(e) && strcmp(json_string_value(e), v) == 0)
+      return 1;
+  return 0;
+}
+
+static json_t *strv_json(char **v)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new(a, json_string(v[i]));
+  return a;
+}
+
+/* The config's process with exec's flags applied, runc's way. */
+static int exec_process_from_flags(const struct runtime_exec_opts *o, json_t *config, json_t **out,
+                                   struct berth_err **err)
+{
+  json_t *base = json_object_get(config, "process");
+  json_t *p = json_is_object(base) ? json_deep_copy(base) : json_object();
+  *out = p;
+  json_object_set_new(p, "args", strv_json(o->args));
+  json_object_set_new(p, "terminal", json_boolean(o->tty));
+  if (o->cwd)
+    json_object_set_new(p, "cwd", json_string(o->cwd));
+  if (o->no_new_privs)
+    json_object_set_new(p, "noNewPrivileges", json_true());
+  json_t *env = json_object_get(p, "env");
+  if (!json_is_array(env)) {
+    env = json_array();
+    json_object_set_new(p, "env", env);
+  }
+  for (size_t i = 0; o->env && o->env[i]; i++) {
+    const char *eq = strchr(o->env[i], '=');
+    if (eq == NULL || eq == o->env[i])
+      return berth_err_set(err, 0, "--env \"%s\": must be KEY=VALUE", o->env[i]);
+    size_t klen = (size_t)(eq - o->env[i]) + 1, k;
+    json_t *e;
+    bool replaced = false;
+    json_array_foreach (env, k, e) {
+      if (json_is_string(e) && strncmp(json_string_value(e), o->env[i], klen) == 0) {
+        json_array_set_new(env, k, json_string(o->env[i]));
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced)
+      json_array_append_new(env, json_string(o->env[i]));
+  }
+  json_t *user = json_object_get(p, "user");
+  if (!json_is_object(user)) {
+    user = json_object();
+    json_object_set_new(p, "user", user);
+  }
+  if (o->user) {
+    unsigned long uid, gid = 0;
+    char *end;
+    errno = 0;
+    uid = strtoul(o->user, &end, 10);
+    bool ok = end != o->user && errno == 0 && uid <= UINT32_MAX - 1;
+    if (ok && *end == ':') {
+      const char *g = end + 1;
+      gid = strtoul(g, &end, 10);
+      ok = end != g && errno == 0 && gid <= UINT32_MAX - 1;
+    }
+    if (!ok || *end != '\0')
+      return berth_err_set(err, 0, "--user \"%s\": must be UID[:GID] (numbers)", o->user);
+    json_object_set_new(user, "uid", json_integer((json_int_t)uid));
+    json_object_set_new(user, "gid", json_integer((json_int_t)gid));
+  }
+  if (o->additional_gids) {
+    json_t *gids = json_array();
+    json_object_set_new(user, "additionalGids", gids);
+    cleanup_free char *copy = xstrdup(o->additional_gids);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(t, &end, 10);
+      if (*end != '\0' || end == t || errno || v > UINT32_MAX - 1)
+        return berth_err_set(err, 0, "--additional-gids \"%s\": must be numbers", t);
+      json_array_append_new(gids, json_integer((json_int_t)v));
+    }
+  }
+  if (o->caps && o->caps[0]) {
+    json_t *caps = json_object_get(p, "capabilities");
+    if (!json_is_object(caps)) {
+      caps = json_object();
+      json_object_set_new(p, "capabilities", caps);
+    }
+    static const char *const sets[] = {"bounding", "effective", "permitted"};
+    for (size_t k = 0; k < 3; k++) {
+      json_t *arr = json_object_get(caps, sets[k]);
+      if (!json_is_array(arr)) {
+        arr = json_array();
+        json_object_set_new(caps, sets[k], arr);
+      }
+      for (size_t i = 0; o->caps[i]; i++)
+        if (!strv_has(arr, o->caps[i]))
+          json_array_append_new(arr, json_string(o->caps[i]));
+    }
+  }
+  return 0;
+}
+
+static int exec_process_from_file(const char *path, bool tty, json_t **out, struct berth_err **err)
+{
+  cleanup_free char *text = NULL;
+  if (read_file_at(AT_FDCWD, path, 1u << 20, &text, NULL, err) < 0)
+    return berth_err_wrap(err, "--process %s", path);
+  json_error_t jerr;
+  json_t *p = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  if (p == NULL)
+    return berth_err_set(err, 0, "--process %s: invalid JSON at line %d column %d: %s", path,
+                         jerr.line, jerr.column, jerr.text);
+  *out = p;
+  if (!json_is_object(p))
+    return berth_err_set(err, 0, "--process %s: must be a JSON object", path);
+  if (tty)
+    json_object_set_new(p, "terminal", json_true());
+  return 0;
+}
+
+static int exec_spec(int dirfd, const struct state *st, const struct runtime_exec_opts *o,
+                     struct spec **spec, struct berth_err **err)
+{
+  cleanup_free char *text = NULL;
+  if (read_file_at(dirfd, CONFIG_FILE, 4u << 20, &text, NULL, err) < 0)
+    return berth_err_wrap(err, "container \"%s\": saved config", st->id);
+  json_t *proc = NULL;
+  int ret;
+  cleanup_free char *label = NULL;
+  if (o->process_file) {
+    label = xasprintf("--process %s", o->process_file);
+    ret = exec_process_from_file(o->process_file, o->tty, &proc, err);
+  } else {
+    json_error_t jerr;
+    json_t *config = json_loads(text, 0, &jerr);
+    ret = config ? exec_process_from_flags(o, config, &proc, err)
+                 : berth_err_set(err, 0, "container \"%s\": saved config is not JSON", st->id);
+    json_decref(config);
+  }
+  if (ret == 0)
+    ret = spec_parse_exec(text, st->bundle, proc, label, seccomp_cache_dir(), spec, err);
+  json_decref(proc);
+  return ret;
+}
+
+int runtime_exec(const char *root, const char *id, const struct runtime_exec_opts *o,
+                 int *exit_status, struct berth_err **err)
+{
+  if (preserved_fds_check(o->preserve_fds, err) < 0)
+    return -2;
+  if (o->process_file == NULL && (o->args == NULL || o->args[0] == NULL))
+    return berth_err_set(err, 0, "exec: no command given (ARGS or --process)"), -2;
+  sigset_t set, orig;
+  forward_set(&set);
+  sigprocmask(SIG_BLOCK, &set, &orig);
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  struct spec *spec = NULL;
+  struct backend_created c = {.pidfd = -1, .sync_fd = -1, .pty = -1};
+  int ret = -1;
+  int dirfd = container_open(root, id, false, &st, &status, &ops, err);
+  if (dirfd < 0)
+    goto out;
+  if (status == STATUS_STOPPED)
+    berth_err_set(err, 0, "cannot exec in a stopped container");
+  else if (status == STATUS_PAUSED && !o->ignore_paused)
+    berth_err_set(err, 0, "cannot exec in a paused container");
+  else if (ops->exec == NULL)
+    berth_err_set(err, ENOTSUP, "backend %s cannot exec", ops->name);
+  else if (exec_spec(dirfd, &st, o, &spec, err) < 0)
+    ret = o->process_file ? -2 : -1;
+  else if (terminal_check(spec, o->console_socket, !o->detach, err) == 0) {
+    struct backend_exec_opts bo = {
+        .preserve_fds = o->preserve_fds, .console_socket = o->console_socket, .orig_mask = &orig};
+    ret = ops->exec(&st, spec, &bo, &c, err);
+  }
+  state_clear(&st);
+  /* The lock only guards the start: a long exec must not block delete. */
+  close(dirfd);
+  if (ret < 0)
+    goto out;
+  if (o->pid_file && (ret = pid_file_write(o->pid_file, c.pid, err)) < 0) {
+    syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, NULL, 0);
+    waitpid(c.pid, NULL, 0);
+    goto out;
+  }
+  *exit_status = 0;
+  if (!o->detach) {
+    if (c.pty >= 0)
+      tty_relay(c.pty, c.pid, c.pidfd, &set, true, exit_status);
+    else
+      run_wait(c.pid, c.pidfd, &set, exit_status);
+  }
+out:
+  if (c.pty >= 0)
+    close(c.pty);
+  if (c.pidfd >= 0)
+    close(c.pidfd);
+  spec_free(spec);
   sigprocmask(SIG_SETMASK, &orig, NULL);
   return ret;
 }

@@ -16,6 +16,7 @@ struct runtime_create_opts {
   bool no_pivot;
   bool no_new_keyring;
   unsigned preserve_fds;
+  const char *console_socket; /* receives the pty master (process.terminal) */
 };
 
 struct runtime_run_opts {
@@ -46,6 +47,27 @@ int runtime_start(const char *root, const char *id, struct berth_err **err);
  * exit code, 128+N when killed by signal N. */
 int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
                 int *exit_status, struct berth_err **err);
+struct runtime_exec_opts {
+  const char *process_file; /* --process: a process object replacing all below */
+  char **args;              /* the command (when no process_file) */
+  char **env;               /* KEY=VALUE added or replaced */
+  char **caps;              /* added to the bounding, effective and permitted sets */
+  const char *cwd;
+  const char *user;            /* UID[:GID] */
+  const char *additional_gids; /* comma-separated */
+  bool tty;
+  bool no_new_privs;
+  bool detach;
+  bool ignore_paused;
+  const char *pid_file;
+  const char *console_socket;
+  unsigned preserve_fds;
+};
+/* Runs a process in the container; waits for it unless detached.
+ * Returns -1 on a runtime error, -2 when the --process file is bad. */
+int runtime_exec(const char *root, const char *id, const struct runtime_exec_opts *o,
+                 int *exit_status, struct berth_err **err);
+
 int runtime_kill(const char *root, const char *id, int sig, bool all, struct berth_err **err);
 int runtime_delete(const char *root, const char *id, bool force, struct berth_err **err);
 int runtime_state(const char *root, const char *id, struct runtime_info *info,

@@ -374,10 +374,17 @@ static int parse_process(json_t *root, struct spec *s, struct berth_err **err)
 
   if (get_bool(proc, "terminal", "process.terminal", &s->terminal, err) < 0)
     return -1;
-  if (s->terminal)
-    return berth_err_set(err, 0,
-                         "config.json: process.terminal: not supported yet "
-                         "(set it to false)");
+  json_t *cs = NULL;
+  if (get_object(proc, "consoleSize", "process.consoleSize", &cs, err) < 0)
+    return -1;
+  if (cs) {
+    long long h = 0, w = 0;
+    if (get_int(cs, "height", "process.consoleSize.height", 0, 65535, &h, err) < 0 ||
+        get_int(cs, "width", "process.consoleSize.width", 0, 65535, &w, err) < 0)
+      return -1;
+    s->console_height = (unsigned)h;
+    s->console_width = (unsigned)w;
+  }
 
   json_t *args = json_object_get(proc, "args");
   if (!json_is_array(args) || json_array_size(args) == 0)
@@ -960,18 +967,13 @@ static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
   return get_bool(r, "readonly", "root.readonly", &s->root_readonly, err);
 }
 
-int spec_parse(const char *text, const char *bundle, const char *seccomp_cache, struct spec **out,
-               struct berth_err **err)
+/* Takes ownership of doc. */
+static int spec_parse_doc(json_t *doc, const char *bundle, const char *seccomp_cache,
+                          struct spec **out, struct berth_err **err)
 {
-  json_error_t jerr;
   struct spec *s = xcalloc(1, sizeof(*s));
   s->bundle = xstrdup(bundle);
-  s->json = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-  if (s->json == NULL) {
-    spec_free(s);
-    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
-  }
+  s->json = doc;
   if (!json_is_object(s->json)) {
     spec_free(s);
     return berth_err_set(err, 0, "config.json: must be a JSON object");
@@ -1011,6 +1013,47 @@ out:
     return -1;
   }
   *out = s;
+  return 0;
+}
+
+int spec_parse(const char *text, const char *bundle, const char *seccomp_cache, struct spec **out,
+               struct berth_err **err)
+{
+  json_error_t jerr;
+  json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc == NULL)
+    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+  return spec_parse_doc(doc, bundle, seccomp_cache, out, err);
+}
+
+int spec_parse_exec(const char *config_text, const char *bundle, json_t *process, const char *label,
+                    const char *seccomp_cache, struct spec **out, struct berth_err **err)
+{
+  json_error_t jerr;
+  json_t *doc = json_loads(config_text, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc == NULL)
+    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+  if (json_is_object(doc) && process)
+    json_object_set(doc, "process", process);
+  if (spec_parse_doc(doc, bundle, seccomp_cache, out, err) < 0) {
+    /* "config.json: process.args: ..." -> "LABEL: args: ..." */
+    static const char pre[] = "config.json: process.";
+    if (label && strncmp((*err)->msg, pre, sizeof(pre) - 1) == 0) {
+      char tail[sizeof((*err)->msg) / 2];
+      snprintf(tail, sizeof(tail), "%s", (*err)->msg + sizeof(pre) - 1);
+      char l[sizeof((*err)->msg) / 4];
+      snprintf(l, sizeof(l), "%s", label);
+      snprintf((*err)->msg, sizeof((*err)->msg), "%s: %s", l, tail);
+    }
+    return -1;
+  }
+  if (!(*out)->has_process) {
+    spec_free(*out);
+    *out = NULL;
+    return berth_err_set(err, 0, "%s: must be a process object", label ? label : "process");
+  }
   return 0;
 }
 

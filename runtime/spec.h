@@ -72,8 +72,9 @@ struct spec {
   /* process */
   bool has_process;
   bool terminal;
-  char **args; /* NULL-terminated */
-  char **env;  /* NULL-terminated */
+  unsigned console_height, console_width; /* process.consoleSize, 0 if unset */
+  char **args;                            /* NULL-terminated */
+  char **env;                             /* NULL-terminated */
   char *cwd;
   uid_t uid;
   gid_t gid;
@@ -129,6 +130,12 @@ int spec_load(const char *bundle, const char *seccomp_cache, struct spec **out,
 /* Same, from a JSON string (unit tests; bundle used to resolve paths). */
 int spec_parse(const char *json_text, const char *bundle, const char *seccomp_cache,
                struct spec **out, struct berth_err **err);
+
+/* For exec: the container's config with `process` replaced by `process`
+ * (NULL: keep the config's). Errors about the process name `label`
+ * ("--process FILE: args: ...") when given. */
+int spec_parse_exec(const char *config_text, const char *bundle, json_t *process, const char *label,
+                    const char *seccomp_cache, struct spec **out, struct berth_err **err);
 
 void spec_free(struct spec *s);
 

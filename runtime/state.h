@@ -32,6 +32,7 @@ struct state {
 
 #define EXEC_FIFO "exec.fifo"
 #define STATE_FILE "state.json"
+#define CONFIG_FILE "config.json"
 
 const char *status_name(enum status s);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "linux.h"
 
@@ -28,14 +29,61 @@ int sync_send(int fd, enum sync_type type, const struct berth_err *e)
   return n == (ssize_t)len ? 0 : -1;
 }
 
+int sync_send_fd(int fd, enum sync_type type, int passed)
+{
+  struct sync_msg m = {.type = (int32_t)type};
+  struct iovec iov = {.iov_base = &m, .iov_len = offsetof(struct sync_msg, msg)};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof(u));
+  struct msghdr mh = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &passed, sizeof(int));
+  ssize_t n;
+  do
+    n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
 int sync_recv(int fd, struct berth_err **err)
+{
+  return sync_recv_fd(fd, NULL, err);
+}
+
+int sync_recv_fd(int fd, int *passed, struct berth_err **err)
 {
   struct sync_msg m;
   ssize_t n;
   memset(&m, 0, sizeof(m));
+  struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m) - 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  if (passed)
+    *passed = -1;
   do
-    n = recv(fd, &m, sizeof(m) - 1, 0);
+    n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
+  for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    int got;
+    memcpy(&got, CMSG_DATA(c), sizeof(int));
+    if (passed && *passed < 0)
+      *passed = got;
+    else
+      close(got);
+  }
   if (n < 0)
     return berth_err_sys(err, "read from container init");
   if (n == 0)
