@@ -49,6 +49,17 @@ static void log_line(const char *level, const char *msg)
   close(fd);
 }
 
+static void warn_line(const char *msg)
+{
+  char line[2048];
+  snprintf(line, sizeof(line), "%s", msg);
+  for (char *p = line; *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+  fprintf(stderr, "berth: warning: %s\n", line);
+  log_line("warning", line);
+}
+
 int cmd_fail(struct berth_err **err)
 {
   const char *msg = *err ? (*err)->msg : "unknown error";
@@ -181,6 +192,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+  runtime_set_warn(warn_line);
   enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
   static const struct option opts[] = {
       {"root", required_argument, NULL, OPT_ROOT},

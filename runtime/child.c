@@ -150,6 +150,33 @@ static int userns_become_root(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
+/* The container's hooks run by the init itself (createContainer,
+ * startContainer): the state as the runtime namespace sees it. */
+static int child_hooks_run(struct child_ctx *c, enum hook_kind k, const char *status,
+                           struct berth_err **err)
+{
+  const struct spec *s = c->spec;
+  if (s->hooks.n[k] == 0)
+    return 0;
+  cleanup_free char *state = hooks_state_json(s->oci_version, c->id, status, c->host_pid, s->bundle,
+                                              json_object_get(s->json, "annotations"));
+  return hooks_run(&s->hooks, k, state, err);
+}
+
+/* Mounts are made, pivot_root not yet: the parent runs prestart and
+ * createRuntime (runtime namespace), then we run createContainer. */
+static int hooks_before_pivot(struct child_ctx *c, struct berth_err **err)
+{
+  const struct hooks *h = &c->spec->hooks;
+  if (h->n[HOOK_PRESTART] + h->n[HOOK_CREATE_RUNTIME] > 0) {
+    if (sync_send(c->sync_fd, SYNC_HOOKS, NULL) < 0)
+      return berth_err_sys(err, "ask for the createRuntime hooks");
+    if (sync_recv(c->sync_fd, err) != SYNC_GO)
+      _exit(1); /* the parent reports why */
+  }
+  return child_hooks_run(c, HOOK_CREATE_CONTAINER, "creating", err);
+}
+
 static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, int *rootfd_out,
                               struct berth_err **err)
 {
@@ -164,7 +191,7 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
     return -1;
   session_keyring_join(c);
   if (!s->ns[NS_MNT].enabled)
-    return 0;
+    return hooks_before_pivot(c, err);
   if (rootfs_prepare(s, underfd, err) < 0)
     return berth_err_wrap(err, "rootfs");
   /* Looked up again after the self-bind, so it names the new mount. */
@@ -175,6 +202,8 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   if (mounts_apply_all(s, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
       rootfs_mkdir(rootfd, s->cwd, err) < 0)
     return berth_err_wrap(err, "rootfs");
+  if (hooks_before_pivot(c, err) < 0)
+    return -1;
   *rootfd_out = steal_fd(&rootfd);
   return 0;
 }
@@ -204,6 +233,11 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)
     _exit(1);
+  /* Our pid in the runtime's namespace, for the hooks: the host's /proc is
+   * still the one mounted here. */
+  char self[32] = "";
+  if (readlink("/proc/self", self, sizeof(self) - 1) > 0)
+    c->host_pid = (pid_t)strtol(self, NULL, 10);
   /* Into the cgroup before anything else, above all anything the user controls. */
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
@@ -241,6 +275,8 @@ _Noreturn void child_main(struct child_ctx *c)
   if (wait_for_start(c->fifo_fd, &err) < 0)
     goto fail;
   close(c->fifo_fd);
+  if (child_hooks_run(c, HOOK_START_CONTAINER, "created", &err) < 0)
+    goto fail;
 
   /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a
    * filter: then it goes in before the capabilities are dropped, and the

@@ -18,7 +18,8 @@ static json_t *strings(const char *const *v, size_t n)
 
 char *runtime_features_json(void)
 {
-  static const char *const hooks[] = {};
+  static const char *const hooks[] = {"prestart",       "createRuntime", "createContainer",
+                                      "startContainer", "poststart",     "poststop"};
   static const char *const mount_options[] = {
       "async",      "atime",     "bind",       "defaults",      "dev",
       "diratime",   "dirsync",   "exec",       "lazytime",      "loud",
@@ -29,11 +30,11 @@ char *runtime_features_json(void)
       "shared",     "silent",    "slave",      "strictatime",   "suid",
       "sync",       "unbindable"};
   static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network",
-                                           "pid",    "uts", "time"};
+                                           "pid",    "uts", "time",  "user"};
   json_t *o = json_object();
   json_object_set_new(o, "ociVersionMin", json_string("1.0.0"));
   json_object_set_new(o, "ociVersionMax", json_string("1.2.0"));
-  json_object_set_new(o, "hooks", strings(hooks, 0));
+  json_object_set_new(o, "hooks", STRINGS(hooks));
   json_object_set_new(o, "mountOptions", STRINGS(mount_options));
 
   json_t *lx = json_object();

@@ -179,18 +179,42 @@ static int pty_route(int master, const char *console_socket, int *pty_out, struc
 
 /* Host side after the clone: wait for the child to finish its setup.
  * want: SYNC_READY (an init), or 0 (an exec: EOF once it exec'd). */
+/* prestart and createRuntime, in the runtime namespace, while the init
+ * waits between its mounts and pivot_root. */
+static int hooks_runtime_ns(const struct spec *s, const char *id, pid_t pid, struct berth_err **err)
+{
+  cleanup_free char *state = hooks_state_json(s->oci_version, id, "creating", pid, s->bundle,
+                                              json_object_get(s->json, "annotations"));
+  if (hooks_run(&s->hooks, HOOK_PRESTART, state, err) < 0 ||
+      hooks_run(&s->hooks, HOOK_CREATE_RUNTIME, state, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* s and id: an init, whose hooks the parent runs on request; NULL: exec. */
 static int child_sync(int sock, pid_t pid, int want, const char *console_socket, int *pty,
-                      struct berth_err **err)
+                      const struct spec *s, const char *id, struct berth_err **err)
 {
   /* Host-side work on the child (uid maps, cgroup, network) goes here,
    * before the child is told to go on. */
   if (sync_send(sock, SYNC_GO, NULL) < 0)
     return berth_err_sys(err, "signal container process");
   int type, fd = -1;
-  while ((type = sync_recv_fd(sock, &fd, err)) == SYNC_PTY) {
+  while ((type = sync_recv_fd(sock, &fd, err)) == SYNC_PTY || type == SYNC_HOOKS) {
+    if (type == SYNC_HOOKS) {
+      if (s == NULL)
+        return berth_err_set(err, EPROTO, "unexpected hook request");
+      if (hooks_runtime_ns(s, id, pid, err) < 0)
+        return -1;
+      if (sync_send(sock, SYNC_GO, NULL) < 0)
+        return berth_err_sys(err, "signal container process");
+      continue;
+    }
     if (fd < 0)
       return berth_err_set(err, EPROTO, "terminal: no pty received");
-    if (pty_route(fd, console_socket, pty, err) < 0)
+    int r = pty_route(fd, console_socket, pty, err);
+    fd = -1;
+    if (r < 0)
       return -1;
   }
   if (fd >= 0)
@@ -238,6 +262,8 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .annotations = json_object_get(s->json, "annotations"),
       .cg = cg,
   };
+  if (s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
+    st.hooks = json_object_get(s->json, "hooks");
   int r = st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
                              : state_write(dirfd, &st, err);
   free(st.created);
@@ -339,7 +365,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   }
   cleanup_close int pidfd_owned = pidfd;
   if (userns_write_maps(pid, s, err) < 0 || oom_score_adj_apply(s, pid, err) < 0 ||
-      child_sync(sock, pid, SYNC_READY, o->console_socket, &out->pty, err) < 0 ||
+      child_sync(sock, pid, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
       state_record(dirfd, id, s, pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
     init_reap(pid, pidfd);
@@ -611,7 +637,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
   cleanup_close int pidfd_owned = pidfd;
   close(steal_fd(&child_sock));
   if (oom_score_adj_apply(s, pid, err) < 0 ||
-      child_sync(sock, pid, 0, o->console_socket, &out->pty, err) < 0) {
+      child_sync(sock, pid, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
     init_reap(pid, pidfd);
     if (out->pty >= 0)
       close(out->pty);

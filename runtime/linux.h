@@ -22,6 +22,7 @@ struct child_ctx {
   sigset_t orig_mask;      /* the caller's mask, restored before execve */
   const struct cgroup *cg; /* joined by the child itself, first thing */
   bool in_cgroup_v2;       /* clone3 already put it in the v2 directory */
+  pid_t host_pid;          /* for the hooks' state; 0 until known */
 };
 
 /* child.c: the container init's recipe. Never returns. */
@@ -80,7 +81,7 @@ int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
 char **exec_env(const struct spec *s);
 
 /* sync.c: parent <-> child messages over a SOCK_SEQPACKET socketpair */
-enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY };
+enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS };
 int sync_send(int fd, enum sync_type type, const struct berth_err *e);
 /* A message carrying one fd (SCM_RIGHTS). */
 int sync_send_fd(int fd, enum sync_type type, int passed);

@@ -24,6 +24,50 @@
 
 #define ID_MAX 255
 
+static void (*warn_fn)(const char *msg);
+
+void runtime_set_warn(void (*fn)(const char *msg))
+{
+  warn_fn = fn;
+}
+
+/* poststart and poststop: a failure is a warning, and the remaining hooks
+ * still run (runtime-spec 1.2, lifecycle steps 9 and 13). */
+static void hooks_run_warn(json_t *hooks_json, enum hook_kind k, const struct state *st,
+                           const char *status, pid_t pid)
+{
+  if (hooks_json == NULL)
+    return;
+  struct hooks h;
+  struct berth_err *e = NULL;
+  if (hooks_parse(hooks_json, &h, &e) < 0) {
+    if (warn_fn)
+      warn_fn(e->msg);
+    berth_err_free(&e);
+    return;
+  }
+  cleanup_free char *state =
+      hooks_state_json(st->oci_version, st->id, status, pid, st->bundle, st->annotations);
+  for (size_t i = 0; i < h.n[k]; i++) {
+    struct hooks one = {0};
+    one.list[k] = &h.list[k][i];
+    one.n[k] = 1;
+    if (hooks_run(&one, k, state, &e) < 0) {
+      /* hooks_run counted from this one: name its real index. */
+      char prefix[64], msg[sizeof(e->msg)];
+      int n = snprintf(prefix, sizeof(prefix), "hook %s[0] ", hook_kind_name(k));
+      if (strncmp(e->msg, prefix, (size_t)n) == 0)
+        snprintf(msg, sizeof(msg), "hook %s[%zu] %.1900s", hook_kind_name(k), i, e->msg + n);
+      else
+        snprintf(msg, sizeof(msg), "%.2000s", e->msg);
+      if (warn_fn)
+        warn_fn(msg);
+      berth_err_free(&e);
+    }
+  }
+  hooks_free(&h);
+}
+
 int runtime_validate_id(const char *id, struct berth_err **err)
 {
   size_t n = strlen(id);
@@ -135,6 +179,46 @@ static const char *seccomp_cache_dir(void)
   return geteuid() == 0 ? "/run/berth-seccomp-cache" : NULL;
 }
 
+/* Socket activation: fds 3..3+N-1 handed to us by systemd (LISTEN_PID is
+ * ours) go to the container first, before any --preserve-fds, as in runc. */
+static unsigned listen_fds(void)
+{
+  const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+  if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != getpid())
+    return 0;
+  char *end;
+  unsigned long n = strtoul(fds, &end, 10);
+  return *end == '\0' && n > 0 && n < 1024 ? (unsigned)n : 0;
+}
+
+static void env_set(char ***envp, const char *kv)
+{
+  size_t klen = (size_t)(strchr(kv, '=') - kv) + 1, n = 0;
+  char **env = *envp;
+  for (; env[n]; n++)
+    if (strncmp(env[n], kv, klen) == 0) {
+      free(env[n]);
+      env[n] = xstrdup(kv);
+      return;
+    }
+  env = realloc(env, (n + 2) * sizeof(char *));
+  if (env == NULL)
+    abort();
+  env[n] = xstrdup(kv);
+  env[n + 1] = NULL;
+  *envp = env;
+}
+
+/* LISTEN_PID=1: the container's process is pid 1 of its namespace (runc
+ * sets the same). */
+static void listen_env(struct spec *s, unsigned n)
+{
+  char kv[64];
+  snprintf(kv, sizeof(kv), "LISTEN_FDS=%u", n);
+  env_set(&s->env, kv);
+  env_set(&s->env, "LISTEN_PID=1");
+}
+
 /* attach: `run` in the foreground, which can relay a terminal itself. */
 static int terminal_check(const struct spec *spec, const char *console_socket, bool attach,
                           struct berth_err **err)
@@ -154,14 +238,19 @@ static int create_common(const char *root, const char *id, const struct runtime_
                          const sigset_t *orig_mask, bool keep, bool attach,
                          struct backend_created *out, struct berth_err **err)
 {
-  if (preserved_fds_check(o->preserve_fds, err) < 0 || runtime_validate_id(id, err) < 0)
+  struct runtime_create_opts opts = *o;
+  unsigned listen = listen_fds();
+  opts.preserve_fds += listen;
+  if (preserved_fds_check(opts.preserve_fds, err) < 0 || runtime_validate_id(id, err) < 0)
     return -1;
   struct spec *spec = NULL;
   if (spec_load(o->bundle ? o->bundle : ".", seccomp_cache_dir(), &spec, err) < 0)
     return -1;
+  if (listen)
+    listen_env(spec, listen);
   int ret = terminal_check(spec, o->console_socket, attach, err);
   if (ret == 0)
-    ret = create_in_dir(root, id, spec, o, orig_mask, keep, out, err);
+    ret = create_in_dir(root, id, spec, &opts, orig_mask, keep, out, err);
   spec_free(spec);
   return ret;
 }
@@ -187,6 +276,8 @@ int runtime_start(const char *root, const char *id, struct berth_err **err)
                         status_name(status));
   else
     ret = ops->start(dirfd, &st, err);
+  if (ret == 0)
+    hooks_run_warn(st.hooks, HOOK_POSTSTART, &st, "running", st.pid);
   state_clear(&st);
   return ret;
 }
@@ -231,6 +322,8 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
     ret = ops->destroy(&st, err); /* also reaps what a stopped init left behind */
   if (ret == 0)
     ret = state_dir_remove(root, id, dirfd, err);
+  if (ret == 0)
+    hooks_run_warn(st.hooks, HOOK_POSTSTOP, &st, "stopped", 0);
   state_clear(&st);
   return ret;
 }

@@ -36,6 +36,9 @@ struct runtime_info {
   json_t *annotations; /* may be NULL */
 };
 
+/* Where warnings go (poststart/poststop hook failures): cmd/ prints and logs them. */
+void runtime_set_warn(void (*fn)(const char *msg));
+
 int runtime_validate_id(const char *id, struct berth_err **err);
 /* "KILL", "SIGKILL", "9" -> 9 */
 int runtime_parse_signal(const char *s, int *sig, struct berth_err **err);

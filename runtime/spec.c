@@ -933,21 +933,12 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
 
 /* ---- top level ---- */
 
-static int refuse_hooks(json_t *root, struct berth_err **err)
+static int parse_hooks(json_t *root, struct spec *s, struct berth_err **err)
 {
-  json_t *hooks = NULL;
-  if (get_object(root, "hooks", "hooks", &hooks, err) < 0)
+  json_t *h = NULL;
+  if (get_object(root, "hooks", "hooks", &h, err) < 0)
     return -1;
-  const char *key;
-  json_t *v;
-  json_object_foreach (hooks, key, v) {
-    if (json_is_array(v) && json_array_size(v) == 0)
-      continue;
-    char path[256];
-    jpath(path, sizeof(path), "hooks.%s", key);
-    return unsupported(err, path);
-  }
-  return 0;
+  return hooks_parse(h, &s->hooks, err);
 }
 
 static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
@@ -989,7 +980,7 @@ static int spec_parse_doc(json_t *doc, const char *bundle, const char *seccomp_c
 
   if (parse_root(root, s, err) < 0 || parse_process(root, s, err) < 0 ||
       parse_mounts(root, s, err) < 0 || parse_linux(root, s, seccomp_cache, err) < 0 ||
-      refuse_hooks(root, err) < 0 || parse_annotations(root, s, err) < 0)
+      parse_hooks(root, s, err) < 0 || parse_annotations(root, s, err) < 0)
     goto out;
   if (get_string(root, "hostname", "hostname", &s->hostname, err) < 0 ||
       get_string(root, "domainname", "domainname", &s->domainname, err) < 0)
@@ -1129,5 +1120,6 @@ void spec_free(struct spec *s)
   free(s->gid_mappings);
   cgroup_resources_free(&s->resources);
   seccomp_filter_free(s->seccomp);
+  hooks_free(&s->hooks);
   free(s);
 }

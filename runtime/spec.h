@@ -12,6 +12,7 @@
 #include "../cgroup/cgroup.h"
 #include "../common/err.h"
 #include "../seccomp/seccomp.h"
+#include "hooks.h"
 
 enum ns_kind { NS_PID, NS_NET, NS_MNT, NS_IPC, NS_UTS, NS_CGROUP, NS_TIME, NS_USER, NS_COUNT };
 
@@ -117,6 +118,8 @@ struct spec {
   struct cgroup_resources resources; /* linux.resources */
   char *cgroups_path;                /* linux.cgroupsPath, NULL if unset */
   struct seccomp_filter *seccomp;    /* linux.seccomp, compiled; NULL if unset */
+
+  struct hooks hooks;
 
   /* dev.berth.* annotations */
   char *backend; /* "linux" */

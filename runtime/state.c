@@ -108,6 +108,8 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
     json_object_set(o, "annotations", st->annotations);
   if (st->cg)
     json_object_set_new(o, "cgroup", cgroup_to_json(st->cg));
+  if (st->hooks)
+    json_object_set(o, "hooks", st->hooks);
   char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (text == NULL)
@@ -152,6 +154,8 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
   json_t *ann = json_object_get(o, "annotations");
   st->annotations = json_is_object(ann) ? json_incref(ann) : NULL;
   st->cg = cgroup_from_json(json_object_get(o, "cgroup"));
+  json_t *hooks = json_object_get(o, "hooks");
+  st->hooks = json_is_object(hooks) ? json_incref(hooks) : NULL;
   json_decref(o);
   return 0;
 }
@@ -167,6 +171,7 @@ void state_clear(struct state *st)
   free(st->ns_key);
   json_decref(st->annotations);
   cgroup_free(st->cg);
+  json_decref(st->hooks);
   memset(st, 0, sizeof(*st));
 }
 

@@ -28,6 +28,7 @@ struct state {
   char *ns_key;
   json_t *annotations; /* owned reference or NULL */
   struct cgroup *cg;   /* NULL for a backend without one */
+  json_t *hooks;       /* config.json's hooks object (owned) or NULL */
 };
 
 #define EXEC_FIFO "exec.fifo"

@@ -134,13 +134,10 @@ static void test_spec_valid(void)
   spec_free(s);
   free(j);
 
-  /* The default config `berth spec` writes is itself valid (terminal aside). */
+  /* The default config `berth spec` writes is itself valid. */
   char *def = spec_default_json();
-  char *p = strstr(def, "\"terminal\": true");
-  CHECK(p != NULL, "default has terminal");
-  if (p)
-    memcpy(p, "\"terminal\":false", 16);
   s = expect_ok(def, __LINE__);
+  CHECK(s && s->terminal, "default has terminal");
   if (s) {
     CHECK(s->n_mounts == 7 && s->masked_paths && s->readonly_paths, "default mounts/paths");
     CHECK(s->root_readonly && s->no_new_privileges, "default ro root, nnp");
@@ -177,8 +174,10 @@ static void test_spec_invalid(void)
   BAD(config("{\"args\":[\"sh\"],\"capabilities\":{\"effective\":[\"cap_kill\"]}}", NULL, NULL),
       "unknown capability \"cap_kill\"");
   BAD(config("{\"args\":[\"sh\"],\"oomScoreAdj\":5000}", NULL, NULL), "process.oomScoreAdj");
-  BAD(config("{\"args\":[\"sh\"],\"terminal\":true}", NULL, NULL),
-      "process.terminal: not supported yet");
+  BAD(config("{\"args\":[\"sh\"],\"terminal\":1}", NULL, NULL),
+      "process.terminal: must be a boolean");
+  BAD(config("{\"args\":[\"sh\"],\"consoleSize\":{\"height\":-1}}", NULL, NULL),
+      "process.consoleSize.height");
   BAD(config(NULL, NULL, "\"mounts\":{}"), "mounts: must be an array");
   BAD(config(NULL, NULL, "\"mounts\":[{\"destination\":\"tmp\",\"type\":\"tmpfs\"}]"),
       "mounts[0].destination: must be an absolute path");
@@ -289,8 +288,8 @@ static void test_spec_invalid(void)
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"time\"}],\"timeOffsets\":{\"realtime\":{}}}",
              NULL),
       "linux.timeOffsets.realtime: unknown clock");
-  BAD(config(NULL, NULL, "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]}"),
-      "hooks.prestart: not supported yet");
+  BAD(config(NULL, NULL, "\"hooks\":{\"prestart\":[{\"path\":\"bin/true\"}]}"),
+      "hooks.prestart[0].path: must be an absolute path");
   BAD(config(NULL, NULL, "\"annotations\":{\"dev.berth.bogus\":\"1\"}"),
       "unknown berth annotation");
   BAD(config(NULL, NULL, "\"annotations\":{\"a\":1}"), "annotations[\"a\"]: must be a string");
@@ -385,6 +384,7 @@ static void test_sysctl(void)
 }
 
 void cgroup_unit_tests(int *passed, int *failed);
+void hooks_unit_tests(int *passed, int *failed);
 
 int main(void)
 {
@@ -395,6 +395,7 @@ int main(void)
   test_mount_options();
   test_sysctl();
   cgroup_unit_tests(&passed, &failed);
+  hooks_unit_tests(&passed, &failed);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
