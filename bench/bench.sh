@@ -139,6 +139,10 @@ make_bundle "$LIMITS" '.linux.resources.memory = {"limit": 268435456}
   | .linux.resources.cpu = {"quota": 50000, "period": 100000, "shares": 512}
   | .linux.resources.pids = {"limit": 128}'
 
+# A long-running container to exec into.
+SLEEPER=$TMP/bundle-sleeper
+make_bundle "$SLEEPER" '.process.args = ["/bin/sleep", "100000"]'
+
 # ---------------------------------------------------------------- measurement core
 
 CUR_RT='' CUR_ID='' SEQNO=0 US=0
@@ -336,6 +340,13 @@ op_lifecycle() {
   rt delete --force "$CUR_ID"
 }
 
+# --setup/--teardown for exec rows: one running container per runtime
+start_sleeper() {
+  rt run -d --bundle "$SLEEPER" "$CUR_ID" </dev/null >/dev/null 2>&1 || die "$CUR_RT: run -d of the exec target failed"
+  CIDS[$CUR_RT]=$CUR_ID
+}
+stop_sleeper() { rt delete --force "${CIDS[$CUR_RT]}" </dev/null >/dev/null 2>&1; }
+
 # ---------------------------------------------------------------- report
 
 # print_report: the table on stdout, plain text or (--markdown) Markdown for the README
@@ -396,6 +407,8 @@ print_report() {
 bench_pair "run /bin/true" --p90 -- '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_pair "run /bin/true, memory+cpu+pids limits" -- '{RUNTIME}' run --bundle "$LIMITS" '{ID}'
 bench_pair "create+start+delete --force" -- op_lifecycle
+bench_pair "exec /bin/true into a running container" --setup start_sleeper --teardown stop_sleeper -- \
+  '{RUNTIME}' exec '{CID}' /bin/true
 bench_block "$SEQ x run /bin/true" "$SEQ" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_rss "peak RSS of run /bin/true" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_ref "namespace floor: unshare -pmnui --fork true" unshare -pmnui --fork /bin/true
