@@ -181,7 +181,8 @@ static void usage(FILE *f)
   for (size_t i = 0; i < N_VERBS; i++)
     fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
   fprintf(f, "\nGlobal options:\n"
-             "  --root DIR          state directory (default /run/berth)\n"
+             "  --root DIR          state directory (default /run/berth; for other users\n"
+             "                      $XDG_RUNTIME_DIR/berth)\n"
              "  --log FILE          also write errors to FILE\n"
              "  --log-format FMT    text (default) or json\n"
              "  --debug             log debug output\n"
@@ -190,9 +191,26 @@ static void usage(FILE *f)
              "Run 'berth COMMAND --help' for the options of a command.\n");
 }
 
+/* runc's default for ordinary users: $XDG_RUNTIME_DIR/berth. */
+static void root_default(void)
+{
+  static char buf[4096];
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (geteuid() == 0)
+    return;
+  if (xdg && xdg[0] == '/') {
+    snprintf(buf, sizeof(buf), "%s/berth", xdg);
+  } else {
+    /* Never a shared directory like /tmp, which others could prepare. */
+    snprintf(buf, sizeof(buf), "/run/user/%u/berth", (unsigned)geteuid());
+  }
+  g.root = buf;
+}
+
 int main(int argc, char **argv)
 {
   runtime_set_warn(warn_line);
+  root_default();
   enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
   static const struct option opts[] = {
       {"root", required_argument, NULL, OPT_ROOT},

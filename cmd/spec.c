@@ -10,13 +10,14 @@
 #include "cmd.h"
 
 static const char *bundle = ".";
+static bool rootless;
 
 static int on_opt(int opt, const char *arg)
 {
   if (opt == 'b')
     bundle = arg;
   else if (opt == 'r')
-    return cmd_usage_error(&verb_spec, "--rootless: not supported yet");
+    rootless = true;
   return -1;
 }
 
@@ -42,7 +43,7 @@ static int run_spec(int argc, char **argv)
       berth_err_sys(&err, "spec: create %s/config.json", bundle);
     return cmd_fail(&err);
   }
-  char *text = runtime_default_spec();
+  char *text = runtime_default_spec(rootless);
   size_t len = strlen(text);
   ssize_t w = write(fd, text, len);
   free(text);
@@ -57,8 +58,10 @@ static int run_spec(int argc, char **argv)
 const struct verb verb_spec = {
     "spec",
     "write a default config.json",
-    "Usage: berth spec [--bundle DIR]\n\n"
+    "Usage: berth spec [--bundle DIR] [--rootless]\n\n"
     "Writes a default config.json (like runc's: the same namespaces, mounts,\n"
-    "capabilities, maskedPaths and readonlyPaths) into DIR (default: .).\n",
+    "capabilities, maskedPaths and readonlyPaths) into DIR (default: .).\n"
+    "--rootless: for an ordinary user: a user namespace mapping the caller's\n"
+    "uid and gid to root, /sys bound from the host, no cgroup limits.\n",
     run_spec,
 };

@@ -63,7 +63,10 @@ static int caps_raise_ambient(uint64_t ambient, int last, struct berth_err **err
 
 static int user_switch(const struct spec *s, struct berth_err **err)
 {
-  if (setgroups(s->n_additional_gids, s->additional_gids) < 0)
+  /* In a user namespace whose setgroups is denied (rootless), an empty
+   * list is what the process has anyway. */
+  if (setgroups(s->n_additional_gids, s->additional_gids) < 0 &&
+      !(errno == EPERM && s->n_additional_gids == 0))
     return berth_err_sys(err, "setgroups");
   if (setresgid(s->gid, s->gid, s->gid) < 0)
     return berth_err_sys(err, "setgid %u", s->gid);

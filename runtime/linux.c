@@ -139,12 +139,87 @@ static void init_reap(pid_t pid, int pidfd)
     ;
 }
 
+/* Not root: a map of just our own id we may write ourselves (setgroups
+ * denied first for gids, as the kernel requires); anything wider goes
+ * through the setuid newuidmap/newgidmap, which check /etc/subuid. */
+static bool map_is_own(const struct spec_idmap *m, size_t n, unsigned id)
+{
+  return n == 1 && m[0].size == 1 && m[0].host_id == id;
+}
+
+static int newidmap_run(const char *tool, pid_t pid, const struct spec_idmap *m, size_t n,
+                        struct berth_err **err)
+{
+  char *argv[3 + 3 * 340 + 1];
+  char nums[3 * 340][12];
+  size_t k = 0, a = 0;
+  argv[a++] = (char *)tool;
+  snprintf(nums[k], sizeof(nums[k]), "%d", pid);
+  argv[a++] = nums[k++];
+  for (size_t i = 0; i < n && i < 340; i++) {
+    const uint32_t v[3] = {m[i].container_id, m[i].host_id, m[i].size};
+    for (int j = 0; j < 3; j++) {
+      snprintf(nums[k], sizeof(nums[k]), "%u", v[j]);
+      argv[a++] = nums[k++];
+    }
+  }
+  argv[a] = NULL;
+  pid_t p = fork();
+  if (p < 0)
+    return berth_err_sys(err, "fork %s", tool);
+  if (p == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      dup2(devnull, 0);
+    execvp(tool, argv);
+    dprintf(2, "berth: exec %s: %s\n", tool, strerror(errno));
+    _exit(127);
+  }
+  int ws;
+  while (waitpid(p, &ws, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    return berth_err_set(err, 0, "%s failed (status %d): are the ids in /etc/sub%cid?", tool,
+                         WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws),
+                         tool[3] == 'u' ? 'u' : 'g');
+  return 0;
+}
+
+static int userns_write_maps_unprivileged(pid_t pid, const struct spec *s, struct berth_err **err)
+{
+  char path[64];
+  if (map_is_own(s->gid_mappings, s->n_gid_mappings, (unsigned)getegid())) {
+    snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+    if (write_string_at(AT_FDCWD, path, "deny", err) < 0)
+      return berth_err_wrap(err, "linux.gidMappings");
+    char line[64];
+    snprintf(line, sizeof(line), "%u %u 1\n", s->gid_mappings[0].container_id, (unsigned)getegid());
+    snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+    if (write_string_at(AT_FDCWD, path, line, err) < 0)
+      return berth_err_wrap(err, "linux.gidMappings");
+  } else if (newidmap_run("newgidmap", pid, s->gid_mappings, s->n_gid_mappings, err) < 0) {
+    return berth_err_wrap(err, "linux.gidMappings");
+  }
+  if (map_is_own(s->uid_mappings, s->n_uid_mappings, (unsigned)geteuid())) {
+    char line[64];
+    snprintf(line, sizeof(line), "%u %u 1\n", s->uid_mappings[0].container_id, (unsigned)geteuid());
+    snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+    if (write_string_at(AT_FDCWD, path, line, err) < 0)
+      return berth_err_wrap(err, "linux.uidMappings");
+  } else if (newidmap_run("newuidmap", pid, s->uid_mappings, s->n_uid_mappings, err) < 0) {
+    return berth_err_wrap(err, "linux.uidMappings");
+  }
+  return 0;
+}
+
 /* Host side, before the child goes on: the uid/gid maps of its new user
  * namespace (written by us, root, so setgroups stays allowed). */
 static int userns_write_maps(pid_t pid, const struct spec *s, struct berth_err **err)
 {
   if (!s->ns[NS_USER].enabled || s->ns[NS_USER].path)
     return 0;
+  if (geteuid() != 0)
+    return userns_write_maps_unprivileged(pid, s, err);
   static const char *const files[2] = {"uid_map", "gid_map"};
   const struct spec_idmap *maps[2] = {s->uid_mappings, s->gid_mappings};
   size_t n[2] = {s->n_uid_mappings, s->n_gid_mappings};
@@ -349,7 +424,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   else
     sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
 
-  cleanup_close int cgfd = cgroup_open_v2(cg, err);
+  cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
   if (cgfd < 0 && *err)
     return -1;
   ctx.cg = cg;
@@ -380,20 +455,43 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   return 0;
 }
 
+/* Rootless: without a cgroup delegated to us, a container that asks for
+ * no limits runs without one, as with runc. */
+static int rootless_without_cgroup(const struct spec *s, struct berth_err **err)
+{
+  if (geteuid() == 0 || *err == NULL)
+    return -1;
+  int e = (*err)->errnum;
+  if (e != EACCES && e != EPERM && e != EROFS)
+    return -1;
+  const struct cgroup_resources *r = &s->resources;
+  bool limits = r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap ||
+                r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_burst || r->has_cpu_idle ||
+                r->cpus || r->mems || r->has_pids_limit || r->has_blkio_weight ||
+                r->n_weight_devices || r->n_hugepages || r->n_unified || s->cgroups_path;
+  for (int i = 0; i < 4; i++)
+    limits = limits || r->n_throttle[i];
+  if (limits)
+    return berth_err_wrap(err, "rootless: cgroup limits need a cgroup delegated to uid %u",
+                          (unsigned)geteuid());
+  berth_err_free(err);
+  return 0;
+}
+
 static int linux_create(int dirfd, const char *id, const struct spec *s,
                         const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
                         struct backend_created *out, struct berth_err **err)
 {
   out->pty = -1;
   struct cgroup *cg = NULL;
-  if (cgroup_for(id, s, &cg, err) < 0) {
+  if (cgroup_for(id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if ((*err)->errnum == 0)
       berth_err_wrap(err, "config.json");
     return -1;
   }
   int ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
-  if (ret < 0) {
+  if (ret < 0 && cg) {
     struct berth_err *e2 = NULL;
     cgroup_destroy(cg, &e2); /* best effort: the first error is the one to report */
     berth_err_free(&e2);
@@ -582,7 +680,10 @@ static int ns_differing(pid_t pid, int *parent_flags, int *child_flags)
     snprintf(path, sizeof(path), "/proc/self/ns/%s", kinds[i].name);
     if (stat(path, &ours) < 0 || (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev))
       continue;
-    *(kinds[i].in_parent ? parent_flags : child_flags) |= kinds[i].flag;
+    /* Not root: only inside the container's user namespace may we join
+     * its pid namespace, so berth exec enters that too. */
+    bool parent = kinds[i].in_parent || (kinds[i].flag == CLONE_NEWUSER && geteuid() != 0);
+    *(parent ? parent_flags : child_flags) |= kinds[i].flag;
   }
   return 0;
 }
@@ -601,7 +702,8 @@ static int linux_exec(const struct state *st, const struct spec *s,
   /* berth exec itself enters the pid and time namespaces: they take effect
    * for its children only, so the process is born inside them. */
   if (parent_flags && setns(initfd, parent_flags) < 0)
-    return berth_err_sys(err, "join the container's pid namespace");
+    return berth_err_sys(err, "join the container's %s namespace",
+                         parent_flags & CLONE_NEWUSER ? "user and pid" : "pid");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return berth_err_sys(err, "socketpair");

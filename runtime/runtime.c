@@ -793,7 +793,7 @@ out:
   return ret;
 }
 
-char *runtime_default_spec(void)
+char *runtime_default_spec(bool rootless)
 {
-  return spec_default_json();
+  return spec_default_json_for(rootless, (unsigned)geteuid(), (unsigned)getegid());
 }

@@ -89,7 +89,7 @@ int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oo
                   bool *running, struct berth_err **err);
 
 /* Default config.json text (`berth spec`), features JSON (`berth features`). */
-char *runtime_default_spec(void);
+char *runtime_default_spec(bool rootless);
 char *runtime_features_json(void);
 
 #endif

@@ -144,6 +144,8 @@ void spec_free(struct spec *s);
 
 /* Default config.json text like `runc spec`. Caller frees. */
 char *spec_default_json(void);
+/* rootless: for an ordinary user with these ids (`berth spec --rootless`). */
+char *spec_default_json_for(bool rootless, unsigned uid, unsigned gid);
 
 /* Namespace name <-> kind, clone flag. */
 const char *spec_ns_name(enum ns_kind k);
