@@ -279,8 +279,16 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  for (size_t i = 0; i < N_VERBS; i++)
-    if (strcmp(verbs[i]->name, name) == 0)
-      return verb_run_logged(verbs[i], argc - optind, argv + optind);
+  for (size_t i = 0; i < N_VERBS; i++) {
+    if (strcmp(verbs[i]->name, name) != 0)
+      continue;
+    /* The verbs that put a berth process inside a container. */
+    if (verbs[i] == &verb_create || verbs[i] == &verb_run || verbs[i] == &verb_exec) {
+      struct berth_err *err = NULL;
+      if (runtime_self_protect(argv, environ, &err) < 0)
+        return cmd_fail(&err);
+    }
+    return verb_run_logged(verbs[i], argc - optind, argv + optind);
+  }
   return cmd_usage_error(NULL, "unknown command '%s'", name);
 }

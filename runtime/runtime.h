@@ -36,6 +36,10 @@ struct runtime_info {
   json_t *annotations; /* may be NULL */
 };
 
+/* Re-executes berth from a sealed memfd unless it already runs from one
+ * (CVE-2019-5736). Returns only on failure or when already protected. */
+int runtime_self_protect(char **argv, char **envp, struct berth_err **err);
+
 /* Where warnings go (poststart/poststop hook failures): cmd/ prints and logs them. */
 void runtime_set_warn(void (*fn)(const char *msg));
 
