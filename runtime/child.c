@@ -225,14 +225,17 @@ _Noreturn void child_main(struct child_ctx *c)
   const struct spec *s = c->spec;
   char *exe = NULL;
 
-  /* Until execve (which resets it) nothing else may open this process's
-   * /proc files: /proc/PID/exe is berth's binary (CVE-2019-5736 class),
-   * its memory holds the config. */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(0);
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)
     _exit(1);
+  /* Until execve (which resets it) nothing else may open this process's
+   * /proc files: /proc/PID/exe is berth's binary (CVE-2019-5736 class),
+   * its memory holds the config. Not before the parent's go-ahead: a
+   * non-dumpable process's uid_map and setgroups belong to root, which an
+   * unprivileged parent is not. Until then the child is alone in its new
+   * namespaces and has run nothing of the container's. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Our pid in the runtime's namespace, for the hooks: the host's /proc is
    * still the one mounted here. */
   char self[32] = "";

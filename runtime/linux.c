@@ -164,24 +164,47 @@ static int newidmap_run(const char *tool, pid_t pid, const struct spec_idmap *m,
     }
   }
   argv[a] = NULL;
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0)
+    return berth_err_sys(err, "pipe");
   pid_t p = fork();
-  if (p < 0)
+  if (p < 0) {
+    close(out[0]);
+    close(out[1]);
     return berth_err_sys(err, "fork %s", tool);
+  }
   if (p == 0) {
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0)
       dup2(devnull, 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
     execvp(tool, argv);
-    dprintf(2, "berth: exec %s: %s\n", tool, strerror(errno));
+    dprintf(2, "exec: %s", strerror(errno));
     _exit(127);
   }
+  close(out[1]);
+  /* Its complaint becomes part of our one line. */
+  char msg[512];
+  size_t len = 0;
+  ssize_t r;
+  while ((r = read(out[0], msg + len, sizeof(msg) - 1 - len)) > 0 || (r < 0 && errno == EINTR))
+    if (r > 0)
+      len += (size_t)r;
+  close(out[0]);
+  msg[len] = '\0';
+  while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+    msg[--len] = '\0';
+  for (char *c = msg; *c; c++)
+    if (*c == '\n')
+      *c = ' ';
   int ws;
   while (waitpid(p, &ws, 0) < 0 && errno == EINTR)
     ;
   if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-    return berth_err_set(err, 0, "%s failed (status %d): are the ids in /etc/sub%cid?", tool,
+    return berth_err_set(err, 0, "%s failed (status %d: %s): are the ids in /etc/sub%cid?", tool,
                          WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws),
-                         tool[3] == 'u' ? 'u' : 'g');
+                         len ? msg : "no message", tool[3] == 'u' ? 'u' : 'g');
   return 0;
 }
 

@@ -819,9 +819,25 @@ static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, siz
     }
     if (v[0] + v[2] > (long long)UINT32_MAX + 1 || v[1] + v[2] > (long long)UINT32_MAX + 1)
       return bad(err, p, "range overflows 32-bit ids");
+    /* The kernel refuses overlapping ranges on either side (EINVAL). */
+    for (size_t k = 0; k < *n; k++) {
+      const struct spec_idmap *o = &(*out)[k];
+      if (v[0] < (long long)o->container_id + o->size && o->container_id < v[0] + v[2])
+        return bad(err, p, "containerID range overlaps entry %zu", k);
+      if (v[1] < (long long)o->host_id + o->size && o->host_id < v[1] + v[2])
+        return bad(err, p, "hostID range overlaps entry %zu", k);
+    }
     (*out)[(*n)++] = (struct spec_idmap){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
   }
   return 0;
+}
+
+static bool idmap_has(const struct spec_idmap *m, size_t n, uint32_t id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+      return true;
+  return false;
 }
 
 static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
@@ -835,6 +851,10 @@ static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
     return bad(err, "linux.uidMappings", "needs a new user namespace in linux.namespaces");
   if (new_userns && (!s->n_uid_mappings || !s->n_gid_mappings))
     return bad(err, "linux.namespaces", "a new user namespace needs uidMappings and gidMappings");
+  if (new_userns && !idmap_has(s->uid_mappings, s->n_uid_mappings, 0))
+    return bad(err, "linux.uidMappings", "must map container uid 0 (berth sets up as root)");
+  if (new_userns && !idmap_has(s->gid_mappings, s->n_gid_mappings, 0))
+    return bad(err, "linux.gidMappings", "must map container gid 0 (berth sets up as root)");
   return 0;
 }
 

@@ -253,10 +253,19 @@ expect_invalid() {
 	expect_invalid "mounts[$n].uidMappings" "not supported yet"
 }
 
-@test "not supported yet: hooks" {
-	requires_berth "runc supports hooks"
-	update_config '.hooks = {"prestart": [{"path": "/bin/true"}]}'
-	expect_invalid hooks "not supported yet"
+@test "hooks: a relative hook path is refused with its JSON path" {
+	update_config '.hooks = {"prestart": [{"path": "bin/true"}]}'
+	expect_invalid "hooks.prestart[0].path" "absolute"
+}
+
+@test "user namespace: overlapping uid ranges and an unmapped root are refused" {
+	requires_berth "runc leaves these to the kernel"
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 10}]'
+	expect_invalid "linux.uidMappings[1]" "overlaps"
+	update_config '.linux.uidMappings = [{"containerID": 1, "hostID": 100000, "size": 10}]'
+	expect_invalid "linux.uidMappings" "uid 0"
 }
 
 # --- annotations -------------------------------------------------------------
