@@ -44,7 +44,16 @@ static void log_line(const char *level, const char *msg)
     free(text);
     json_decref(o);
   } else {
-    dprintf(fd, "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level, msg);
+    /* logfmt, as logrus writes it: quotes and backslashes escaped. */
+    char esc[4200];
+    size_t k = 0;
+    for (const char *p = msg; *p && k < sizeof(esc) - 3; p++) {
+      if (*p == '"' || *p == '\\')
+        esc[k++] = '\\';
+      esc[k++] = *p;
+    }
+    esc[k] = '\0';
+    dprintf(fd, "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level, esc);
   }
   close(fd);
 }

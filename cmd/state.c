@@ -15,7 +15,7 @@ json_t *state_to_json(const struct runtime_info *in)
   json_object_set_new(o, "bundle", json_string(in->bundle));
   json_object_set_new(o, "rootfs", json_string(in->rootfs));
   json_object_set_new(o, "created", json_string(in->created));
-  json_object_set_new(o, "owner", json_string(""));
+  json_object_set_new(o, "owner", json_string(in->owner ? in->owner : ""));
   if (in->annotations)
     json_object_set(o, "annotations", in->annotations);
   return o;

@@ -277,7 +277,8 @@ _Noreturn void child_main(struct child_ctx *c)
     _exit(1);
   if (wait_for_start(c->fifo_fd, &err) < 0)
     goto fail;
-  close(c->fifo_fd);
+  /* fifo_fd stays open (close-on-exec): `start` waits for it to close,
+   * which tells it the program has been executed. */
   if (child_hooks_run(c, HOOK_START_CONTAINER, "created", &err) < 0)
     goto fail;
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -523,19 +524,42 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   return ret;
 }
 
+/* Returns once the init has taken the byte and let go of the fifo, which
+ * it holds until execve (close-on-exec) or death: so when `start` returns
+ * (and poststart hooks run) the user's program has been executed. We only
+ * watch; reading could steal the byte. */
+static void fifo_wait_exec(int rd)
+{
+  for (;;) {
+    int avail = 0;
+    ioctl(rd, FIONREAD, &avail);
+    struct pollfd p = {.fd = rd, .events = POLLIN};
+    int r = poll(&p, 1, avail > 0 ? 1 : -1);
+    if (r < 0 && errno != EINTR)
+      return;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+      return;
+    if (avail > 0)
+      usleep(50); /* the init has not read yet */
+  }
+}
+
 static int linux_start(int dirfd, const struct state *st, struct berth_err **err)
 {
   (void)st;
+  cleanup_close int rd = openat(dirfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   cleanup_close int fd = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
+  if (fd < 0 || rd < 0) {
     if (errno == ENXIO)
       return berth_err_set(err, 0, "container init is gone");
     return berth_err_sys(err, "open exec fifo");
   }
   if (write(fd, "0", 1) != 1)
     return berth_err_sys(err, "write exec fifo");
+  close(steal_fd(&fd));
   if (unlinkat(dirfd, EXEC_FIFO, 0) < 0)
     return berth_err_sys(err, "remove exec fifo");
+  fifo_wait_exec(rd);
   return 0;
 }
 
@@ -612,8 +636,8 @@ static int linux_kill(const struct state *st, int sig, bool all, struct berth_er
   if (n < 0)
     return -1;
   if (fd < 0) {
-    if (n > 0)
-      return 0; /* the init is gone, but --all reached what it left */
+    if (all)
+      return 0; /* the init is gone; --all reached whatever it left (runc: no error) */
     return berth_err_set(err, 0, "container \"%s\" is not running", st->id);
   }
   if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)

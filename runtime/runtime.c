@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -328,6 +330,18 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
   return ret;
 }
 
+static char *dir_owner(int dirfd)
+{
+  struct stat sb;
+  if (fstat(dirfd, &sb) < 0)
+    return xstrdup("");
+  struct passwd pw, *res = NULL;
+  char buf[1024];
+  if (getpwuid_r(sb.st_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+    return xstrdup(res->pw_name);
+  return xasprintf("#%u", (unsigned)sb.st_uid);
+}
+
 static void info_fill(struct runtime_info *info, struct state *st, enum status status)
 {
   info->id = steal_ptr(&st->id);
@@ -350,6 +364,7 @@ int runtime_state(const char *root, const char *id, struct runtime_info *info,
   if (dirfd < 0)
     return -1;
   info_fill(info, &st, status);
+  info->owner = dir_owner(dirfd);
   state_clear(&st);
   return 0;
 }
@@ -386,6 +401,7 @@ int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct
       *list = nl;
     }
     memset(&(*list)[*n], 0, sizeof(**list));
+    (*list)[*n].owner = dir_owner(dirfd);
     info_fill(&(*list)[(*n)++], &st, status);
     state_clear(&st);
   }
@@ -400,6 +416,7 @@ void runtime_info_clear(struct runtime_info *info)
   free(info->created);
   free(info->oci_version);
   json_decref(info->annotations);
+  free(info->owner);
   memset(info, 0, sizeof(*info));
 }
 

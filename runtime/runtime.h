@@ -34,6 +34,7 @@ struct runtime_info {
   char *created;
   char *oci_version;
   json_t *annotations; /* may be NULL */
+  char *owner;         /* user owning the state directory */
 };
 
 /* Re-executes berth from a sealed memfd unless it already runs from one

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs, with apt-get, only the Debian packages berth needs that are missing.
-# Usage: scripts/deps.sh [build|test|bench|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|bench|parity|lint|clients|fuzz|all]   (default: all)
 set -eu
 want="${1:-all}"
 
@@ -8,6 +8,13 @@ build_pkgs="gcc libc6-dev make pkg-config libjansson-dev libcap-dev libseccomp-d
 test_pkgs="bats jq busybox-static util-linux iproute2 procps time"
 bench_pkgs="runc time"
 lint_pkgs="clang-format clang-tidy cppcheck"
+# Real clients for tests/clients: podman 4.3 (with conmon) and containerd 1.6
+# (ctr, containerd-shim-runc-v2); runc for parity; bsdutils has script(1),
+# which gives `run -t` a controlling terminal.
+clients_pkgs="podman conmon containerd runc uidmap bsdutils"
+# libFuzzer harnesses (make fuzz): clang 14, its fuzzer/sanitizer runtimes
+# (libclang-rt-14-dev is only recommended by clang) and llvm-symbolizer.
+fuzz_pkgs="clang-14 libclang-rt-14-dev llvm-14"
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;
@@ -15,8 +22,10 @@ case "$want" in
   bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
   parity) pkgs="$build_pkgs $test_pkgs runc" ;;
   lint) pkgs="$lint_pkgs" ;;
+  clients) pkgs="$build_pkgs $test_pkgs $clients_pkgs" ;;
+  fuzz) pkgs="$build_pkgs $fuzz_pkgs" ;;
   all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-  *) echo "deps.sh: unknown set '$want' (build|test|bench|parity|lint|all)" >&2; exit 1 ;;
+  *) echo "deps.sh: unknown set '$want' (build|test|bench|parity|lint|clients|fuzz|all)" >&2; exit 1 ;;
 esac
 
 missing=""
