@@ -23,6 +23,10 @@
 #include "../cgroup/cgroup.h"
 #include "linux.h"
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
@@ -245,7 +249,10 @@ static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd, stru
 /* procfs and sysfs only on a real directory reached without symlinks: an
  * image whose /proc is a symlink would put procfs elsewhere, out from under
  * maskedPaths and readonlyPaths (CVE-2019-16884 / CVE-2019-19921 class). */
-static int proc_sys_target_check(int rootfd, const char *dest, struct berth_err **err)
+/* procfs and sysfs go only on a real directory reached without any
+ * symlink; the fd returned is the one mounted on, so no swap can come
+ * between the check and the mount. */
+static int proc_sys_target_open(int rootfd, const char *dest, struct berth_err **err)
 {
   struct open_how how = {
       .flags = O_PATH | O_CLOEXEC,
@@ -263,7 +270,33 @@ static int proc_sys_target_check(int rootfd, const char *dest, struct berth_err 
     return berth_err_sys(err, "mount %s", dest);
   if (!S_ISDIR(st.st_mode))
     return berth_err_set(err, 0, "mount %s: refusing: the target is not a directory", dest);
-  return 0;
+  return steal_fd(&fd);
+}
+
+/* Files under /proc a mount may cover (what lxcfs provides), as runc allows. */
+static bool proc_mount_allowed(const char *dest)
+{
+  static const char *const ok[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",
+                                   "/proc/stat",    "/proc/swaps",     "/proc/uptime",
+                                   "/proc/loadavg", "/proc/slabinfo",  "/proc/net/dev",
+                                   "/proc/sys/kernel/ns_last_pid"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    if (strcmp(dest, ok[i]) == 0)
+      return true;
+  return false;
+}
+
+/* Nothing but procfs itself is mounted inside a procfs, however the
+ * destination reached it (a symlink to /proc/self, say): a mount there
+ * could stand in for /proc/self/fd and catch later masks. */
+static int proc_target_refuse(const struct spec_mount *m, int fd, struct berth_err **err)
+{
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0)
+    return berth_err_sys(err, "mount %s", m->destination);
+  if (sf.f_type != PROC_SUPER_MAGIC || proc_mount_allowed(m->destination))
+    return 0;
+  return berth_err_set(err, 0, "mount %s: refusing: the target is inside /proc", m->destination);
 }
 
 static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **err)
@@ -278,8 +311,12 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
   cleanup_close int fd = rootfs_open(rootfd, m->destination, kind, err);
   if (fd < 0)
     return berth_err_wrap(err, "mount %s", m->destination);
-  if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0) &&
-      proc_sys_target_check(rootfd, m->destination, err) < 0)
+  if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
+    close(fd);
+    if ((fd = proc_sys_target_open(rootfd, m->destination, err)) < 0)
+      return -1;
+  }
+  if (proc_target_refuse(m, fd, err) < 0)
     return -1;
   char target[32];
   fd_path(target, fd);
@@ -487,7 +524,9 @@ int paths_mask(char **paths, struct berth_err **err)
   cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   cleanup_close int nullfd = -1;
   for (size_t i = 0; paths && paths[i]; i++) {
-    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    /* A symlink the image put there is followed, inside the root: the
+     * protection must land on what the path names, not on the link. */
+    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH);
     if (fd < 0) {
       if (errno == ENOENT)
         continue;
@@ -514,7 +553,8 @@ int paths_readonly(char **paths, struct berth_err **err)
 {
   cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   for (size_t i = 0; paths && paths[i]; i++) {
-    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    /* Followed inside the root, as for masks (CVE-2023-27561 class). */
+    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH);
     if (fd < 0) {
       if (errno == ENOENT)
         continue;
@@ -524,7 +564,7 @@ int paths_readonly(char **paths, struct berth_err **err)
     fd_path(target, fd);
     if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
       return berth_err_sys(err, "bind %s", paths[i]);
-    cleanup_close int top = open_in_root(rootfd, paths[i], O_PATH | O_NOFOLLOW);
+    cleanup_close int top = open_in_root(rootfd, paths[i], O_PATH);
     if (top < 0)
       return berth_err_sys(err, "readonly %s", paths[i]);
     fd_path(target, top);
