@@ -291,19 +291,9 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
   return ret;
 }
 
-static bool blkio_set(const struct cgroup_resources *r)
-{
-  bool any = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_weight_devices;
-  for (int k = 0; k < 4; k++)
-    any |= r->n_throttle[k] > 0;
-  return any;
-}
-
 /* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
- * rmdir). Membership in a cpuset or blkio group without settings changes
- * nothing (a cpuset child copies its parent's cpus and mems), and on a hybrid
- * host the v2 side only holds hugetlb: those are joined when a setting needs
- * them, at create or at `update`. */
+ * rmdir), but every v1 controller is joined; only the v2 side of a hybrid
+ * host (hugetlb alone here) waits until a setting needs it. */
 static bool hierarchy_needed(const struct cgroup *cg, const struct cgroup_dir *d,
                              const struct cgroup_resources *r)
 {
@@ -311,17 +301,11 @@ static bool hierarchy_needed(const struct cgroup *cg, const struct cgroup_dir *d
     return true;
   if (d->v2)
     return r->n_unified > 0 || (r->n_hugepages > 0 && !cgroup_find(cg, "hugetlb", false));
-  static const char *const always[] = {"pids", "memory", "freezer", "devices", "cpu", "cpuacct"};
-  for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
-    if (cgroup_find_in(d, always[i]))
-      return true;
-  if (cgroup_find_in(d, "cpuset"))
-    return r->cpus || r->mems;
-  if (cgroup_find_in(d, "blkio"))
-    return blkio_set(r);
-  if (cgroup_find_in(d, "hugetlb"))
-    return r->n_hugepages > 0;
-  return false;
+  /* Every v1 hierarchy with a controller, as runc does: clients (podman,
+   * containerd) expect the container in its own group everywhere, not in
+   * theirs (a cpuset or blkio group of conmon's, say). */
+  (void)r;
+  return d->controllers && d->controllers[0] != '\0' && strncmp(d->controllers, "name=", 5) != 0;
 }
 
 /* Creates the directory in hierarchy i (already in cg->h) and applies

@@ -171,11 +171,47 @@ int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err)
 
 /* ---- cgroup mounts ---- */
 
+/* The container init is single-threaded: a flag for the cgroup mounts. */
+static bool cgroup_ns_in_use;
+
 struct cg_mount_arg {
   int dirfd;
   unsigned long flags;
+  bool own; /* no cgroup namespace: bind our own groups, not whole trees */
   struct berth_err **err;
 };
+
+/* Without a cgroup namespace (as podman runs on v1), a cgroup mount would
+ * show the host's whole tree: like runc, each hierarchy's entry is instead
+ * a bind of the group the init is in there (it joined them all already). */
+static char *self_cgroup_path(const char *opts, bool v2)
+{
+  cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  cleanup_free char *want = xasprintf(",%s,", opts);
+  while (f && getline(&line, &cap, f) > 0) {
+    line[strcspn(line, "\n")] = '\0';
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (c2 == NULL)
+      continue;
+    *c2 = '\0';
+    const char *ctrls = c1 + 1, *path = c2 + 1;
+    if (v2 != (ctrls[0] == '\0'))
+      continue;
+    bool all = true;
+    cleanup_free char *copy = xstrdup(ctrls);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t && all; t = strtok_r(NULL, ",", &save)) {
+      cleanup_free char *tok = xasprintf(",%s,", t);
+      all = strstr(want, tok) != NULL;
+    }
+    if (all)
+      return xstrdup(path);
+  }
+  return NULL;
+}
 
 static int cgroup_mount_one(void *arg, const char *name, const char *opts, const char *fstype)
 {
@@ -190,6 +226,19 @@ static int cgroup_mount_one(void *arg, const char *name, const char *opts, const
   char target[32];
   fd_path(target, fd);
   bool v2 = strcmp(fstype, "cgroup2") == 0;
+  cleanup_free char *own = a->own ? self_cgroup_path(opts, v2) : NULL;
+  if (own) {
+    cleanup_free char *src = xasprintf("/sys/fs/cgroup/%s%s", name, own);
+    if (mount(src, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+      return berth_err_sys(a->err, "bind cgroup %s", src);
+    /* fd names the directory under the bind: look it up again. */
+    cleanup_close int top = openat(a->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (top < 0)
+      return berth_err_sys(a->err, "open cgroup %s", name);
+    fd_path(target, top);
+    return remount_bind(target, a->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), 0, src,
+                        a->err);
+  }
   if (mount(fstype, target, fstype, a->flags, v2 ? NULL : opts) < 0)
     return berth_err_sys(a->err, "mount cgroup %s (%s)", name, opts);
   return 0;
@@ -217,7 +266,7 @@ static int mount_cgroup(const struct spec_mount *m, int rootfd, int destfd, stru
   cleanup_close int dirfd = openat(top, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (dirfd < 0)
     return berth_err_sys(err, "open %s", m->destination);
-  struct cg_mount_arg a = {dirfd, m->flags, err};
+  struct cg_mount_arg a = {dirfd, m->flags, !cgroup_ns_in_use, err};
   if (cgroup_foreach_hierarchy(cgroup_mount_one, &a, err) < 0)
     return berth_err_wrap(err, "mount %s", m->destination);
   /* Keep the host's aliases (cpu -> cpu,cpuacct and the like). */
@@ -276,10 +325,11 @@ static int proc_sys_target_open(int rootfd, const char *dest, struct berth_err *
 /* Files under /proc a mount may cover (what lxcfs provides), as runc allows. */
 static bool proc_mount_allowed(const char *dest)
 {
-  static const char *const ok[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",
-                                   "/proc/stat",    "/proc/swaps",     "/proc/uptime",
-                                   "/proc/loadavg", "/proc/slabinfo",  "/proc/net/dev",
-                                   "/proc/sys/kernel/ns_last_pid"};
+  static const char *const ok[] = {"/proc/cpuinfo", "/proc/diskstats",
+                                   "/proc/meminfo", "/proc/stat",
+                                   "/proc/swaps",   "/proc/uptime",
+                                   "/proc/loadavg", "/proc/slabinfo",
+                                   "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
     if (strcmp(dest, ok[i]) == 0)
       return true;
@@ -357,6 +407,7 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
 
 int mounts_apply_all(const struct spec *s, int rootfd, struct berth_err **err)
 {
+  cgroup_ns_in_use = s->ns[NS_CGROUP].enabled;
   for (size_t i = 0; i < s->n_mounts; i++)
     if (mount_one(&s->mounts[i], rootfd, err) < 0)
       return -1;
