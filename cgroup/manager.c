@@ -126,10 +126,8 @@ static int detect_one(void *arg, const char *name, const char *opts, const char 
   struct detect_arg *a = arg;
   struct cgroup *cg = a->cg;
   bool v2 = strcmp(fstype, "cgroup2") == 0;
-  /* Named hierarchies without controllers (name=systemd) belong to the
-   * init system: berth does not create groups there. */
-  if (!v2 && strncmp(opts, "name=", 5) == 0)
-    return 0;
+  /* Named hierarchies (name=systemd) too: runc puts the container in its
+   * own group there as well, below the caller's, and clients check it. */
   if (cg->n == CGROUP_MAX_HIER)
     return 0;
   struct cgroup_dir *d = &cg->h[cg->n++];
@@ -292,20 +290,19 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
 }
 
 /* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
- * rmdir), but every v1 controller is joined; only the v2 side of a hybrid
- * host (hugetlb alone here) waits until a setting needs it. */
+ * rmdir), but clients rely on the container having its own group in each. */
 static bool hierarchy_needed(const struct cgroup *cg, const struct cgroup_dir *d,
                              const struct cgroup_resources *r)
 {
   if (cg->layout == CGROUP_LAYOUT_V2)
     return true;
-  if (d->v2)
-    return r->n_unified > 0 || (r->n_hugepages > 0 && !cgroup_find(cg, "hugetlb", false));
-  /* Every v1 hierarchy with a controller, as runc does: clients (podman,
-   * containerd) expect the container in its own group everywhere, not in
-   * theirs (a cpuset or blkio group of conmon's, say). */
+  /* Every hierarchy, as runc does, the v2 side of a hybrid host included
+   * (its controllers are enabled only when a setting needs them): clients
+   * (podman, containerd) expect the container in its own group everywhere,
+   * not in theirs (a cpuset or blkio group of conmon's, say). */
+  (void)d;
   (void)r;
-  return d->controllers && d->controllers[0] != '\0' && strncmp(d->controllers, "name=", 5) != 0;
+  return true;
 }
 
 /* Creates the directory in hierarchy i (already in cg->h) and applies

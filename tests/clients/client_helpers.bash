@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# Shared helpers for the real-client suites (podman.bats, containerd.bats).
+#
+# The runtime under test is chosen by RUNTIME:
+#   RUNTIME=berth (default)  the repository's ./berth
+#   RUNTIME=runc             /usr/bin/runc (or runc on PATH): the parity run
+#   RUNTIME=/abs/path        any runc-compatible binary
+#
+# Each .bats file gets a private environment under one temp dir ($CT), made in
+# setup_file and removed in teardown_file: podman's storage, run and lock dirs,
+# containers.conf and storage.conf, or a containerd daemon of its own with its
+# own socket, root and state. Nothing touches /var/lib/containers, /run/libpod,
+# /run/runc, /run/berth or a system containerd.
+#
+# The clients never call the runtime directly but through a wrapper script
+# ($CT/bin/<name>, see make_runtime_wrapper) that appends every argv to
+# $CT/runtime-argv.log and then execs the runtime. When the client passes no
+# --root the wrapper adds `--root $CT/runtime-root` (podman 4.3 passes none as
+# root, and drops --runtime-flag on its cleanup path), so runtime state stays
+# private too. On a failed test the log is printed (bats shows it);
+# CLIENTS_ARGV_LOG=FILE appends the whole log of each file to FILE.
+
+CLIENTS_SRC_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+RUNTIME=${RUNTIME:-berth}
+case $RUNTIME in
+berth) RUNTIME_BIN=$CLIENTS_SRC_DIR/berth ;;
+runc) RUNTIME_BIN=$(command -v runc || echo /usr/bin/runc) ;;
+/*) RUNTIME_BIN=$RUNTIME ;;
+*) RUNTIME_BIN=$(command -v "$RUNTIME" || echo "$RUNTIME") ;;
+esac
+# What the clients call the runtime (podman's [engine.runtimes] key, wrapper name).
+RUNTIME_NAME=$(basename "$RUNTIME_BIN")
+# Longest one client command may take before the test gives up on it.
+CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-60}
+# The image every test runs: busybox-static from tests/fixtures/busybox-rootfs.sh.
+IMAGE=localhost/busybox:test
+CLIENT_CALLS=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	return 1
+}
+
+# retry TIMEOUT INTERVAL CMD...: rerun CMD until it succeeds or time runs out.
+retry() {
+	local timeout=$1 interval=$2
+	shift 2
+	local end=$((SECONDS + timeout))
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "retry: '$*' still failing after ${timeout}s"
+			return 1
+		fi
+		sleep "$interval"
+	done
+}
+
+# is_runc: true when the runtime under test is runc.
+is_runc() {
+	"$RUNTIME_BIN" --version 2>/dev/null | head -n 1 | grep -q '^runc'
+}
+
+# --- setup_file --------------------------------------------------------------
+
+# clients_setup_file CLIENT_BINARY...: skip the whole file if a client binary is
+# missing (scripts/deps.sh clients installs them), fail if the runtime is;
+# then make $CT with the runtime wrapper and the image archive.
+clients_setup_file() {
+	local b
+	for b in "$@"; do
+		command -v "$b" >/dev/null ||
+			skip "$b is not installed (scripts/deps.sh clients, as root, installs it)"
+	done
+	[ "$(id -u)" -eq 0 ] || skip "the client suites need root"
+	[ -x "$RUNTIME_BIN" ] || fail "runtime under test '$RUNTIME_BIN' not found (make berth?)"
+	# Short, fixed-depth path: unix socket paths are limited to 108 bytes.
+	CT=$(mktemp -d /tmp/berth-clients.XXXXXX)
+	export CT
+	mkdir -p "$CT/bin" "$CT/runtime-root"
+	make_runtime_wrapper "$CT/bin/$RUNTIME_NAME" "$RUNTIME_BIN"
+	RUNTIME_WRAPPER=$CT/bin/$RUNTIME_NAME
+	export RUNTIME_WRAPPER
+	ensure_image_archive
+	# Cgroups both clients make by default (podman: /libpod_parent, containerd:
+	# /<namespace>) are host-global; teardown_file removes the ones this run made.
+	CG_PREEXISTING=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/berthtest 2>/dev/null | tr '\n' ' ')
+	export CG_PREEXISTING
+}
+
+# make_runtime_wrapper PATH REAL: a runc-compatible wrapper that logs argv.
+make_runtime_wrapper() {
+	cat >"$1" <<EOF
+#!/bin/sh
+# Logs argv to $CT/runtime-argv.log, then execs $2.
+# Adds --root $CT/runtime-root when the caller gave no --root.
+{
+	printf '%s' "\$(date +%T.%N | cut -c1-12) [\$\$]"
+	for a in "\$@"; do
+		case \$a in *[\ \	\'\"]*|'') printf " '%s'" "\$a" ;; *) printf ' %s' "\$a" ;; esac
+	done
+	echo
+} >>$CT/runtime-argv.log 2>/dev/null
+for a in "\$@"; do
+	case \$a in --root|--root=*) exec $2 "\$@" ;; esac
+done
+exec $2 --root $CT/runtime-root "\$@"
+EOF
+	chmod 755 "$1"
+}
+
+# ensure_image_archive: build the busybox OCI archive once per bats run
+# ($IMAGE_ARCHIVE), shared by the podman and containerd files.
+ensure_image_archive() {
+	local dir=$BATS_RUN_TMPDIR/clients-image
+	IMAGE_ARCHIVE=$dir/busybox-oci.tar
+	export IMAGE_ARCHIVE
+	[ -f "$IMAGE_ARCHIVE" ] && return 0
+	mkdir -p "$dir"
+	(
+		flock 9
+		if [ ! -f "$IMAGE_ARCHIVE" ]; then
+			rm -rf "$dir/rootfs"
+			"$CLIENTS_SRC_DIR/tests/fixtures/busybox-rootfs.sh" "$dir/rootfs" || exit 1
+			"$CLIENTS_SRC_DIR/tests/clients/make-oci-image.sh" "$dir/rootfs" "$IMAGE_ARCHIVE" "$IMAGE" || exit 1
+			rm -rf "$dir/rootfs"
+		fi
+	) 9>"$dir.lock" || fail "building the busybox image archive failed"
+}
+
+# --- running clients -----------------------------------------------------------
+
+# run_client CMD...: like bats' `run`, with a timeout, stdin from /dev/null and
+# output (stdout+stderr) through a file, so a daemonized child that keeps the
+# descriptors cannot hold the call open. Sets $status, $output, $lines.
+run_client() {
+	CLIENT_CALLS=$((CLIENT_CALLS + 1))
+	local out=$BATS_TEST_TMPDIR/client.out.$CLIENT_CALLS
+	status=0
+	timeout -k 5 "$CLIENT_TIMEOUT" "$@" >"$out" 2>&1 </dev/null 3>&- || status=$?
+	output=$(cat "$out")
+	lines=()
+	[ -z "$output" ] || mapfile -t lines <<<"$output"
+	echo "# $* => status $status"
+	[ -z "$output" ] || printf '%s\n' "$output"
+	[ "$status" -ne 124 ] || echo "# (timed out after ${CLIENT_TIMEOUT}s)"
+}
+
+# run_tty CMD...: run_client under script(1), so CMD has a controlling
+# terminal (for `run -t`). The pty's CRs and the "^@" it echoes when script's
+# stdin (/dev/null) hits EOF are stripped.
+run_tty() {
+	local cmd="" a
+	for a in "$@"; do cmd+="$(printf '%q' "$a") "; done
+	run_client script -qefc "$cmd" /dev/null
+	output=${output//$'\r'/}
+	output=${output//^@/}
+	lines=()
+	[ -z "$output" ] || mapfile -t lines <<<"$output"
+}
+
+# expect_tty_line: fail unless a line of $output is a pts path (`tty` in the
+# container found a terminal on its stdin). ctr may add a "resize pty" error
+# line when the process is gone before its first resize.
+expect_tty_line() {
+	printf '%s\n' "$output" | grep -qE '^/dev/pts/[0-9]+$' ||
+		fail "no /dev/pts/N line from tty in: $output"
+}
+
+# expect_status N: fail unless $status is N.
+expect_status() {
+	[ "$status" -eq "$1" ] || fail "expected exit status $1, got $status"
+}
+
+# expect_output STRING: fail unless $output is exactly STRING.
+expect_output() {
+	[ "$output" = "$1" ] || fail "expected output '$1', got '$output'"
+}
+
+# pid_counter PID: the counter a COUNTER_SCRIPT container keeps in /tmp/count,
+# read from the host through /proc/PID/root (works while frozen).
+COUNTER_SCRIPT='trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done'
+pid_counter() {
+	cat "/proc/$1/root/tmp/count" 2>/dev/null
+}
+
+# counter_moves PID: true when the counter advances within 0.5 s.
+counter_moves() {
+	local a b
+	a=$(pid_counter "$1")
+	sleep 0.5
+	b=$(pid_counter "$1")
+	[ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]
+}
+
+# counter_frozen PID: true when the counter does not advance within 0.5 s.
+counter_frozen() {
+	local a b
+	a=$(pid_counter "$1")
+	sleep 0.5
+	b=$(pid_counter "$1")
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# --- leak checks ---------------------------------------------------------------
+
+# rootfs_ids DIR...: device:inode of each DIR (container rootfs directories),
+# taken before the client removes them.
+rootfs_ids() {
+	local d
+	for d in "$@"; do
+		[ -d "$d" ] && stat -L -c %d:%i "$d"
+	done | tr '\n' ' '
+	return 0
+}
+
+# ct_pids [IDS]: live processes that belong to this file's environment: their
+# command line mentions $CT (conmon, shims, the runtime, podman cleanup), or
+# their root directory is one of IDS (from rootfs_ids). Excludes $EXCLUDE_PID
+# (the containerd daemon) and this shell.
+ct_pids() {
+	local p cmd d want=${1:-}
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		{ [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] || [ "$p" = "${EXCLUDE_PID:-}" ]; } && continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+		[ -n "$cmd" ] || continue
+		if [[ $cmd == *"$CT"* ]]; then
+			echo "$p $cmd"
+			continue
+		fi
+		if [ -n "$want" ]; then
+			d=$(stat -L -c %d:%i "/proc/$p/root" 2>/dev/null) || continue
+			[[ " $want " == *" $d "* ]] && echo "$p $cmd"
+		fi
+	done
+	return 0
+}
+
+# cgroup_pids PARENT: processes in the pids-controller cgroup /PARENT and below
+# (where the client puts its containers), or on cgroup2 in /sys/fs/cgroup/PARENT.
+cgroup_pids() {
+	local base=/sys/fs/cgroup/pids/$1
+	[ -d /sys/fs/cgroup/pids ] || base=/sys/fs/cgroup/$1
+	[ -d "$base" ] || return 0
+	find "$base" -name cgroup.procs -exec cat {} + 2>/dev/null
+	return 0
+}
+
+no_leaked_pids() {
+	[ -z "$(ct_pids "$1")" ] && [ -z "$(cgroup_pids "$2")" ]
+}
+
+# ct_mounts: host mount points under $CT.
+ct_mounts() {
+	awk -v d="$CT/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+# runtime_leftovers ROOT: containers the runtime still has under ROOT.
+runtime_leftovers() {
+	[ -d "$1" ] || return 0
+	"$RUNTIME_BIN" --root "$1" list -q 2>/dev/null || ls -A "$1"
+}
+
+# check_no_leaks ROOT ROOTFS_IDS CGROUP_PARENT: fail if the runtime has state
+# under ROOT, or processes (see ct_pids, cgroup_pids) or mounts under $CT are
+# left. Shims, conmon and cleanup processes exit asynchronously: allow 10 s.
+check_no_leaks() {
+	local root=$1 ids=$2 cg=$3 rc=0 left
+	if ! retry 10 0.1 no_leaked_pids "$ids" "$cg" >/dev/null; then
+		echo "leak: processes left behind:" >&2
+		ct_pids "$ids" >&2
+		left=$(cgroup_pids "$cg")
+		[ -z "$left" ] || echo "leak: pids in cgroup $cg: $(echo $left)" >&2
+		rc=1
+	fi
+	left=$(runtime_leftovers "$root")
+	if [ -n "$left" ]; then
+		echo "leak: runtime state left in $root: $(echo $left)" >&2
+		rc=1
+	fi
+	left=$(ct_mounts)
+	if [ -n "$left" ]; then
+		echo "leak: mounts left under $CT: $(echo $left)" >&2
+		rc=1
+	fi
+	return $rc
+}
+
+# kill_ct_pids: last resort for teardown_file.
+kill_ct_pids() {
+	local p
+	for p in $(ct_pids | cut -d' ' -f1); do
+		kill -9 "$p" 2>/dev/null || true
+	done
+}
+
+# show_runtime_log: the wrapper's argv log of this test (bats shows it on failure).
+show_runtime_log() {
+	local log=$CT/runtime-argv.log
+	[ -s "$log" ] || return 0
+	echo "# runtime calls ($RUNTIME_BIN):"
+	sed -n "$((${RUNTIME_LOG_START:-0} + 1)),\$p" "$log" | sed 's/^/#   /'
+}
+
+# mark_runtime_log: remember where this test's part of the argv log starts.
+mark_runtime_log() {
+	RUNTIME_LOG_START=$(wc -l 2>/dev/null <"$CT/runtime-argv.log" || echo 0)
+}
+
+# cleanup_cgroups: remove the client-made parent cgroups this run created.
+cleanup_cgroups() {
+	local d
+	for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/berthtest; do
+		[ -d "$d" ] || continue
+		[[ " ${CG_PREEXISTING:-} " == *" $d "* ]] && continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	done
+}
+
+# remove_ct: unmount what is left and delete $CT.
+remove_ct() {
+	local m
+	[ -n "${CT:-}" ] && [ -d "$CT" ] || return 0
+	# CLIENTS_ARGV_LOG=FILE keeps every runtime call of the run.
+	if [ -n "${CLIENTS_ARGV_LOG:-}" ] && [ -f "$CT/runtime-argv.log" ]; then
+		cat "$CT/runtime-argv.log" >>"$CLIENTS_ARGV_LOG"
+	fi
+	for m in $(ct_mounts); do umount -l "$m" 2>/dev/null || true; done
+	rm -rf "$CT"
+}
