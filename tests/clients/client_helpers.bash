@@ -21,7 +21,7 @@
 # CLIENTS_ARGV_LOG=FILE appends the whole log of each file to FILE.
 
 CLIENTS_SRC_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-RUNTIME=${RUNTIME:-berth}
+RUNTIME=${RUNTIME:-${BERTH:-berth}}
 case $RUNTIME in
 berth) RUNTIME_BIN=$CLIENTS_SRC_DIR/berth ;;
 runc) RUNTIME_BIN=$(command -v runc || echo /usr/bin/runc) ;;

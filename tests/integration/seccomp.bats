@@ -637,7 +637,6 @@ grep -E "^(CapEff|Seccomp):" /proc/self/status'
 }
 
 @test "exec: the container's filter applies to an exec'd process too" {
-	requires_berth_exec
 	allow_except "[$(deny_rule '["keyctl"]' SCMP_ACT_ERRNO $EXDEV)]"
 	set_args sleep 100
 	run_berth run --detach ctr
