@@ -116,12 +116,12 @@ lint:
 	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) -- -std=gnu11 $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
-	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) tests/fixtures/*.c \
+	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
 	  tests/fuzz/*.[ch]
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) \
-	  tests/fixtures/*.c tests/fuzz/*.[ch]
+	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch]
 
 demo: deps
 	@$(MAKE) --no-print-directory berth
