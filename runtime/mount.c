@@ -174,6 +174,53 @@ int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err)
 /* The container init is single-threaded: a flag for the cgroup mounts. */
 static bool cgroup_ns_in_use;
 
+/* procfs and sysfs instances berth mounted, by destination: their mount
+ * fds find the masked and read-only paths below them. */
+static struct {
+  char dest[64];
+  int fd;
+} special[4];
+static size_t n_special;
+
+/* A new procfs or sysfs, detached, then attached on target by fd. */
+static int special_mount(const struct spec_mount *m, int target, struct berth_err **err)
+{
+  cleanup_close int fs = fsopen(m->type, FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return berth_err_sys(err, "fsopen %s", m->type);
+  cleanup_free char *data = m->data ? xstrdup(m->data) : NULL;
+  char *save = NULL;
+  for (char *o = data ? strtok_r(data, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(o, '=');
+    if (eq)
+      *eq = '\0';
+    if (fsconfig(fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o, eq ? eq + 1 : NULL, 0) < 0)
+      return berth_err_sys(err, "mount %s: option %s", m->destination, o);
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return berth_err_sys(err, "mount %s on %s", m->type, m->destination);
+  unsigned attr = (m->flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
+                  (m->flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                  (m->flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
+                  (m->flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+  int mfd = fsmount(fs, FSMOUNT_CLOEXEC, attr);
+  if (mfd < 0 ||
+      move_mount(mfd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    berth_err_sys(err, "mount %s on %s", m->type, m->destination);
+    if (mfd >= 0)
+      close(mfd);
+    return -1;
+  }
+  if (n_special < sizeof(special) / sizeof(special[0]) &&
+      strlen(m->destination) < sizeof(special[0].dest)) {
+    snprintf(special[n_special].dest, sizeof(special[0].dest), "%s", m->destination);
+    special[n_special++].fd = mfd;
+  } else {
+    close(mfd);
+  }
+  return 0;
+}
+
 struct cg_mount_arg {
   int dirfd;
   unsigned long flags;
@@ -388,6 +435,9 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
       if (remount_bind(t2, extra, m->clear_flags, m->destination, err) < 0)
         return -1;
     }
+  } else if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
+    if (special_mount(m, fd, err) < 0)
+      return -1;
   } else {
     if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REC, m->data) < 0)
       return berth_err_sys(err, "mount %s on %s", m->type, m->destination);
@@ -570,6 +620,44 @@ static int dev_null_open(int rootfd, struct berth_err **err)
   return fd;
 }
 
+/* Masks and read-only binds are made with the mount API on fds only, never
+ * through "/proc/self/fd/N" strings: those would resolve through the
+ * container's own /proc, which a swap of its rootfs directory can replace
+ * (CVE-2025-52881 class). Paths below a procfs or sysfs that berth mounted
+ * are found from that mount's own fd, whatever the rootfs names do. */
+static int protected_open(int rootfd, const char *path)
+{
+  for (size_t i = 0; i < n_special; i++) {
+    size_t n = strlen(special[i].dest);
+    if (strncmp(path, special[i].dest, n) != 0 || path[n] != '/')
+      continue;
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    const char *rel = path + n;
+    while (*rel == '/')
+      rel++;
+    return (int)syscall(SYS_openat2, special[i].fd, rel[0] ? rel : ".", &how, sizeof(how));
+  }
+  return open_in_root(rootfd, path, O_PATH);
+}
+
+static int attach(int tree, int target)
+{
+  return move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* A fresh read-only tmpfs, detached: what masks a directory. */
+static int tmpfs_ro_tree(void)
+{
+  cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return -1;
+  return fsmount(fs, FSMOUNT_CLOEXEC,
+                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
 int paths_mask(char **paths, struct berth_err **err)
 {
   cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -577,7 +665,7 @@ int paths_mask(char **paths, struct berth_err **err)
   for (size_t i = 0; paths && paths[i]; i++) {
     /* A symlink the image put there is followed, inside the root: the
      * protection must land on what the path names, not on the link. */
-    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH);
+    cleanup_close int fd = protected_open(rootfd, paths[i]);
     if (fd < 0) {
       if (errno == ENOENT)
         continue;
@@ -586,15 +674,13 @@ int paths_mask(char **paths, struct berth_err **err)
     struct stat st;
     if (fstat(fd, &st) < 0)
       return berth_err_sys(err, "mask %s", paths[i]);
-    char target[32], null_path[32];
-    fd_path(target, fd);
     if (!S_ISDIR(st.st_mode) && nullfd < 0 && (nullfd = dev_null_open(rootfd, err)) < 0)
       return -1;
-    fd_path(null_path, nullfd);
-    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs",
-                                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
-                                : mount(null_path, target, NULL, MS_BIND, NULL);
-    if (r < 0)
+    cleanup_close int tree =
+        S_ISDIR(st.st_mode)
+            ? tmpfs_ro_tree()
+            : open_tree(nullfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0 || attach(tree, fd) < 0)
       return berth_err_sys(err, "mask %s", paths[i]);
   }
   return 0;
@@ -605,22 +691,22 @@ int paths_readonly(char **paths, struct berth_err **err)
   cleanup_close int rootfd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   for (size_t i = 0; paths && paths[i]; i++) {
     /* Followed inside the root, as for masks (CVE-2023-27561 class). */
-    cleanup_close int fd = open_in_root(rootfd, paths[i], O_PATH);
+    cleanup_close int fd = protected_open(rootfd, paths[i]);
     if (fd < 0) {
       if (errno == ENOENT)
         continue;
       return berth_err_sys(err, "readonly %s", paths[i]);
     }
-    char target[32];
-    fd_path(target, fd);
-    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-      return berth_err_sys(err, "bind %s", paths[i]);
-    cleanup_close int top = open_in_root(rootfd, paths[i], O_PATH);
-    if (top < 0)
+    /* A recursive clone of what is there, made read-only (flags only
+     * added: those a user namespace locks stay), put back on top. */
+    cleanup_close int tree =
+        open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                          MOUNT_ATTR_NOEXEC};
+    if (tree < 0 ||
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
+        attach(tree, fd) < 0)
       return berth_err_sys(err, "readonly %s", paths[i]);
-    fd_path(target, top);
-    if (remount_bind(target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, paths[i], err) < 0)
-      return -1;
   }
   return 0;
 }
