@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fileutil.h"
 #include "../runtime/runtime.h"
 #include "cmd.h"
 
@@ -78,9 +79,15 @@ static int on_opt(int opt, const char *arg)
   case 'u':
     opts.user = arg;
     return -1;
-  case 'g':
-    opts.additional_gids = arg;
+  case 'g': {
+    /* Repeatable, and comma lists accepted too. */
+    static char *gids;
+    char *joined = gids ? xasprintf("%s,%s", gids, arg) : xstrdup(arg);
+    free(gids);
+    gids = joined;
+    opts.additional_gids = gids;
     return -1;
+  }
   case 'c':
     push(&cap_list, &n_cap, arg);
     return -1;
@@ -146,7 +153,7 @@ const struct verb verb_exec = {
     "  -e, --env KEY=VALUE      set an environment variable (repeatable)\n"
     "  --cwd DIR                working directory inside the container\n"
     "  -u, --user UID[:GID]     run as this user\n"
-    "  -g, --additional-gids L  comma-separated supplementary groups\n"
+    "  -g, --additional-gids G  a supplementary group (repeatable, or a comma list)\n"
     "  -c, --cap CAP            add a capability (repeatable)\n"
     "  --no-new-privs           set no_new_privs\n"
     "  --preserve-fds N         pass fds 3..3+N-1 to the process\n"

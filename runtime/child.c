@@ -271,6 +271,11 @@ _Noreturn void child_main(struct child_ctx *c)
     close(master);
     if (r < 0)
       _exit(1);
+  } else if (setsid() < 0) {
+    /* A session of its own, without a controlling terminal: the caller's
+     * terminal must not be the container's /dev/tty (TIOCSTI, signals). */
+    berth_err_sys(&err, "setsid");
+    goto fail;
   }
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
@@ -374,6 +379,11 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
     close(master);
     if (r < 0)
       _exit(1);
+  } else if (setsid() < 0) {
+    /* A session of its own, without a controlling terminal: the caller's
+     * terminal must not be the container's /dev/tty (TIOCSTI, signals). */
+    berth_err_sys(&err, "setsid");
+    goto fail;
   }
   if (s->seccomp && !s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
     goto fail;

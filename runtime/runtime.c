@@ -433,7 +433,9 @@ static int pause_or_resume(const char *root, const char *id, bool pause, struct 
   struct state st;
   enum status status;
   const struct backend_ops *ops;
-  cleanup_close int dirfd = container_open(root, id, true, &st, &status, &ops, err);
+  /* Shared: an exec --ignore-paused holds a shared lock until its process
+   * runs, which needs this resume. The freezer itself serialises. */
+  cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
   if (dirfd < 0)
     return -1;
   int ret;
