@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/signals.h"
 #include "../common/fileutil.h"
 #include "../netns/netns.h"
 #include "linux.h"
@@ -101,9 +102,7 @@ static int fds_prepare(unsigned preserve, struct berth_err **err)
 
 static void signals_reset(const sigset_t *mask)
 {
-  struct sigaction sa = {.sa_handler = SIG_DFL};
-  for (int sig = 1; sig < NSIG; sig++)
-    sigaction(sig, &sa, NULL);
+  signals_default_all();
   sigprocmask(SIG_SETMASK, mask, NULL);
 }
 

@@ -9,6 +9,7 @@
  * by SIGKILLing the hook's group. SIGPIPE is blocked while hooks run: a hook
  * that does not read its stdin only makes the write fail with EPIPE, which
  * is ignored (as runc does). */
+#include "../common/signals.h"
 #include "hooks.h"
 
 #include <ctype.h>
@@ -457,13 +458,7 @@ static void __attribute__((noreturn))
 child(int in_rd, int out_wr, int ex_wr, const char *path, char *const argv[], char *const envp[])
 {
   setpgid(0, 0);
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof(dfl));
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP)
-      sigaction(s, &dfl, NULL); /* fails harmlessly for libc-reserved ones */
+  signals_default_all();
   if (dup_to(in_rd, 0) == 0 && dup_to(out_wr, 1) == 0 && dup_to(out_wr, 2) == 0) {
     close_fds_except(ex_wr);
     sigset_t none;
