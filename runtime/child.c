@@ -149,6 +149,31 @@ static int userns_become_root(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
+/* Installs the filter; with seccomp notify, hands the listener fd and the
+ * container's state to the agent over the socket connected earlier. */
+static int seccomp_load(const struct spec *s, int sock, const char *id, pid_t pid,
+                        struct berth_err **err)
+{
+  int listener = -1;
+  if (seccomp_install(s->seccomp, &listener, err) < 0)
+    return -1;
+  if (listener < 0)
+    return 0;
+  cleanup_free char *state = hooks_state_json(s->oci_version, id, "created", pid, s->bundle,
+                                              json_object_get(s->json, "annotations"));
+  int r = seccomp_listener_send(sock, listener, s->seccomp, state, pid, err);
+  close(listener);
+  close(sock);
+  return r;
+}
+
+/* The agent's socket (listenerPath) is a host path: connected while the
+ * host's tree is still ours. -1: none; exits through fail on error. */
+static int listener_connect(const struct spec *s, struct berth_err **err)
+{
+  return s->seccomp ? seccomp_listener_connect(s->seccomp, err) : -1;
+}
+
 /* The container's hooks run by the init itself (createContainer,
  * startContainer): the state as the runtime namespace sees it. */
 static int child_hooks_run(struct child_ctx *c, enum hook_kind k, const char *status,
@@ -240,6 +265,9 @@ _Noreturn void child_main(struct child_ctx *c)
   char self[32] = "";
   if (readlink("/proc/self", self, sizeof(self) - 1) > 0)
     c->host_pid = (pid_t)strtol(self, NULL, 10);
+  int listener = listener_connect(s, &err);
+  if (listener == -2)
+    goto fail;
   /* Into the cgroup before anything else, above all anything the user controls. */
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
@@ -289,7 +317,8 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a
    * filter: then it goes in before the capabilities are dropped, and the
    * profile must allow what follows (as with runc). */
-  if (s->seccomp && !s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+  if (s->seccomp && !s->no_new_privileges &&
+      seccomp_load(s, listener, c->id, c->host_pid, &err) < 0)
     goto fail;
   if (user_and_caps_apply(s, &err) < 0)
     goto fail;
@@ -302,7 +331,7 @@ _Noreturn void child_main(struct child_ctx *c)
     goto fail;
   signals_reset(&c->orig_mask);
   /* As late as possible: after it, only execve has to be allowed. */
-  if (s->seccomp && s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+  if (s->seccomp && s->no_new_privileges && seccomp_load(s, listener, c->id, c->host_pid, &err) < 0)
     goto fail;
   execve(exe, s->args, env);
   berth_err_sys(&err, "exec %s", exe);
@@ -363,6 +392,13 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
     _exit(1);
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
+  char self[32] = "";
+  pid_t host_pid = 0;
+  if (readlink("/proc/self", self, sizeof(self) - 1) > 0)
+    host_pid = (pid_t)strtol(self, NULL, 10);
+  int listener = listener_connect(s, &err);
+  if (listener == -2)
+    goto fail;
   if (exec_ns_join(c, &err) < 0)
     goto fail;
   close(c->pidfd);
@@ -384,7 +420,7 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
     berth_err_sys(&err, "setsid");
     goto fail;
   }
-  if (s->seccomp && !s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+  if (s->seccomp && !s->no_new_privileges && seccomp_load(s, listener, c->id, host_pid, &err) < 0)
     goto fail;
   if (user_and_caps_apply(s, &err) < 0)
     goto fail;
@@ -396,7 +432,7 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
   if (fds_prepare(c->preserve_fds, &err) < 0)
     goto fail;
   signals_reset(&c->orig_mask);
-  if (s->seccomp && s->no_new_privileges && seccomp_install(s->seccomp, &err) < 0)
+  if (s->seccomp && s->no_new_privileges && seccomp_load(s, listener, c->id, host_pid, &err) < 0)
     goto fail;
   execve(exe, s->args, env);
   berth_err_sys(&err, "exec %s", exe);

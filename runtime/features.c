@@ -60,8 +60,9 @@ char *runtime_features_json(void)
   json_object_set_new(cgroup, "rdma", json_false());
   json_object_set_new(lx, "cgroup", cgroup);
   static const char *const actions[] = {
-      "SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS",
-      "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",   "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
+      "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+      "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+      "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        "SCMP_ACT_NOTIFY"};
   static const char *const operators[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
                                           "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
                                           "SCMP_CMP_NE"};

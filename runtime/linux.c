@@ -758,6 +758,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
   cleanup_close int child_sock = sv[1];
   struct exec_ctx ctx = {
       .spec = s,
+      .id = st->id,
       .sync_fd = child_sock,
       .pidfd = initfd,
       .init_pid = st->pid,

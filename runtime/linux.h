@@ -32,6 +32,7 @@ _Noreturn void child_main(struct child_ctx *c);
  * already joined the pid and time namespaces, so it was born in them. */
 struct exec_ctx {
   const struct spec *spec; /* the container's config, process replaced */
+  const char *id;
   int sync_fd;
   int pidfd; /* the container init */
   pid_t init_pid;

@@ -113,8 +113,17 @@ int seccomp_compile_cached(json_t *obj, const char *path, const char *cache_dir,
   char name[32];
   snprintf(name, sizeof(name), "%016llx.bpf", (unsigned long long)fnv1a(key));
   cleanup_close int dirfd = cache_dir_open(cache_dir, false);
-  if (dirfd >= 0 && (*out = cache_load(dirfd, name, key)) != NULL)
+  if (dirfd >= 0 && (*out = cache_load(dirfd, name, key)) != NULL) {
+    /* The listener is not part of the program: take it from the profile. */
+    char prefix[256];
+    snprintf(prefix, sizeof(prefix), "%s.", path);
+    if (seccomp_listener_parse(obj, prefix, *out, err) < 0) {
+      seccomp_filter_free(*out);
+      *out = NULL;
+      return -1;
+    }
     return 0;
+  }
   if (seccomp_compile(obj, path, out, err) < 0)
     return -1;
   if (dirfd < 0)

@@ -2,11 +2,21 @@
 #ifndef BERTH_SECCOMP_INTERNAL_H
 #define BERTH_SECCOMP_INTERNAL_H
 
+#include <jansson.h>
 #include <linux/filter.h>
+
+#include "../common/err.h"
 
 struct seccomp_filter {
   struct sock_fprog prog;
-  unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
+  unsigned int flags;  /* SECCOMP_FILTER_FLAG_* */
+  char *listener_path; /* notify: where the listener fd goes (NULL: none) */
+  char *listener_metadata;
 };
+
+/* listenerPath/listenerMetadata of a linux.seccomp object into f (and the
+ * NEW_LISTENER flag when a rule notifies). */
+int seccomp_listener_parse(json_t *obj, const char *prefix, struct seccomp_filter *f,
+                           struct berth_err **err);
 
 #endif

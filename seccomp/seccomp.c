@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
 #include "internal.h"
@@ -40,7 +42,7 @@ static int parse_action(const char *prefix, const char *path, const char *name, 
   else if (strcmp(name, "SCMP_ACT_LOG") == 0)
     *out = SCMP_ACT_LOG;
   else if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
-    return berth_err_set(err, 0, "%s%s: SCMP_ACT_NOTIFY: not supported yet", prefix, path);
+    *out = SCMP_ACT_NOTIFY;
   else
     return berth_err_set(err, 0, "%s%s: unknown action \"%s\"", prefix, path, name);
   return 0;
@@ -227,6 +229,15 @@ static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, ui
       const char *name = json_string_value(nm);
       if (name == NULL)
         return berth_err_set(err, 0, "%s%s[%zu]: must be a string", prefix, f, k);
+      /* berth itself makes these after installing the filter (sending the
+       * listener, then execve): a notification would wait for an agent
+       * that has not got its fd yet. */
+      static const char *const unnotifiable[] = {"sendmsg",  "close", "execve",
+                                                 "execveat", "exit",  "exit_group"};
+      for (size_t u = 0; action == SCMP_ACT_NOTIFY && u < 6; u++)
+        if (strcmp(name, unnotifiable[u]) == 0)
+          return berth_err_set(err, 0, "%s%s: SCMP_ACT_NOTIFY cannot be used for \"%s\"", prefix, p,
+                               name);
       int nr = seccomp_syscall_resolve_name(name);
       if (nr == __NR_SCMP_ERROR)
         continue; /* newer than libseccomp or this architecture: skipped, as runc does */
@@ -281,9 +292,8 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
   uint32_t def = 0;
   if (parse_action(prefix, "defaultAction", def_name, has, def_errno, &def, err) < 0)
     return -1;
-  json_t *lp = json_object_get(obj, "listenerPath");
-  if (json_is_string(lp) && json_string_length(lp) > 0)
-    return berth_err_set(err, 0, "%slistenerPath: not supported yet", prefix);
+  if (def == SCMP_ACT_NOTIFY)
+    return berth_err_set(err, 0, "%sdefaultAction: SCMP_ACT_NOTIFY cannot be the default", prefix);
 
   struct seccomp_filter *f = xcalloc(1, sizeof(*f));
   scmp_filter_ctx ctx = seccomp_init(def);
@@ -315,7 +325,8 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
     }
   }
   if (parse_flags(prefix, obj, &f->flags, err) < 0 ||
-      add_syscalls(ctx, prefix, obj, def, err) < 0 || export_bpf(ctx, f, err) < 0)
+      add_syscalls(ctx, prefix, obj, def, err) < 0 || export_bpf(ctx, f, err) < 0 ||
+      seccomp_listener_parse(obj, prefix, f, err) < 0)
     goto out;
   *out = f;
   f = NULL;
@@ -327,10 +338,96 @@ out:
   return ret;
 }
 
-int seccomp_install(const struct seccomp_filter *f, struct berth_err **err)
+/* Does any rule notify? (Then listenerPath is required.) */
+static bool profile_notifies(json_t *obj)
 {
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog) < 0)
+  size_t i;
+  json_t *rule;
+  json_array_foreach (json_object_get(obj, "syscalls"), i, rule) {
+    const char *a = json_string_value(json_object_get(rule, "action"));
+    if (a && strcmp(a, "SCMP_ACT_NOTIFY") == 0)
+      return true;
+  }
+  return false;
+}
+
+int seccomp_listener_parse(json_t *obj, const char *prefix, struct seccomp_filter *f,
+                           struct berth_err **err)
+{
+  const char *lp = json_string_value(json_object_get(obj, "listenerPath"));
+  const char *md = json_string_value(json_object_get(obj, "listenerMetadata"));
+  bool notify = profile_notifies(obj);
+  if (lp && lp[0] && lp[0] != '/')
+    return berth_err_set(err, 0, "%slistenerPath: must be an absolute path", prefix);
+  if (notify && !(lp && lp[0]))
+    return berth_err_set(err, 0, "%slistenerPath: is required with SCMP_ACT_NOTIFY", prefix);
+  if (!notify)
+    return 0;
+  if (strlen(lp) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+    return berth_err_set(err, 0, "%slistenerPath: too long for a unix socket", prefix);
+  f->listener_path = xstrdup(lp);
+  f->listener_metadata = xstrdup(md ? md : "");
+  f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  return 0;
+}
+
+int seccomp_listener_connect(const struct seccomp_filter *f, struct berth_err **err)
+{
+  if (f == NULL || f->listener_path == NULL)
+    return -1;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->listener_path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    berth_err_sys(err, "seccomp listenerPath %s", f->listener_path);
+    if (s >= 0)
+      close(s);
+    return -2;
+  }
+  return s;
+}
+
+int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f,
+                          const char *state_json, pid_t pid, struct berth_err **err)
+{
+  /* The runtime-spec's ContainerProcessState, the fd alongside. */
+  json_t *state = json_loads(state_json, 0, NULL);
+  json_t *o = json_pack("{s:s, s:[s], s:i, s:s, s:o}", "ociVersion", "1.2.0", "fds", "seccompFd",
+                        "pid", (json_int_t)pid, "metadata", f->listener_metadata, "state",
+                        state ? state : json_object());
+  cleanup_free char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (text == NULL)
+    return berth_err_set(err, ENOMEM, "seccomp: encode the process state");
+  struct iovec iov = {.iov_base = text, .iov_len = strlen(text)};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof(u));
+  struct msghdr mh = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &listener, sizeof(int));
+  ssize_t n;
+  do
+    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return berth_err_sys(err, "seccomp: send the listener to %s", f->listener_path);
+  return 0;
+}
+
+int seccomp_install(const struct seccomp_filter *f, int *listener, struct berth_err **err)
+{
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog);
+  if (r < 0)
     return berth_err_sys(err, "seccomp: install the filter");
+  if (listener)
+    *listener = (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? (int)r : -1;
   return 0;
 }
 
@@ -339,5 +436,7 @@ void seccomp_filter_free(struct seccomp_filter *f)
   if (f == NULL)
     return;
   free(f->prog.filter);
+  free(f->listener_path);
+  free(f->listener_metadata);
   free(f);
 }

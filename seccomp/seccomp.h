@@ -25,8 +25,17 @@ int seccomp_compile_cached(json_t *obj, const char *path, const char *cache_dir,
                            struct seccomp_filter **out, struct berth_err **err);
 
 /* Child side: installs the filter on the calling thread. The caller has set
- * no_new_privs or still holds CAP_SYS_ADMIN. */
-int seccomp_install(const struct seccomp_filter *f, struct berth_err **err);
+ * no_new_privs or still holds CAP_SYS_ADMIN. *listener: the notify fd when
+ * the profile notifies, else -1 (listener may be NULL). */
+int seccomp_install(const struct seccomp_filter *f, int *listener, struct berth_err **err);
+/* Seccomp notify (listenerPath): connect to the agent's socket while its
+ * path is still reachable (before pivot_root). Returns the socket, -1 when
+ * the profile has no listener, -2 on error. */
+int seccomp_listener_connect(const struct seccomp_filter *f, struct berth_err **err);
+/* Sends the listener fd with the ContainerProcessState JSON (runtime-spec):
+ * fds ["seccompFd"], pid, metadata, and state (the OCI state object). */
+int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f,
+                          const char *state_json, pid_t pid, struct berth_err **err);
 
 void seccomp_filter_free(struct seccomp_filter *f);
 

@@ -227,10 +227,10 @@ expect_invalid() {
 	expect_invalid linux.resources.network "not supported yet"
 }
 
-@test "not supported yet: seccomp notify (SCMP_ACT_NOTIFY)" {
-	requires_berth "runc supports seccomp notify"
+@test "seccomp notify without a listenerPath" {
+	requires_berth "runc 1.1 accepts it and fails later"
 	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_NOTIFY"}]}'
-	expect_invalid linux.seccomp.syscalls "not supported yet"
+	expect_invalid linux.seccomp.listenerPath "required"
 }
 
 @test "uid mappings without a user namespace" {

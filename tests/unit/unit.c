@@ -269,7 +269,21 @@ static void test_spec_invalid(void)
              "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
              "[\"uname\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
              NULL),
-      "SCMP_ACT_NOTIFY: not supported yet");
+      "linux.seccomp.listenerPath: is required with SCMP_ACT_NOTIFY");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOTIFY\",\"listenerPath\":\"/s\"}}",
+             NULL),
+      "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/s\","
+             "\"syscalls\":[{\"names\":[\"execve\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
+             NULL),
+      "SCMP_ACT_NOTIFY cannot be used for \"execve\"");
+  BAD(config(NULL,
+             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"s\","
+             "\"syscalls\":[{\"names\":[\"uname\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
+             NULL),
+      "linux.seccomp.listenerPath: must be an absolute path");
   BAD(config(NULL, "{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", NULL),
       "linux.uidMappings: needs a new user namespace");
   BAD(config(NULL, "{\"namespaces\":[{\"type\":\"user\"}]}", NULL),

@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Seccomp notify (linux.seccomp listenerPath): the listener fd and the
+# runtime-spec's ContainerProcessState reach the agent's socket, and the
+# agent's answers decide the notified syscalls. The agent is
+# tests/fixtures/seccomp_agent.c: mkdir/mkdirat "succeed" without doing
+# anything, which only an agent that really got the fd can make happen.
+
+load helpers
+
+setup_file() {
+	gcc -O2 -Wall -o "$BATS_RUN_TMPDIR/seccomp_agent" "$BATS_TEST_DIRNAME/../fixtures/seccomp_agent.c"
+}
+
+setup() {
+	setup_bundle
+	AGENT_SOCK=$BATS_TEST_TMPDIR/agent.sock
+	AGENT_LOG=$BATS_TEST_TMPDIR/agent.log
+}
+
+teardown() {
+	[ -z "${AGENT_PID:-}" ] || kill "$AGENT_PID" 2>/dev/null || true
+	teardown_bundle
+}
+
+start_agent() {
+	"$BATS_RUN_TMPDIR/seccomp_agent" "$AGENT_SOCK" "$AGENT_LOG" >"$BATS_TEST_TMPDIR/agent.out" 2>&1 &
+	AGENT_PID=$!
+	retry 5 0.02 test -S "$AGENT_SOCK"
+}
+
+notify_profile() {
+	update_config '.root.readonly = false
+		| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "'"$AGENT_SOCK"'",
+			"listenerMetadata": "meta-42", "architectures": ["SCMP_ARCH_X86_64"],
+			"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}'
+}
+
+@test "seccomp notify: the agent gets the listener and the state, and answers mkdir" {
+	requires_berth "runc 1.1 sends a differently shaped state (tested separately)"
+	start_agent
+	notify_profile
+	run_sh 'mkdir /tmp/notified; echo "rc=$?"; [ -d /tmp/notified ] && echo exists || echo absent; ls /proc/self/fd | tr "\n" " "'
+	[ "$status" -eq 0 ]
+	# The agent answered 0 without creating anything: only it can do that.
+	[[ "$output" == *"rc=0"* ]]
+	[[ "$output" == *"absent"* ]]
+	[ ! -d "$BUNDLE/rootfs/tmp/notified" ]
+	# Neither the agent's socket nor the listener stayed in the container.
+	[[ "$output" == *"0 1 2 3 "* ]] || [[ "$output" == *"0 1 2 "* ]]
+	[[ "$output" != *"0 1 2 3 4"* ]]
+	retry 5 0.05 grep -q '^syscall mkdir' "$AGENT_LOG"
+	local state
+	state=$(head -n 1 "$AGENT_LOG")
+	[ "$(jq -r '.fds[0]' <<<"$state")" = seccompFd ]
+	[ "$(jq -r '.metadata' <<<"$state")" = meta-42 ]
+	[ "$(jq -r '.state.id' <<<"$state")" = ctr ]
+	[ "$(jq -r '.state.bundle' <<<"$state")" = "$BUNDLE" ]
+	[ "$(jq -r '.pid' <<<"$state")" -gt 1 ]
+}
+
+@test "seccomp notify: without the profile's notify rule mkdir really happens (control)" {
+	start_agent
+	update_config '.root.readonly = false'
+	run_sh 'mkdir /tmp/notified && echo made'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *made* ]]
+	[ -d "$BUNDLE/rootfs/tmp/notified" ]
+}
+
+@test "seccomp notify: a listenerPath nobody listens on fails the create, nothing left" {
+	requires_berth "runc reports it differently"
+	notify_profile
+	run_berth create ctr
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"listenerPath"* ]]
+	[ -z "$(ls -A "$ROOT")" ]
+}
+
+@test "seccomp notify: notifying execve is refused up front" {
+	requires_berth "berth's own rule"
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/tmp/x.sock",
+		"syscalls": [{"names": ["execve"], "action": "SCMP_ACT_NOTIFY"}]}'
+	run_berth create ctr
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot be used for \"execve\""* ]]
+	[ -z "$(ls -A "$ROOT")" ]
+}
