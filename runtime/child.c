@@ -223,7 +223,7 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   cleanup_close int rootfd = openat(parentfd, base, O_DIRECTORY | O_PATH | O_CLOEXEC);
   if (rootfd < 0)
     return berth_err_sys(err, "rootfs: open %s", s->rootfs);
-  if (mounts_apply_all(s, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
+  if (mounts_apply_all(s, c->idmap_trees, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
       rootfs_mkdir(rootfd, s->cwd, err) < 0)
     return berth_err_wrap(err, "rootfs");
   if (hooks_before_pivot(c, err) < 0)

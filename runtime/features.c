@@ -87,7 +87,7 @@ char *runtime_features_json(void)
   json_object_set_new(lx, "intelRdt", json_deep_copy(off));
   json_t *ext = json_object();
   json_t *idmap = json_object();
-  json_object_set_new(idmap, "enabled", json_false());
+  json_object_set_new(idmap, "enabled", json_true());
   json_object_set_new(ext, "idmap", idmap);
   json_object_set_new(lx, "mountExtensions", ext);
   json_decref(off);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -236,6 +237,101 @@ static int userns_write_maps_unprivileged(pid_t pid, const struct spec *s, struc
   return 0;
 }
 
+/* A user namespace holding these maps, by fd: made by a throwaway child
+ * that waits until we are done (idmapped mounts take one). */
+static int userns_fd_with(const struct spec_idmap *u, size_t nu, const struct spec_idmap *g,
+                          size_t ng, struct berth_err **err)
+{
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return berth_err_sys(err, "pipe");
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    char b;
+    close(p[1]);
+    while (read(p[0], &b, 1) < 0 && errno == EINTR)
+      ;
+    _exit(0);
+  }
+  close(p[0]);
+  int fd = -1;
+  if (pid < 0) {
+    berth_err_sys(err, "clone a user namespace");
+  } else {
+    static const char *const files[2] = {"uid_map", "gid_map"};
+    const struct spec_idmap *maps[2] = {u, g};
+    size_t n[2] = {nu, ng};
+    int k;
+    for (k = 0; k < 2; k++) {
+      char buf[340 * 36] = "", path[64];
+      size_t len = 0;
+      for (size_t i = 0; i < n[k] && i < 340; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", maps[k][i].container_id,
+                                maps[k][i].host_id, maps[k][i].size);
+      snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[k]);
+      if (write_string_at(AT_FDCWD, path, buf, err) < 0)
+        break;
+    }
+    if (k == 2) {
+      char path[64];
+      snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+      if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        berth_err_sys(err, "open %s", path);
+    }
+  }
+  close(p[1]);
+  if (pid > 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  return fd;
+}
+
+void idmap_trees_free(int *trees, size_t n)
+{
+  for (size_t i = 0; trees && i < n; i++)
+    if (trees[i] >= 0)
+      close(trees[i]);
+  free(trees);
+}
+
+/* Idmapped bind mounts, made here by host root as detached trees: the
+ * init attaches them (by fd) where the config puts them. */
+static int idmap_trees_make(const struct spec *s, int **out, struct berth_err **err)
+{
+  *out = NULL;
+  bool any = false;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    any = any || s->mounts[i].idmap;
+  if (!any)
+    return 0;
+  int *t = xcalloc(s->n_mounts, sizeof(int));
+  for (size_t i = 0; i < s->n_mounts; i++)
+    t[i] = -1;
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct spec_mount *m = &s->mounts[i];
+    if (!m->idmap)
+      continue;
+    bool own = m->n_uid_map > 0;
+    cleanup_close int us = userns_fd_with(
+        own ? m->uid_map : s->uid_mappings, own ? m->n_uid_map : s->n_uid_mappings,
+        own ? m->gid_map : s->gid_mappings, own ? m->n_gid_map : s->n_gid_mappings, err);
+    unsigned rec = (m->flags & MS_REC) || m->ridmap ? AT_RECURSIVE : 0;
+    if (us >= 0)
+      t[i] = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)us};
+    if (us < 0 || t[i] < 0 ||
+        mount_setattr(t[i], "", AT_EMPTY_PATH | (m->ridmap ? AT_RECURSIVE : 0), &a, sizeof(a)) <
+            0) {
+      if (us >= 0)
+        berth_err_sys(err, "idmapped mount of %s", m->source);
+      idmap_trees_free(t, s->n_mounts);
+      return berth_err_wrap(err, "config.json: mounts[%zu]", i);
+    }
+  }
+  *out = t;
+  return 0;
+}
+
 /* Host side, before the child goes on: the uid/gid maps of its new user
  * namespace (written by us, root, so setgroups stays allowed). */
 static int userns_write_maps(pid_t pid, const struct spec *s, struct berth_err **err)
@@ -434,7 +530,11 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
 
   if (ns_prepare_in_parent(s, err) < 0)
     return -1;
+  int *trees = NULL;
+  if (idmap_trees_make(s, &trees, err) < 0)
+    return -1;
   struct child_ctx ctx = {
+      .idmap_trees = trees,
       .spec = s,
       .id = id,
       .sync_fd = child_sock,
@@ -454,8 +554,10 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   ctx.cg = cg;
   int pidfd = -1;
   pid_t pid = clone_init(clone_flags(s), cgfd, &ctx.in_cgroup_v2, &pidfd);
-  if (pid < 0)
+  if (pid < 0) {
+    idmap_trees_free(trees, s->n_mounts);
     return berth_err_sys(err, "clone container init");
+  }
   if (pid == 0) {
     /* child: drop the parent's copies, above all the state-dir lock. */
     close(dirfd);
@@ -463,6 +565,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
     child_main(&ctx);
   }
   cleanup_close int pidfd_owned = pidfd;
+  idmap_trees_free(trees, s->n_mounts); /* the child has its copies */
   if (userns_write_maps(pid, s, err) < 0 || oom_score_adj_apply(s, pid, err) < 0 ||
       child_sync(sock, pid, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
       state_record(dirfd, id, s, pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||

@@ -18,6 +18,7 @@ struct child_ctx {
   int fifo_fd; /* exec.fifo, opened O_RDWR: start writes one byte */
   bool no_pivot;
   bool no_new_keyring;
+  const int *idmap_trees; /* per mount: a detached idmapped tree, or -1 (NULL: none) */
   unsigned preserve_fds;
   sigset_t orig_mask;      /* the caller's mask, restored before execve */
   const struct cgroup *cg; /* joined by the child itself, first thing */
@@ -62,7 +63,9 @@ int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, bool copy_w
 /* mount.c (child, before pivot_root) */
 /* underfd: the rootfs directory opened before the self-bind. */
 int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err);
-int mounts_apply_all(const struct spec *s, int rootfd, struct berth_err **err);
+int mounts_apply_all(const struct spec *s, const int *trees, int rootfd, struct berth_err **err);
+/* linux.c */
+void idmap_trees_free(int *trees, size_t n);
 int dev_setup(const struct spec *s, int rootfd, struct berth_err **err);
 int rootfs_mkdir(int rootfd, const char *path, struct berth_err **err);
 int rootfs_pivot(int rootfd, bool no_pivot, struct berth_err **err);

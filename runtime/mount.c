@@ -396,7 +396,7 @@ static int proc_target_refuse(const struct spec_mount *m, int fd, struct berth_e
   return berth_err_set(err, 0, "mount %s: refusing: the target is inside /proc", m->destination);
 }
 
-static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **err)
+static int mount_one(const struct spec_mount *m, int tree, int rootfd, struct berth_err **err)
 {
   enum mk_kind kind = MK_DIR;
   if (m->bind) {
@@ -422,8 +422,13 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
     if (mount_cgroup(m, rootfd, fd, err) < 0)
       return -1;
   } else if (m->bind) {
-    if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+    if (tree >= 0) {
+      /* idmapped: the tree the parent made, attached by fd */
+      if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return berth_err_sys(err, "idmapped bind %s on %s", m->source, m->destination);
+    } else if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0) {
       return berth_err_sys(err, "bind %s on %s", m->source, m->destination);
+    }
     unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (extra || m->clear_flags) {
       /* The fd still names the directory under the new mount: reopen. */
@@ -455,11 +460,11 @@ static int mount_one(const struct spec_mount *m, int rootfd, struct berth_err **
   return 0;
 }
 
-int mounts_apply_all(const struct spec *s, int rootfd, struct berth_err **err)
+int mounts_apply_all(const struct spec *s, const int *trees, int rootfd, struct berth_err **err)
 {
   cgroup_ns_in_use = s->ns[NS_CGROUP].enabled;
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (mount_one(&s->mounts[i], rootfd, err) < 0)
+    if (mount_one(&s->mounts[i], trees ? trees[i] : -1, rootfd, err) < 0)
       return -1;
   return 0;
 }

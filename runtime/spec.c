@@ -526,6 +526,36 @@ int spec_mount_option(const char *opt, struct spec_mount *m)
   return 0;
 }
 
+static int parse_idmap_at(json_t *lx, const char *where, const char *key, struct spec_idmap **out,
+                          size_t *n, struct berth_err **err);
+
+/* idmap/ridmap options and per-mount mappings (runtime-spec 1.2). */
+static int parse_mount_idmap(json_t *e, const char *path, char **opts, struct spec_mount *m,
+                             struct berth_err **err)
+{
+  for (size_t j = 0; opts && opts[j]; j++) {
+    if (strcmp(opts[j], "idmap") == 0)
+      m->idmap = true;
+    else if (strcmp(opts[j], "ridmap") == 0)
+      m->idmap = m->ridmap = true;
+  }
+  if (parse_idmap_at(e, path, "uidMappings", &m->uid_map, &m->n_uid_map, err) < 0 ||
+      parse_idmap_at(e, path, "gidMappings", &m->gid_map, &m->n_gid_map, err) < 0)
+    return -1;
+  char p2[320];
+  if ((m->n_uid_map > 0) != (m->n_gid_map > 0)) {
+    jpath(p2, sizeof(p2), "%s.uidMappings", path);
+    return bad(err, p2, "uidMappings and gidMappings go together");
+  }
+  if (m->n_uid_map)
+    m->idmap = true;
+  if (m->idmap && !m->bind) {
+    jpath(p2, sizeof(p2), "%s.options", path);
+    return bad(err, p2, "idmap and ridmap are for bind mounts only");
+  }
+  return 0;
+}
+
 static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
 {
   json_t *arr = NULL;
@@ -558,8 +588,16 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
     if (get_strv(e, "options", p2, &opts, err) < 0)
       return -1;
     for (size_t j = 0; opts && opts[j]; j++)
-      spec_mount_option(opts[j], m);
+      if (strcmp(opts[j], "idmap") != 0 && strcmp(opts[j], "ridmap") != 0)
+        spec_mount_option(opts[j], m);
+    if (m->type && strcmp(m->type, "bind") == 0 && !m->bind) {
+      m->bind = true;
+      m->flags |= MS_BIND;
+    }
+    int idr = parse_mount_idmap(e, path, opts, m, err);
     strv_free(opts);
+    if (idr < 0)
+      return -1;
     if (m->type && strcmp(m->type, "bind") == 0 && !m->bind) {
       m->bind = true;
       m->flags |= MS_BIND;
@@ -577,9 +615,21 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
       jpath(p2, sizeof(p2), "%s.type", path);
       return bad(err, p2, "must be given unless the mount is a bind mount");
     }
-    if (json_object_get(e, "uidMappings") || json_object_get(e, "gidMappings")) {
-      jpath(p2, sizeof(p2), "%s.uidMappings", path);
-      return unsupported(err, p2);
+  }
+  return 0;
+}
+
+/* An idmap mount without mappings of its own takes the container's. */
+static int check_mount_idmaps(struct spec *s, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    struct spec_mount *m = &s->mounts[i];
+    if (!m->idmap || m->n_uid_map)
+      continue;
+    if (!s->n_uid_mappings) {
+      char p[64];
+      jpath(p, sizeof(p), "mounts[%zu].options", i);
+      return bad(err, p, "idmap without uidMappings needs a user namespace with mappings");
     }
   }
   return 0;
@@ -788,11 +838,11 @@ static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
   return 0;
 }
 
-static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, size_t *n,
-                       struct berth_err **err)
+static int parse_idmap_at(json_t *lx, const char *where, const char *key, struct spec_idmap **out,
+                          size_t *n, struct berth_err **err)
 {
-  char path[64];
-  jpath(path, sizeof(path), "linux.%s", key);
+  char path[320];
+  jpath(path, sizeof(path), "%s.%s", where, key);
   json_t *arr = NULL;
   if (get_array(lx, key, path, &arr, err) < 0)
     return -1;
@@ -830,6 +880,12 @@ static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, siz
     (*out)[(*n)++] = (struct spec_idmap){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
   }
   return 0;
+}
+
+static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, size_t *n,
+                       struct berth_err **err)
+{
+  return parse_idmap_at(lx, "linux", key, out, n, err);
 }
 
 static bool idmap_has(const struct spec_idmap *m, size_t n, uint32_t id)
@@ -1000,7 +1056,8 @@ static int spec_parse_doc(json_t *doc, const char *bundle, const char *seccomp_c
 
   if (parse_root(root, s, err) < 0 || parse_process(root, s, err) < 0 ||
       parse_mounts(root, s, err) < 0 || parse_linux(root, s, seccomp_cache, err) < 0 ||
-      parse_hooks(root, s, err) < 0 || parse_annotations(root, s, err) < 0)
+      parse_hooks(root, s, err) < 0 || parse_annotations(root, s, err) < 0 ||
+      check_mount_idmaps(s, err) < 0)
     goto out;
   if (get_string(root, "hostname", "hostname", &s->hostname, err) < 0 ||
       get_string(root, "domainname", "domainname", &s->domainname, err) < 0)
@@ -1120,6 +1177,8 @@ void spec_free(struct spec *s)
     free(s->mounts[i].type);
     free(s->mounts[i].source);
     free(s->mounts[i].data);
+    free(s->mounts[i].uid_map);
+    free(s->mounts[i].gid_map);
   }
   free(s->mounts);
   for (int i = 0; i < NS_COUNT; i++)

@@ -36,6 +36,10 @@ enum cap_set {
   CAP_SET_COUNT
 };
 
+struct spec_idmap {
+  uint32_t container_id, host_id, size;
+};
+
 struct spec_mount {
   char *destination;         /* absolute, inside the rootfs */
   char *type;                /* may be NULL for binds */
@@ -45,6 +49,11 @@ struct spec_mount {
   unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC] */
   char *data;                /* fs-specific options, comma separated */
   bool bind;                 /* bind or rbind */
+  /* idmapped (bind) mount: "idmap"/"ridmap", with its own mappings or,
+   * when none are given, the container's user namespace mappings */
+  bool idmap, ridmap;
+  struct spec_idmap *uid_map, *gid_map;
+  size_t n_uid_map, n_gid_map;
 };
 
 struct spec_device {
@@ -55,10 +64,6 @@ struct spec_device {
   bool has_file_mode;
   uid_t uid;
   gid_t gid;
-};
-
-struct spec_idmap {
-  uint32_t container_id, host_id, size;
 };
 
 struct spec_kv {

@@ -245,12 +245,22 @@ expect_invalid() {
 	expect_invalid linux.namespaces "needs uidMappings and gidMappings"
 }
 
-@test "not supported yet: idmapped mounts" {
-	requires_berth "runc 1.1.5 has its own wording"
+@test "idmapped mounts: uidMappings without gidMappings" {
+	requires_berth "runc 1.1.5 has no idmapped mounts"
 	update_config '.mounts += [{"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]}]'
 	local n
 	n=$(jq '.mounts | length - 1' "$BUNDLE/config.json")
-	expect_invalid "mounts[$n].uidMappings" "not supported yet"
+	expect_invalid "mounts[$n].uidMappings" "go together"
+}
+
+@test "idmapped mounts: idmap on a tmpfs, and idmap without any mappings" {
+	requires_berth "runc 1.1.5 has no idmapped mounts"
+	update_config '.mounts += [{"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]'
+	local n
+	n=$(jq '.mounts | length - 1' "$BUNDLE/config.json")
+	expect_invalid "mounts[$n].options" "bind mounts only"
+	update_config '.mounts[-1] = {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}'
+	expect_invalid "mounts[$n].options" "needs a user namespace"
 }
 
 @test "hooks: a relative hook path is refused with its JSON path" {
