@@ -95,6 +95,7 @@ for r in "${RUNTIMES[@]}"; do ROOT[$r]=$STATE/root-$r; mkdir -p "${ROOT[$r]}"; d
 cleanup() {
   local r dir
   trap - EXIT INT TERM HUP
+  declare -F podman_cleanup >/dev/null && podman_cleanup
   for r in "${RUNTIMES[@]}"; do
     # Both runtimes keep one state directory per container under --root, named by its ID.
     for dir in "${ROOT[$r]}"/*/; do
@@ -347,6 +348,59 @@ start_sleeper() {
 }
 stop_sleeper() { rt delete --force "${CIDS[$CUR_RT]}" </dev/null >/dev/null 2>&1; }
 
+# ---------------------------------------------------------------- podman (end to end)
+
+# podman_env: a private podman (vfs storage, no network, no registry) with both runtimes
+# defined, and the bench rootfs loaded as an image. Returns 1 when podman is missing.
+PODMAN_OK=0 LIBPOD_PARENT_WAS_THERE=0
+podman_env() {
+  command -v podman >/dev/null || return 1
+  compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && LIBPOD_PARENT_WAS_THERE=1
+  local P=$TMP/podman nproc
+  mkdir -p "$P"/{storage,run,tmp,net}
+  nproc=$(ulimit -Hu)
+  [[ $nproc == unlimited || $nproc -gt 4096 ]] && nproc=4096
+  printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$P" "$P" >"$P/storage.conf"
+  printf 'unqualified-search-registries = []\n' >"$P/registries.conf"
+  cat >"$P/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=$nproc:$nproc"]
+netns = "none"
+log_driver = "k8s-file"
+[network]
+network_config_dir = "$P/net"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+tmp_dir = "$P/tmp"
+static_dir = "$P/storage/libpod"
+volume_path = "$P/storage/volumes"
+lock_type = "file"
+pull_policy = "never"
+runtime_supports_json = ["berth", "runc"]
+[engine.runtimes]
+berth = ["${BIN[berth]}"]
+runc = ["${BIN[runc]}"]
+CONF
+  export CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf
+  export CONTAINERS_REGISTRIES_CONF=$P/registries.conf TMPDIR=$P/tmp
+  "$REPO/tests/clients/make-oci-image.sh" "$ROOTFS" "$P/image.tar" localhost/bench:latest >/dev/null 2>&1 &&
+    podman load -i "$P/image.tar" >/dev/null 2>&1
+}
+
+# podman run --rm with the current runtime (podman's storage stays private via CONTAINERS_*)
+op_podman() { podman --runtime "$CUR_RT" run --rm localhost/bench:latest /bin/true; }
+
+podman_cleanup() {
+  ((PODMAN_OK)) || return 0
+  podman rm -a -f -t 0 >/dev/null 2>&1
+  podman rmi -a -f >/dev/null 2>&1
+  # podman's cgroupfs parent, if the bench's containers made it (empty groups only)
+  ((LIBPOD_PARENT_WAS_THERE)) ||
+    find /sys/fs/cgroup/*/libpod_parent -depth -type d -exec rmdir {} + 2>/dev/null
+  return 0
+}
+
 # ---------------------------------------------------------------- report
 
 # print_report: the table on stdout, plain text or (--markdown) Markdown for the README
@@ -409,6 +463,12 @@ bench_pair "run /bin/true, memory+cpu+pids limits" -- '{RUNTIME}' run --bundle "
 bench_pair "create+start+delete --force" -- op_lifecycle
 bench_pair "exec /bin/true into a running container" --setup start_sleeper --teardown stop_sleeper -- \
   '{RUNTIME}' exec '{CID}' /bin/true
+if podman_env; then
+  PODMAN_OK=1
+  bench_pair "podman run --rm /bin/true (end to end)" --n "${BENCH_PODMAN_N:-10}" -- op_podman
+else
+  log "podman not available or its image failed to load: no podman row (scripts/deps.sh clients installs it)"
+fi
 bench_block "$SEQ x run /bin/true" "$SEQ" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_rss "peak RSS of run /bin/true" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_ref "namespace floor: unshare -pmnui --fork true" unshare -pmnui --fork /bin/true

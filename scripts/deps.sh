@@ -19,7 +19,7 @@ fuzz_pkgs="clang-14 libclang-rt-14-dev llvm-14"
 case "$want" in
   build) pkgs="$build_pkgs" ;;
   test) pkgs="$build_pkgs $test_pkgs $clients_pkgs" ;;
-  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs $clients_pkgs" ;;
   parity) pkgs="$build_pkgs $test_pkgs runc" ;;
   lint) pkgs="$lint_pkgs" ;;
   clients) pkgs="$build_pkgs $test_pkgs $clients_pkgs" ;;
