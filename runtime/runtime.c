@@ -335,10 +335,12 @@ static char *dir_owner(int dirfd)
   struct stat sb;
   if (fstat(dirfd, &sb) < 0)
     return xstrdup("");
-  struct passwd pw, *res = NULL;
-  char buf[1024];
-  if (getpwuid_r(sb.st_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-    return xstrdup(res->pw_name);
+  /* /etc/passwd read directly: berth is linked statically, without NSS. */
+  cleanup_fclose FILE *f = fopen("/etc/passwd", "re");
+  struct passwd *pw;
+  while (f && (pw = fgetpwent(f)) != NULL)
+    if (pw->pw_uid == sb.st_uid)
+      return xstrdup(pw->pw_name);
   return xasprintf("#%u", (unsigned)sb.st_uid);
 }
 
