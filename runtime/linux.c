@@ -613,7 +613,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (cgroup_for(id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
-    if ((*err)->errnum == 0)
+    if (*err && (*err)->errnum == 0)
       berth_err_wrap(err, "config.json");
     return -1;
   }

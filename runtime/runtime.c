@@ -225,7 +225,7 @@ static void listen_env(struct spec *s, unsigned n)
 static int terminal_check(const struct spec *spec, const char *console_socket, bool attach,
                           struct berth_err **err)
 {
-  if (!spec->terminal)
+  if (spec == NULL || !spec->terminal)
     return 0;
   if (console_socket)
     return tty_check_socket(console_socket, err);

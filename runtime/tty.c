@@ -76,7 +76,7 @@ int tty_send_to_socket(const char *path, int master, struct berth_err **err)
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof(sa.sun_path))
     return berth_err_set(err, ENAMETOOLONG, "--console-socket %s", path);
-  strcpy(sa.sun_path, path);
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
   cleanup_close int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
     return berth_err_sys(err, "--console-socket %s", path);

@@ -270,8 +270,7 @@ static void test_spec_invalid(void)
              "[\"uname\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
              NULL),
       "linux.seccomp.listenerPath: is required with SCMP_ACT_NOTIFY");
-  BAD(config(NULL,
-             "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOTIFY\",\"listenerPath\":\"/s\"}}",
+  BAD(config(NULL, "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOTIFY\",\"listenerPath\":\"/s\"}}",
              NULL),
       "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default");
   BAD(config(NULL,
