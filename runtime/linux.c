@@ -850,7 +850,13 @@ static int linux_exec(const struct state *st, const struct spec *s,
   if (ns_differing(st->pid, &parent_flags, &child_flags) < 0)
     return berth_err_sys(err, "read the container's namespaces");
   /* berth exec itself enters the pid and time namespaces: they take effect
-   * for its children only, so the process is born inside them. */
+   * for its children only, so the process is born inside them. It leaves
+   * them again right after (see below): only that one child belongs there. */
+  cleanup_close int own_pid = -1, own_time = -1;
+  if (parent_flags & CLONE_NEWPID)
+    own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (parent_flags & CLONE_NEWTIME)
+    own_time = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
   if (parent_flags && setns(initfd, parent_flags) < 0)
     return berth_err_sys(err, "join the container's %s namespace",
                          parent_flags & CLONE_NEWUSER ? "user and pid" : "pid");
@@ -889,6 +895,12 @@ static int linux_exec(const struct state *st, const struct spec *s,
   }
   cleanup_close int pidfd_owned = pidfd;
   close(steal_fd(&child_sock));
+  /* Any later child of ours (a sanitizer's helper, say) is born on the
+   * host again. Not possible once in a user namespace (rootless). */
+  if (own_pid >= 0)
+    setns(own_pid, CLONE_NEWPID);
+  if (own_time >= 0)
+    setns(own_time, CLONE_NEWTIME);
   if (oom_score_adj_apply(s, pid, err) < 0 ||
       child_sync(sock, pid, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
     init_reap(pid, pidfd);
