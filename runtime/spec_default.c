@@ -84,11 +84,14 @@ static void make_rootless(json_t *o, unsigned uid, unsigned gid)
       json_array_remove(mounts, i);
       continue;
     }
-    if (strcmp(dest, "/sys") == 0)
-      json_array_set_new(mounts, i,
+    if (strcmp(dest, "/sys") == 0) {
+      /* replaces m, and frees dest with it: nothing more to look at */
+      json_array_set_new(mounts, i++,
                          json_pack("{s:s,s:s,s:s,s:[s,s,s,s,s]}", "destination", "/sys", "type",
                                    "none", "source", "/sys", "options", "rbind", "nosuid", "noexec",
                                    "nodev", "ro"));
+      continue;
+    }
     if (strcmp(dest, "/dev/pts") == 0) {
       json_t *opts = json_object_get(m, "options");
       for (size_t k = 0; k < json_array_size(opts); k++)

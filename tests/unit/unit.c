@@ -144,6 +144,22 @@ static void test_spec_valid(void)
   }
   spec_free(s);
   free(def);
+
+  /* `berth spec --rootless`: valid, with a user namespace mapping the ids
+   * given, no cgroup mount, /sys bound. */
+  def = spec_default_json_for(true, 1234, 5678);
+  s = expect_ok(def, __LINE__);
+  CHECK(s && s->ns[NS_USER].enabled && s->n_uid_mappings == 1 &&
+            s->uid_mappings[0].host_id == 1234 && s->gid_mappings[0].host_id == 5678,
+        "rootless default maps the caller");
+  bool cgroup_mount = false, sys_bind = false;
+  for (size_t i = 0; s && i < s->n_mounts; i++) {
+    cgroup_mount = cgroup_mount || strcmp(s->mounts[i].destination, "/sys/fs/cgroup") == 0;
+    sys_bind = sys_bind || (strcmp(s->mounts[i].destination, "/sys") == 0 && s->mounts[i].bind);
+  }
+  CHECK(!cgroup_mount && sys_bind, "rootless default: no cgroup mount, /sys bound");
+  spec_free(s);
+  free(def);
 }
 
 static void test_spec_invalid(void)
