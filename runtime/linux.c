@@ -83,8 +83,30 @@ static pid_t clone_init(unsigned long flags, int cgroup_fd, bool *into_cgroup, i
 /* Namespaces the init must be born into rather than join or create itself:
  * a pid namespace given by path (setns only affects children) and the time
  * namespace (its offsets must be written before any process enters it). */
-static int ns_prepare_in_parent(const struct spec *s, struct berth_err **err)
+/* The pid and time namespaces berth's own children are born in, to go
+ * back to once the init is cloned (a sanitizer's helper must not be born
+ * inside the container's). */
+struct ns_saved {
+  int pid, time;
+};
+
+static void ns_restore_in_parent(struct ns_saved *sv)
 {
+  if (sv->pid >= 0) {
+    setns(sv->pid, CLONE_NEWPID);
+    close(sv->pid);
+  }
+  if (sv->time >= 0) {
+    setns(sv->time, CLONE_NEWTIME);
+    close(sv->time);
+  }
+  sv->pid = sv->time = -1;
+}
+
+static int ns_prepare_in_parent(const struct spec *s, struct ns_saved *sv, struct berth_err **err)
+{
+  sv->pid = s->ns[NS_PID].path ? open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC) : -1;
+  sv->time = s->ns[NS_TIME].enabled ? open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC) : -1;
   if (s->ns[NS_PID].path) {
     cleanup_close int fd = open(s->ns[NS_PID].path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
@@ -528,11 +550,18 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   cleanup_close int sock = sv[0];
   cleanup_close int child_sock = sv[1];
 
-  if (ns_prepare_in_parent(s, err) < 0)
+  cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
+  if (cgfd < 0 && *err)
     return -1;
   int *trees = NULL;
   if (idmap_trees_make(s, &trees, err) < 0)
     return -1;
+  struct ns_saved saved;
+  if (ns_prepare_in_parent(s, &saved, err) < 0) {
+    ns_restore_in_parent(&saved);
+    idmap_trees_free(trees, s->n_mounts);
+    return -1;
+  }
   struct child_ctx ctx = {
       .idmap_trees = trees,
       .spec = s,
@@ -548,13 +577,13 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   else
     sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
 
-  cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
-  if (cgfd < 0 && *err)
-    return -1;
   ctx.cg = cg;
   int pidfd = -1;
   pid_t pid = clone_init(clone_flags(s), cgfd, &ctx.in_cgroup_v2, &pidfd);
+  if (pid > 0)
+    ns_restore_in_parent(&saved);
   if (pid < 0) {
+    ns_restore_in_parent(&saved);
     idmap_trees_free(trees, s->n_mounts);
     return berth_err_sys(err, "clone container init");
   }
