@@ -867,6 +867,61 @@ static int ns_differing(pid_t pid, int *parent_flags, int *child_flags)
   return 0;
 }
 
+/* Not root, the container in its own user namespace: entering it cannot
+ * be undone, so a short-lived helper enters the user, pid and time
+ * namespaces and clones the process as *our* child (CLONE_PARENT). */
+static pid_t clone_via_helper(int initfd, int parent_flags, int cgfd, struct exec_ctx *ctx,
+                              int parent_sock)
+{
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return -1;
+  pid_t h = fork();
+  if (h < 0) {
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  if (h == 0) {
+    close(p[0]);
+    close(parent_sock);
+    int res[2] = {-1, 0};
+    if (setns(initfd, parent_flags) == 0) {
+      /* clone3 wants exit_signal 0 with CLONE_PARENT: the child gets ours. */
+      struct clone3_args a = {.flags = CLONE_PARENT};
+      ctx->in_cgroup_v2 = cgfd >= 0;
+      if (cgfd >= 0) {
+        a.flags |= CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t)cgfd;
+      }
+      pid_t r = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+      if (r < 0 && cgfd >= 0) {
+        ctx->in_cgroup_v2 = false;
+        r = (pid_t)syscall(SYS_clone3, &a, 64);
+      }
+      if (r == 0)
+        exec_child_main(ctx);
+      res[0] = r;
+    }
+    res[1] = errno;
+    if (write(p[1], res, sizeof(res)) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  close(p[1]);
+  int res[2] = {-1, EIO};
+  ssize_t n;
+  do
+    n = read(p[0], res, sizeof(res));
+  while (n < 0 && errno == EINTR);
+  close(p[0]);
+  while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (res[0] < 0)
+    errno = res[1];
+  return res[0];
+}
+
 static int linux_exec(const struct state *st, const struct spec *s,
                       const struct backend_exec_opts *o, struct backend_created *out,
                       struct berth_err **err)
@@ -878,17 +933,6 @@ static int linux_exec(const struct state *st, const struct spec *s,
   int parent_flags, child_flags;
   if (ns_differing(st->pid, &parent_flags, &child_flags) < 0)
     return berth_err_sys(err, "read the container's namespaces");
-  /* berth exec itself enters the pid and time namespaces: they take effect
-   * for its children only, so the process is born inside them. It leaves
-   * them again right after (see below): only that one child belongs there. */
-  cleanup_close int own_pid = -1, own_time = -1;
-  if (parent_flags & CLONE_NEWPID)
-    own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  if (parent_flags & CLONE_NEWTIME)
-    own_time = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
-  if (parent_flags && setns(initfd, parent_flags) < 0)
-    return berth_err_sys(err, "join the container's %s namespace",
-                         parent_flags & CLONE_NEWUSER ? "user and pid" : "pid");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return berth_err_sys(err, "socketpair");
@@ -912,24 +956,42 @@ static int linux_exec(const struct state *st, const struct spec *s,
   if (cgfd < 0 && *err)
     return -1;
   int pidfd = -1;
-  pid_t pid = clone_init(0, cgfd, &ctx.in_cgroup_v2, &pidfd);
+  pid_t pid;
+  if (parent_flags & CLONE_NEWUSER) {
+    pid = clone_via_helper(initfd, parent_flags, cgfd, &ctx, sock);
+    if (pid > 0)
+      pidfd = pidfd_open_pid(pid);
+  } else {
+    /* berth exec itself enters the pid and time namespaces: they take
+     * effect for its children only, so the process is born inside them.
+     * It leaves them right after: only that one child belongs there (a
+     * sanitizer's helper, say, must be born on the host). */
+    cleanup_close int own_pid = -1, own_time = -1;
+    if (parent_flags & CLONE_NEWPID)
+      own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (parent_flags & CLONE_NEWTIME)
+      own_time = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
+    if (parent_flags && setns(initfd, parent_flags) < 0)
+      return berth_err_sys(err, "join the container's pid namespace");
+    pid = clone_init(0, cgfd, &ctx.in_cgroup_v2, &pidfd);
+    if (pid == 0) {
+      close(sock);
+      exec_child_main(&ctx);
+    }
+    int e = errno;
+    if (own_pid >= 0)
+      setns(own_pid, CLONE_NEWPID);
+    if (own_time >= 0)
+      setns(own_time, CLONE_NEWTIME);
+    errno = e;
+  }
   if (pid < 0) {
     if (errno == ENOMEM && parent_flags & CLONE_NEWPID)
       return berth_err_set(err, 0, "cannot exec in a stopped container");
     return berth_err_sys(err, "clone process");
   }
-  if (pid == 0) {
-    close(sock);
-    exec_child_main(&ctx);
-  }
   cleanup_close int pidfd_owned = pidfd;
   close(steal_fd(&child_sock));
-  /* Any later child of ours (a sanitizer's helper, say) is born on the
-   * host again. Not possible once in a user namespace (rootless). */
-  if (own_pid >= 0)
-    setns(own_pid, CLONE_NEWPID);
-  if (own_time >= 0)
-    setns(own_time, CLONE_NEWTIME);
   if (oom_score_adj_apply(s, pid, err) < 0 ||
       child_sync(sock, pid, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
     init_reap(pid, pidfd);
