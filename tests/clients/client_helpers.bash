@@ -176,9 +176,12 @@ expect_output() {
 	[ "$output" = "$1" ] || fail "expected output '$1', got '$output'"
 }
 
+# A counter in /tmp/count, written to a temporary file and renamed: a
+# reader (or a freeze) never sees the file truncated and empty.
+COUNTER_SCRIPT='trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done'
+
 # pid_counter PID: the counter a COUNTER_SCRIPT container keeps in /tmp/count,
 # read from the host through /proc/PID/root (works while frozen).
-COUNTER_SCRIPT='trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done'
 pid_counter() {
 	cat "/proc/$1/root/tmp/count" 2>/dev/null
 }

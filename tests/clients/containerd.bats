@@ -133,7 +133,10 @@ task_status_is() {
 	expect_status 5
 	[[ $output == "from-exec "* ]] || fail "exec output: $output"
 	[ "$output" != "from-exec 1" ] || fail "exec ran as pid 1"
-	run_client ctr task exec "${FIFO[@]}" --exec-id e2 c3 cat /tmp/count
+	# The counter file is rewritten 20 times a second (truncate, then write):
+	# a read may land in between, so read until it has a number.
+	run_client ctr task exec "${FIFO[@]}" --exec-id e2 c3 sh -c \
+		'for i in 1 2 3 4 5 6 7 8 9 10; do c=$(cat /tmp/count); [ -n "$c" ] && { echo "$c"; exit 0; }; sleep 0.05; done; exit 1'
 	expect_status 0
 	[[ $output =~ ^[0-9]+$ ]] || fail "exec could not read the init's counter: $output"
 }
