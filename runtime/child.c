@@ -174,6 +174,59 @@ static int listener_connect(const struct spec *s, struct berth_err **err)
   return s->seccomp ? seccomp_listener_connect(s->seccomp, err) : -1;
 }
 
+/* process.terminal: a pty made here, its master sent to the parent. Else
+ * a session of our own, without a controlling terminal: the caller's
+ * terminal must not be the container's /dev/tty (TIOCSTI, signals). */
+static int terminal_setup(const struct spec *s, int sync_fd, struct berth_err **err)
+{
+  if (!s->terminal)
+    return setsid() < 0 ? berth_err_sys(err, "setsid") : 0;
+  int master = -1;
+  if (tty_setup_child(s, &master, err) < 0)
+    return -1;
+  int r = sync_send_fd(sync_fd, SYNC_PTY, master);
+  close(master);
+  if (r < 0)
+    _exit(1); /* the parent is gone: nobody to tell */
+  return 0;
+}
+
+struct final_step {
+  const char *id;
+  pid_t host_pid;
+  int listener; /* seccomp notify agent's socket, or -1 */
+  unsigned preserve_fds;
+  const sigset_t *mask;
+};
+
+/* The last steps of both recipes (init and exec), in this order: seccomp
+ * (first when without no_new_privs, which then needs CAP_SYS_ADMIN, so the
+ * profile must allow what follows, as with runc), user and capabilities,
+ * no_new_privs, umask, fds, signals, seccomp (last otherwise: after it
+ * only execve has to be allowed), execve. Returns only on failure. */
+static void drop_and_exec(const struct spec *s, const struct final_step *f, const char *exe,
+                          char **env, struct berth_err **err)
+{
+  if (s->seccomp && !s->no_new_privileges &&
+      seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
+    return;
+  if (user_and_caps_apply(s, err) < 0)
+    return;
+  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    berth_err_sys(err, "set no_new_privs");
+    return;
+  }
+  umask(s->has_umask ? s->umask : 022);
+  if (fds_prepare(f->preserve_fds, err) < 0)
+    return;
+  signals_reset(f->mask);
+  if (s->seccomp && s->no_new_privileges &&
+      seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
+    return;
+  execve(exe, s->args, env);
+  berth_err_sys(err, "exec %s", exe);
+}
+
 /* The container's hooks run by the init itself (createContainer,
  * startContainer): the state as the runtime namespace sees it. */
 static int child_hooks_run(struct child_ctx *c, enum hook_kind k, const char *status,
@@ -290,20 +343,8 @@ _Noreturn void child_main(struct child_ctx *c)
   if (setup_after_pivot(c, &exe, &err) < 0)
     goto fail;
   char **env = exec_env(s);
-  if (s->terminal) {
-    int master = -1;
-    if (tty_setup_child(s, &master, &err) < 0)
-      goto fail;
-    int r = sync_send_fd(c->sync_fd, SYNC_PTY, master);
-    close(master);
-    if (r < 0)
-      _exit(1);
-  } else if (setsid() < 0) {
-    /* A session of its own, without a controlling terminal: the caller's
-     * terminal must not be the container's /dev/tty (TIOCSTI, signals). */
-    berth_err_sys(&err, "setsid");
+  if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
-  }
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
     _exit(1);
@@ -314,27 +355,8 @@ _Noreturn void child_main(struct child_ctx *c)
   if (child_hooks_run(c, HOOK_START_CONTAINER, "created", &err) < 0)
     goto fail;
 
-  /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a
-   * filter: then it goes in before the capabilities are dropped, and the
-   * profile must allow what follows (as with runc). */
-  if (s->seccomp && !s->no_new_privileges &&
-      seccomp_load(s, listener, c->id, c->host_pid, &err) < 0)
-    goto fail;
-  if (user_and_caps_apply(s, &err) < 0)
-    goto fail;
-  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    berth_err_sys(&err, "set no_new_privs");
-    goto fail;
-  }
-  umask(s->has_umask ? s->umask : 022);
-  if (fds_prepare(c->preserve_fds, &err) < 0)
-    goto fail;
-  signals_reset(&c->orig_mask);
-  /* As late as possible: after it, only execve has to be allowed. */
-  if (s->seccomp && s->no_new_privileges && seccomp_load(s, listener, c->id, c->host_pid, &err) < 0)
-    goto fail;
-  execve(exe, s->args, env);
-  berth_err_sys(&err, "exec %s", exe);
+  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask};
+  drop_and_exec(s, &f, exe, env, &err);
 
 fail:
   /* Whoever waits on the socket (create, or run after start) prints it;
@@ -406,36 +428,10 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
   if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
     goto fail;
   char **env = exec_env(s);
-  if (s->terminal) {
-    int master = -1;
-    if (tty_setup_child(s, &master, &err) < 0)
-      goto fail;
-    int r = sync_send_fd(c->sync_fd, SYNC_PTY, master);
-    close(master);
-    if (r < 0)
-      _exit(1);
-  } else if (setsid() < 0) {
-    /* A session of its own, without a controlling terminal: the caller's
-     * terminal must not be the container's /dev/tty (TIOCSTI, signals). */
-    berth_err_sys(&err, "setsid");
+  if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
-  }
-  if (s->seccomp && !s->no_new_privileges && seccomp_load(s, listener, c->id, host_pid, &err) < 0)
-    goto fail;
-  if (user_and_caps_apply(s, &err) < 0)
-    goto fail;
-  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    berth_err_sys(&err, "set no_new_privs");
-    goto fail;
-  }
-  umask(s->has_umask ? s->umask : 022);
-  if (fds_prepare(c->preserve_fds, &err) < 0)
-    goto fail;
-  signals_reset(&c->orig_mask);
-  if (s->seccomp && s->no_new_privileges && seccomp_load(s, listener, c->id, host_pid, &err) < 0)
-    goto fail;
-  execve(exe, s->args, env);
-  berth_err_sys(&err, "exec %s", exe);
+  struct final_step f = {c->id, host_pid, listener, c->preserve_fds, &c->orig_mask};
+  drop_and_exec(s, &f, exe, env, &err);
 
 fail:
   if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)

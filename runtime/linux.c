@@ -163,9 +163,7 @@ static void init_reap(pid_t pid, int pidfd)
     ;
 }
 
-/* Not root: a map of just our own id we may write ourselves (setgroups
- * denied first for gids, as the kernel requires); anything wider goes
- * through the setuid newuidmap/newgidmap, which check /etc/subuid. */
+/* A map of exactly one id, ours. */
 static bool map_is_own(const struct spec_idmap *m, size_t n, unsigned id)
 {
   return n == 1 && m[0].size == 1 && m[0].host_id == id;
@@ -232,31 +230,41 @@ static int newidmap_run(const char *tool, pid_t pid, const struct spec_idmap *m,
   return 0;
 }
 
-static int userns_write_maps_unprivileged(pid_t pid, const struct spec *s, struct berth_err **err)
+/* Writes a whole map to /proc/PID/FILE in one write: the kernel takes a
+ * map once, whole. */
+static int map_write(pid_t pid, const char *file, const struct spec_idmap *m, size_t n,
+                     struct berth_err **err)
 {
-  char path[64];
-  if (map_is_own(s->gid_mappings, s->n_gid_mappings, (unsigned)getegid())) {
+  char buf[340 * 36] = "", path[64];
+  size_t len = 0;
+  for (size_t i = 0; i < n && i < 340; i++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id,
+                            m[i].host_id, m[i].size);
+  snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+  return write_string_at(AT_FDCWD, path, buf, err);
+}
+
+/* One map of the child's new user namespace. Root writes it; an ordinary
+ * user may write a map of just their own id (setgroups denied first, for
+ * gids, as the kernel requires); anything wider goes through the setuid
+ * newuidmap/newgidmap, which check /etc/subuid. */
+static int map_set(pid_t pid, bool gid, const struct spec_idmap *m, size_t n,
+                   struct berth_err **err)
+{
+  const char *file = gid ? "gid_map" : "uid_map";
+  int r;
+  if (geteuid() == 0) {
+    r = map_write(pid, file, m, n, err);
+  } else if (map_is_own(m, n, gid ? (unsigned)getegid() : (unsigned)geteuid())) {
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
-    if (write_string_at(AT_FDCWD, path, "deny", err) < 0)
-      return berth_err_wrap(err, "linux.gidMappings");
-    char line[64];
-    snprintf(line, sizeof(line), "%u %u 1\n", s->gid_mappings[0].container_id, (unsigned)getegid());
-    snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-    if (write_string_at(AT_FDCWD, path, line, err) < 0)
-      return berth_err_wrap(err, "linux.gidMappings");
-  } else if (newidmap_run("newgidmap", pid, s->gid_mappings, s->n_gid_mappings, err) < 0) {
-    return berth_err_wrap(err, "linux.gidMappings");
+    r = gid ? write_string_at(AT_FDCWD, path, "deny", err) : 0;
+    if (r == 0)
+      r = map_write(pid, file, m, n, err);
+  } else {
+    r = newidmap_run(gid ? "newgidmap" : "newuidmap", pid, m, n, err);
   }
-  if (map_is_own(s->uid_mappings, s->n_uid_mappings, (unsigned)geteuid())) {
-    char line[64];
-    snprintf(line, sizeof(line), "%u %u 1\n", s->uid_mappings[0].container_id, (unsigned)geteuid());
-    snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-    if (write_string_at(AT_FDCWD, path, line, err) < 0)
-      return berth_err_wrap(err, "linux.uidMappings");
-  } else if (newidmap_run("newuidmap", pid, s->uid_mappings, s->n_uid_mappings, err) < 0) {
-    return berth_err_wrap(err, "linux.uidMappings");
-  }
-  return 0;
+  return r < 0 ? berth_err_wrap(err, "linux.%s", gid ? "gidMappings" : "uidMappings") : 0;
 }
 
 /* A user namespace holding these maps, by fd: made by a throwaway child
@@ -280,20 +288,9 @@ static int userns_fd_with(const struct spec_idmap *u, size_t nu, const struct sp
   if (pid < 0) {
     berth_err_sys(err, "clone a user namespace");
   } else {
-    static const char *const files[2] = {"uid_map", "gid_map"};
-    const struct spec_idmap *maps[2] = {u, g};
-    size_t n[2] = {nu, ng};
-    int k;
-    for (k = 0; k < 2; k++) {
-      char buf[340 * 36] = "", path[64];
-      size_t len = 0;
-      for (size_t i = 0; i < n[k] && i < 340; i++)
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", maps[k][i].container_id,
-                                maps[k][i].host_id, maps[k][i].size);
-      snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[k]);
-      if (write_string_at(AT_FDCWD, path, buf, err) < 0)
-        break;
-    }
+    int k = map_write(pid, "uid_map", u, nu, err) == 0 && map_write(pid, "gid_map", g, ng, err) == 0
+                ? 2
+                : 0;
     if (k == 2) {
       char path[64];
       snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
@@ -355,28 +352,14 @@ static int idmap_trees_make(const struct spec *s, int **out, struct berth_err **
 }
 
 /* Host side, before the child goes on: the uid/gid maps of its new user
- * namespace (written by us, root, so setgroups stays allowed). */
+ * namespace (root keeps setgroups allowed in it). */
 static int userns_write_maps(pid_t pid, const struct spec *s, struct berth_err **err)
 {
   if (!s->ns[NS_USER].enabled || s->ns[NS_USER].path)
     return 0;
-  if (geteuid() != 0)
-    return userns_write_maps_unprivileged(pid, s, err);
-  static const char *const files[2] = {"uid_map", "gid_map"};
-  const struct spec_idmap *maps[2] = {s->uid_mappings, s->gid_mappings};
-  size_t n[2] = {s->n_uid_mappings, s->n_gid_mappings};
-  for (int k = 0; k < 2; k++) {
-    char buf[340 * 36] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < n[k]; i++)
-      len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", maps[k][i].container_id,
-                              maps[k][i].host_id, maps[k][i].size);
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[k]);
-    /* One write: the kernel takes a map once, whole. */
-    if (write_string_at(AT_FDCWD, path, buf, err) < 0)
-      return berth_err_wrap(err, "linux.%s", k == 0 ? "uidMappings" : "gidMappings");
-  }
+  if (map_set(pid, true, s->gid_mappings, s->n_gid_mappings, err) < 0 ||
+      map_set(pid, false, s->uid_mappings, s->n_uid_mappings, err) < 0)
+    return -1;
   return 0;
 }
 

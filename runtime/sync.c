@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/fdpass.h"
 #include "linux.h"
 
 struct sync_msg {
@@ -32,24 +33,8 @@ int sync_send(int fd, enum sync_type type, const struct berth_err *e)
 int sync_send_fd(int fd, enum sync_type type, int passed)
 {
   struct sync_msg m = {.type = (int32_t)type};
-  struct iovec iov = {.iov_base = &m, .iov_len = offsetof(struct sync_msg, msg)};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr mh = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &passed, sizeof(int));
-  ssize_t n;
-  do
-    n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == (ssize_t)iov.iov_len ? 0 : -1;
+  size_t len = offsetof(struct sync_msg, msg);
+  return fd_send(fd, &m, len, passed) == (ssize_t)len ? 0 : -1;
 }
 
 int sync_recv(int fd, struct berth_err **err)

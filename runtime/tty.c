@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fdpass.h"
 #include "linux.h"
 
 #define PTMX_MAJOR 5
@@ -80,24 +81,8 @@ int tty_send_to_socket(const char *path, int master, struct berth_err **err)
   cleanup_close int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
     return berth_err_sys(err, "--console-socket %s", path);
-  static char name[] = "/dev/ptmx";
-  struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr mh = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  ssize_t n;
-  do
-    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  static const char name[] = "/dev/ptmx";
+  ssize_t n = fd_send(sock, name, sizeof(name) - 1, master);
   if (n < 0)
     return berth_err_sys(err, "--console-socket %s: send pty", path);
   return 0;

@@ -19,6 +19,7 @@
 #include "../common/cleanup.h"
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "../common/fdpass.h"
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
 #include "internal.h"
@@ -399,23 +400,7 @@ int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f
   json_decref(o);
   if (text == NULL)
     return berth_err_set(err, ENOMEM, "seccomp: encode the process state");
-  struct iovec iov = {.iov_base = text, .iov_len = strlen(text)};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct msghdr mh = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &listener, sizeof(int));
-  ssize_t n;
-  do
-    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = fd_send(sock, text, strlen(text), listener);
   if (n < 0)
     return berth_err_sys(err, "seccomp: send the listener to %s", f->listener_path);
   return 0;

@@ -1,0 +1,12 @@
+/* Passing one fd over a unix socket (SCM_RIGHTS). */
+#ifndef BERTH_FDPASS_H
+#define BERTH_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Sends len bytes of data (at least one) with fd attached; EINTR retried,
+ * SIGPIPE never raised. Returns what sendmsg returned. */
+ssize_t fd_send(int sock, const void *data, size_t len, int fd);
+
+#endif
