@@ -77,6 +77,7 @@ echo no-procfs'
 }
 
 @test "swapping /proc with a symlink during setup, 300 runs, never leaves procfs unmasked or writable (CVE-2025-52881, CVE-2019-19921 class)" {
+	requires_berth "runc 1.1.5 loses this race too (fixed in runc 1.2.8); it would fail here"
 	local swap=$BATS_RUN_TMPDIR/rename-exchange i rc out bad=0
 	[ -x "$swap" ] || cc -O2 -o "$swap" "$BATS_TEST_DIRNAME/rename_exchange.c"
 	fake_proc_self "$BUNDLE/rootfs/fakeproc/self"
