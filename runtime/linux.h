@@ -57,8 +57,7 @@ int tty_send_to_socket(const char *path, int master, struct berth_err **err);
 int tty_check_socket(const char *path, struct berth_err **err);
 /* Parent: relay the caller's stdio (raw mode when a terminal) to master
  * until pid exits; forwards the signals in set (blocked by the caller). */
-int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, bool copy_winsize,
-              int *exit_status);
+int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, int *exit_status);
 
 /* mount.c (child, before pivot_root) */
 /* underfd: the rootfs directory opened before the self-bind. */

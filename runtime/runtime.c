@@ -582,7 +582,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   *exit_status = 0;
   if (!o->detach) {
     if (pty >= 0)
-      tty_relay(pty, c.pid, pidfd, &set, true, exit_status);
+      tty_relay(pty, c.pid, pidfd, &set, exit_status);
     else
       run_wait(c.pid, pidfd, &set, exit_status);
     if (!o->keep)
@@ -800,7 +800,7 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
   *exit_status = 0;
   if (!o->detach) {
     if (c.pty >= 0)
-      tty_relay(c.pty, c.pid, c.pidfd, &set, true, exit_status);
+      tty_relay(c.pty, c.pid, c.pidfd, &set, exit_status);
     else
       run_wait(c.pid, c.pidfd, &set, exit_status);
   }

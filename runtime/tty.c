@@ -134,8 +134,7 @@ static void winsize_copy(int from, int to)
     ioctl(to, TIOCSWINSZ, &ws);
 }
 
-int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, bool copy_winsize,
-              int *exit_status)
+int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, int *exit_status)
 {
   struct termios saved;
   bool raw = isatty(0) && tcgetattr(0, &saved) == 0;
@@ -144,7 +143,7 @@ int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, bool copy_w
     cfmakeraw(&t);
     tcsetattr(0, TCSANOW, &t);
   }
-  if (copy_winsize && isatty(0))
+  if (isatty(0))
     winsize_copy(0, master);
   cleanup_close int sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
   bool in_open = true, exited = false;
