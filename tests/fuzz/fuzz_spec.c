@@ -1,8 +1,9 @@
 /* libFuzzer harness: a whole config.json through spec_parse (validation,
  * linux.resources, linux.seccomp translation through libseccomp) and
- * spec_free. No seccomp cache, so nothing is written anywhere.
- * Besides ASan/UBSan/leaks it checks what the rest of berth relies on: a
- * failure always comes with a message, a success with the invariants below. */
+ * spec_free; and the same input as an exec's --process object, through
+ * spec_parse_exec (process replaced in a fixed config, errors relabelled). No seccomp cache, so
+ * nothing is written anywhere. Besides ASan/UBSan/leaks it checks what the rest of berth relies on:
+ * a failure always comes with a message, a success with the invariants below. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,28 @@ static void check_spec(const struct spec *s)
   REQUIRE(s->backend);
 }
 
+/* `berth exec --process FILE`: the input as the process object. */
+static void fuzz_exec_process(const char *text)
+{
+  static const char config[] =
+      "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\"},\"process\":{\"args\":"
+      "[\"sh\"]},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"}]}}";
+  json_t *proc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+  if (proc == NULL)
+    return;
+  struct spec *s = NULL;
+  struct berth_err *err = NULL;
+  if (spec_parse_exec(config, "/bundle", proc, "--process p.json", NULL, &s, &err) == 0) {
+    REQUIRE(s != NULL && err == NULL && s->has_process);
+    check_spec(s);
+    spec_free(s);
+  } else {
+    REQUIRE(s == NULL && err != NULL && err->msg[0] != '\0');
+    berth_err_free(&err);
+  }
+  json_decref(proc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *text = malloc(size + 1);
@@ -85,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(s == NULL && err != NULL && err->msg[0] != '\0');
     berth_err_free(&err);
   }
+  fuzz_exec_process(text);
   free(text);
   REQUIRE(fuzz_seccomp_ctxs == 0);
   return 0;
