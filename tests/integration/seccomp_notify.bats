@@ -58,6 +58,26 @@ notify_profile() {
 	[ "$(jq -r '.pid' <<<"$state")" -gt 1 ]
 }
 
+@test "seccomp notify: an exec'd process hands the agent a listener of its own" {
+	requires_berth "runc 1.1 sends a differently shaped state"
+	start_agent
+	notify_profile
+	set_args sleep 100
+	run_berth run -d ctr
+	[ "$status" -eq 0 ]
+	run_berth exec ctr sh -c 'mkdir /tmp/from-exec; echo "rc=$?"; [ -d /tmp/from-exec ] && echo exists || echo absent'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rc=0"* ]]
+	[[ "$output" == *"absent"* ]]
+	# Two states: the init's and the exec'd process's, with different pids.
+	retry 5 0.05 test "$(grep -c '"seccompFd"' "$AGENT_LOG")" -eq 2
+	local p1 p2
+	p1=$(grep '"seccompFd"' "$AGENT_LOG" | sed -n 1p | jq -r .pid)
+	p2=$(grep '"seccompFd"' "$AGENT_LOG" | sed -n 2p | jq -r .pid)
+	[ "$p1" != "$p2" ]
+	[ "$(grep '"seccompFd"' "$AGENT_LOG" | sed -n 2p | jq -r .state.id)" = ctr ]
+}
+
 @test "seccomp notify: without the profile's notify rule mkdir really happens (control)" {
 	start_agent
 	update_config '.root.readonly = false'
