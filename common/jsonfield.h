@@ -16,6 +16,10 @@ int jf_array(json_t *parent, const char *key, const char *prefix, const char *pa
 /* Replaces *out (freed) with a copy. */
 int jf_string(json_t *parent, const char *key, const char *prefix, const char *path, char **out,
               struct berth_err **err);
+/* Array of strings -> NULL-terminated vector, replacing *out (freed). */
+int jf_strv(json_t *parent, const char *key, const char *prefix, const char *path, char ***out,
+            struct berth_err **err);
+void jf_strv_free(char **v);
 int jf_bool(json_t *parent, const char *key, const char *prefix, const char *path, bool *out,
             struct berth_err **err);
 /* Returns 1 when present. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "../common/fileutil.h"
+#include "../common/jsonfield.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -138,48 +139,6 @@ static int bad(struct berth_err **err, const char *path, const char *what)
   return berth_err_set(err, 0, "config.json: %s: %s", path, what);
 }
 
-static void strv_free(char **v)
-{
-  if (v == NULL)
-    return;
-  for (char **p = v; *p; p++)
-    free(*p);
-  free(v);
-}
-
-static int dup_string(json_t *v, const char *path, char **out, struct berth_err **err)
-{
-  if (!json_is_string(v))
-    return bad(err, path, "must be a string");
-  if (strlen(json_string_value(v)) != json_string_length(v))
-    return bad(err, path, "must not contain a NUL byte");
-  *out = xstrdup(json_string_value(v));
-  return 0;
-}
-
-/* Optional array of strings -> NULL-terminated vector (left NULL when absent). */
-static int parse_strv(json_t *obj, const char *key, const char *path, char ***out,
-                      struct berth_err **err)
-{
-  json_t *arr = json_object_get(obj, key);
-  if (arr == NULL || json_is_null(arr))
-    return 0;
-  if (!json_is_array(arr))
-    return bad(err, path, "must be an array");
-  size_t n = json_array_size(arr);
-  char **v = xcalloc(n + 1, sizeof(char *));
-  for (size_t i = 0; i < n; i++) {
-    char epath[192];
-    jpath(epath, sizeof(epath), "%s[%zu]", path, i);
-    if (dup_string(json_array_get(arr, i), epath, &v[i], err) < 0) {
-      strv_free(v);
-      return -1;
-    }
-  }
-  *out = v;
-  return 0;
-}
-
 static int parse_hook(json_t *e, const char *path, struct hook *hk, struct berth_err **err)
 {
   char fpath[192];
@@ -187,21 +146,16 @@ static int parse_hook(json_t *e, const char *path, struct hook *hk, struct berth
     return bad(err, path, "must be an object");
 
   jpath(fpath, sizeof(fpath), "%s.path", path);
-  json_t *p = json_object_get(e, "path");
-  if (p == NULL || json_is_null(p))
-    return bad(err, fpath, "must be an absolute path");
-  if (dup_string(p, fpath, &hk->path, err) < 0)
+  if (jf_string(e, "path", "config.json: ", fpath, &hk->path, err) < 0)
     return -1;
-  if (hk->path[0] != '/')
+  if (hk->path == NULL || hk->path[0] != '/')
     return bad(err, fpath, "must be an absolute path");
-
   jpath(fpath, sizeof(fpath), "%s.args", path);
-  if (parse_strv(e, "args", fpath, &hk->args, err) < 0)
+  if (jf_strv(e, "args", "config.json: ", fpath, &hk->args, err) < 0)
     return -1;
   jpath(fpath, sizeof(fpath), "%s.env", path);
-  if (parse_strv(e, "env", fpath, &hk->env, err) < 0)
+  if (jf_strv(e, "env", "config.json: ", fpath, &hk->env, err) < 0)
     return -1;
-
   jpath(fpath, sizeof(fpath), "%s.timeout", path);
   json_t *t = json_object_get(e, "timeout");
   if (t != NULL && !json_is_null(t)) {
@@ -260,8 +214,8 @@ void hooks_free(struct hooks *h)
   for (int k = 0; k < HOOK_COUNT; k++) {
     for (size_t i = 0; i < h->n[k]; i++) {
       free(h->list[k][i].path);
-      strv_free(h->list[k][i].args);
-      strv_free(h->list[k][i].env);
+      jf_strv_free(h->list[k][i].args);
+      jf_strv_free(h->list[k][i].env);
     }
     free(h->list[k]);
   }

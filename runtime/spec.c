@@ -87,37 +87,11 @@ static int get_array(json_t *parent, const char *key, const char *path, json_t *
   return jf_array(parent, key, "config.json: ", path, out, err);
 }
 
-static void strv_free(char **v)
-{
-  if (v == NULL)
-    return;
-  for (char **p = v; *p; p++)
-    free(*p);
-  free(v);
-}
-
 /* Array of strings -> NULL-terminated vector. */
 static int get_strv(json_t *parent, const char *key, const char *path, char ***out,
                     struct berth_err **err)
 {
-  json_t *arr = NULL;
-  if (get_array(parent, key, path, &arr, err) < 0)
-    return -1;
-  if (arr == NULL)
-    return 0;
-  size_t n = json_array_size(arr);
-  char **v = xcalloc(n + 1, sizeof(char *));
-  for (size_t i = 0; i < n; i++) {
-    json_t *s = json_array_get(arr, i);
-    if (!json_is_string(s)) {
-      strv_free(v);
-      return bad(err, path, "element %zu must be a string", i);
-    }
-    v[i] = xstrdup(json_string_value(s));
-  }
-  strv_free(*out);
-  *out = v;
-  return 0;
+  return jf_strv(parent, key, "config.json: ", path, out, err);
 }
 
 static bool path_has_dotdot(const char *p)
@@ -595,7 +569,7 @@ static int parse_mounts(json_t *root, struct spec *s, struct berth_err **err)
       m->flags |= MS_BIND;
     }
     int idr = parse_mount_idmap(e, path, opts, m, err);
-    strv_free(opts);
+    jf_strv_free(opts);
     if (idr < 0)
       return -1;
     if (m->type && strcmp(m->type, "bind") == 0 && !m->bind) {
@@ -1164,8 +1138,8 @@ void spec_free(struct spec *s)
   json_decref(s->json);
   free(s->bundle);
   free(s->oci_version);
-  strv_free(s->args);
-  strv_free(s->env);
+  jf_strv_free(s->args);
+  jf_strv_free(s->env);
   free(s->cwd);
   free(s->additional_gids);
   free(s->rlimits);
@@ -1191,8 +1165,8 @@ void spec_free(struct spec *s)
     free(s->sysctl[i].value);
   }
   free(s->sysctl);
-  strv_free(s->masked_paths);
-  strv_free(s->readonly_paths);
+  jf_strv_free(s->masked_paths);
+  jf_strv_free(s->readonly_paths);
   free(s->backend);
   free(s->cgroups_path);
   free(s->uid_mappings);
