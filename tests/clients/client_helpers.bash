@@ -151,7 +151,7 @@ run_client() {
 run_tty() {
 	local cmd="" a
 	for a in "$@"; do cmd+="$(printf '%q' "$a") "; done
-	run_client script -qefc "$cmd" /dev/null
+	run_client env SHELL=/bin/bash script -qefc "$cmd" /dev/null
 	output=${output//$'\r'/}
 	output=${output//^@/}
 	lines=()

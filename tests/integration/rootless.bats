@@ -409,7 +409,7 @@ teardown() {
 
 	# With a terminal, under script(1) for a pty.
 	local out=$BATS_TEST_TMPDIR/script.out st=0
-	as_user timeout -k 5 "$BERTH_TIMEOUT" script -qec \
+	as_user env SHELL=/bin/bash timeout -k 5 "$BERTH_TIMEOUT" script -qec \
 		"$RL_BERTH exec -t ctr sh -c 'tty; id -u; exit 3'" /dev/null >"$out" 2>&1 </dev/null || st=$?
 	cat "$out"
 	[ "$st" -eq 3 ]

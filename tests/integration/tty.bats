@@ -42,7 +42,7 @@ in_script() {
 in_script_sh() {
 	local out=$BATS_TEST_TMPDIR/script.out
 	status=0
-	timeout -k 5 "$BERTH_TIMEOUT" script -qec "$1" /dev/null </dev/null >"$out" 2>&1 3>&- || status=$?
+	SHELL=/bin/bash timeout -k 5 "$BERTH_TIMEOUT" script -qec "$1" /dev/null </dev/null >"$out" 2>&1 3>&- || status=$?
 	output=$(tr -d '\r\0' <"$out" | sed 's/\^@//g')
 	lines=()
 	[ -z "$output" ] || mapfile -t lines <<<"$output"
