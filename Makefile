@@ -33,6 +33,7 @@ ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_HDRS := $(wildcard tests/unit/*.h)
 
 OBJ := build/obj
 ASAN_OBJ := build/asan
@@ -63,11 +64,11 @@ $(ASAN_OBJ)/%.o: %.c
 	@echo "  CC asan $<"
 	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-tests/unit/run_unit_asan: $(UNIT_SRCS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o)
+tests/unit/run_unit_asan: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o)
 	@echo "  LD asan $@"
-	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -pie -o $@ $^ $(PKG_LIBS)
+	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -pie -o $@ $(filter-out %.h,$^) $(PKG_LIBS)
 
-tests/unit/run_unit: $(UNIT_SRCS) $(LIB_OBJS)
+tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
 
 deps:
@@ -119,11 +120,11 @@ lint:
 	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) -- -std=gnu11 $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
-	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
+	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
 	  tests/fuzz/*.[ch]
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(wildcard */*.h) \
+	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) \
 	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch]
 
 demo: deps

@@ -15,22 +15,7 @@
 #include <unistd.h>
 
 #include "../../cgroup/cgroup.h"
-
-void cgroup_unit_tests(int *passed, int *failed);
-
-static int *n_passed, *n_failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      (*n_passed)++;                                                                               \
-    } else {                                                                                       \
-      (*n_failed)++;                                                                               \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -946,10 +931,8 @@ static void test_devices_bpf_kernel(void)
   CHECK(r == 0, "rmdir %s: %s", test_dir, strerror(errno));
 }
 
-void cgroup_unit_tests(int *passed, int *failed)
+void cgroup_unit_tests(void)
 {
-  n_passed = passed;
-  n_failed = failed;
   test_shares_to_weight();
   test_blkio_to_io_weight();
   test_swap();

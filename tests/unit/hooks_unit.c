@@ -16,22 +16,7 @@
 #include <unistd.h>
 
 #include "../../runtime/hooks.h"
-
-void hooks_unit_tests(int *passed, int *failed);
-
-static int *n_passed, *n_failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      (*n_passed)++;                                                                               \
-    } else {                                                                                       \
-      (*n_failed)++;                                                                               \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 static char dir[64];
 
@@ -170,14 +155,14 @@ static void expect_bad(const char *text, const char *want, int line)
   for (int k = 0; k < HOOK_COUNT; k++)
     zeroed = zeroed && h.n[k] == 0 && h.list[k] == NULL;
   if (r == 0) {
-    (*n_failed)++;
+    unit_failed++;
     printf("not ok: line %d: accepted %s, wanted '%s'\n", line, text, want);
     hooks_free(&h);
   } else if (strcmp(err->msg, want) != 0 || !zeroed) {
-    (*n_failed)++;
+    unit_failed++;
     printf("not ok: line %d: error '%s', wanted '%s' (zeroed %d)\n", line, err->msg, want, zeroed);
   } else {
-    (*n_passed)++;
+    unit_passed++;
   }
   berth_err_free(&err);
 }
@@ -684,10 +669,8 @@ static void test_no_fd_leaks(void)
   CHECK(hooks_run(NULL, HOOK_PRESTART, "{}", &err) == 0 && err == NULL, "NULL hooks: ok");
 }
 
-void hooks_unit_tests(int *passed, int *failed)
+void hooks_unit_tests(void)
 {
-  n_passed = passed;
-  n_failed = failed;
   test_parse_errors();
   test_parse_ok();
   test_state_json();
@@ -695,7 +678,7 @@ void hooks_unit_tests(int *passed, int *failed)
   snprintf(dir, sizeof(dir), "/tmp/berth-hooks-XXXXXX");
   if (mkdtemp(dir) == NULL) {
     printf("not ok: mkdtemp: %s\n", strerror(errno));
-    (*failed)++;
+    unit_failed++;
     return;
   }
   test_run_stdin_argv_env();

@@ -9,20 +9,9 @@
 
 #include "../../runtime/runtime.h"
 #include "../../runtime/spec.h"
+#include "check.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+int unit_passed, unit_failed;
 
 /* A minimal valid config; `extra` is spliced in as more top-level members
  * or replaces `process`/`linux` when they are named in it. */
@@ -48,16 +37,16 @@ static void expect_bad(const char *json, const char *want, int line)
   struct berth_err *err = NULL;
   int r = spec_parse(json, "/bundle", NULL, &s, &err);
   if (r == 0) {
-    failed++;
+    unit_failed++;
     printf("not ok: line %d: accepted, wanted error containing '%s'\n", line, want);
     spec_free(s);
     return;
   }
   if (strstr(err->msg, want) == NULL || strncmp(err->msg, "config.json: ", 13) != 0) {
-    failed++;
+    unit_failed++;
     printf("not ok: line %d: error '%s' lacks '%s'\n", line, err->msg, want);
   } else {
-    passed++;
+    unit_passed++;
   }
   berth_err_free(&err);
 }
@@ -67,12 +56,12 @@ static struct spec *expect_ok(const char *json, int line)
   struct spec *s = NULL;
   struct berth_err *err = NULL;
   if (spec_parse(json, "/bundle", NULL, &s, &err) < 0) {
-    failed++;
+    unit_failed++;
     printf("not ok: line %d: rejected: %s\n", line, err->msg);
     berth_err_free(&err);
     return NULL;
   }
-  passed++;
+  unit_passed++;
   return s;
 }
 
@@ -412,9 +401,6 @@ static void test_sysctl(void)
   berth_err_free(&err);
 }
 
-void cgroup_unit_tests(int *passed, int *failed);
-void hooks_unit_tests(int *passed, int *failed);
-
 int main(void)
 {
   test_spec_valid();
@@ -423,8 +409,8 @@ int main(void)
   test_signals();
   test_mount_options();
   test_sysctl();
-  cgroup_unit_tests(&passed, &failed);
-  hooks_unit_tests(&passed, &failed);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  cgroup_unit_tests();
+  hooks_unit_tests();
+  printf("%d passed, %d failed\n", unit_passed, unit_failed);
+  return unit_failed ? 1 : 0;
 }
