@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,7 +369,8 @@ fail:
 
 /* Joins the container's namespaces: all at once through the init's pidfd
  * (Linux 5.8+), else one /proc/PID/ns file at a time, user first (it
- * decides what the others may be joined as), mount last. */
+ * decides what the others may be joined as), mount last. The pid and time
+ * namespaces take effect for our children only. */
 static int exec_ns_join(const struct exec_ctx *c, struct berth_err **err)
 {
   if (c->ns_flags == 0)
@@ -381,7 +383,8 @@ static int exec_ns_join(const struct exec_ctx *c, struct berth_err **err)
     int flag;
     const char *name;
   } order[] = {{CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"},       {CLONE_NEWUTS, "uts"},
-               {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"}};
+               {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWPID, "pid"},
+               {CLONE_NEWTIME, "time"}, {CLONE_NEWNS, "mnt"}};
   enum { N = sizeof(order) / sizeof(order[0]) };
   int fds[N];
   int ret = 0;
@@ -401,36 +404,102 @@ static int exec_ns_join(const struct exec_ctx *c, struct berth_err **err)
   return ret;
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+  return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd but stdio, the preserved range and the n in keep: what
+ * a process about to become visible inside the container may hold. */
+static void fds_close_except(unsigned preserve, int *keep, size_t n)
+{
+  qsort(keep, n, sizeof(int), int_cmp);
+  unsigned from = 3 + preserve;
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < 0 || (unsigned)keep[i] < from)
+      continue;
+    if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+      for (unsigned fd = from; fd < (unsigned)keep[i]; fd++)
+        close((int)fd);
+    from = (unsigned)keep[i] + 1;
+  }
+  if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+    for (unsigned fd = from; fd < 65536; fd++)
+      close((int)fd);
+}
+
+/* Clones the next process of a recipe as the runtime's child (CLONE_PARENT:
+ * it must outlive us and be waited for by berth), telling the runtime its
+ * pid (SYNC_PID). Returns 0 in the new process, -1 in ours. */
+static int clone_for_runtime(int sync_fd, struct berth_err **err)
+{
+  /* clone3 wants exit_signal 0 with CLONE_PARENT: the child gets ours. */
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  } a = {.flags = CLONE_PARENT};
+  pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+  if (pid < 0 && errno == ENOSYS)
+    pid = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, NULL);
+  if (pid == 0)
+    return 0;
+  if (pid < 0)
+    return berth_err_sys(err, "clone");
+  if (sync_send_val(sync_fd, SYNC_PID, pid, NULL) < 0)
+    return berth_err_sys(err, "report the new process");
+  return -1;
+}
+
+/* The intermediate step of `berth exec`: a short-lived child of berth, in
+ * the runtime's pid namespace. It joins the cgroup, connects to the seccomp
+ * agent (a host path), enters every namespace of the init, closes every fd
+ * of berth's own, and only then makes the process: nothing inside the
+ * container can see a process of ours while it has the host's root, cwd or
+ * fds (a CAP_SYS_PTRACE holder inside could reach them through
+ * /proc/PID/root, cwd and fd). */
+_Noreturn void exec_helper_main(struct exec_ctx *c)
+{
+  struct berth_err *err = NULL;
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (c->cg && cgroup_enter_self(c->cg, false, &err) < 0)
+    goto fail;
+  c->listener = listener_connect(c->spec, &err);
+  if (c->listener == -2 || exec_ns_join(c, &err) < 0)
+    goto fail;
+  int keep[] = {c->sync_fd, c->listener};
+  fds_close_except(c->preserve_fds, keep, 2);
+  /* setns(mnt) left root and cwd at the namespace's root: the container's. */
+  if (clone_for_runtime(c->sync_fd, &err) == 0)
+    exec_child_main(c);
+  if (err == NULL)
+    _exit(0);
+  /* A pid namespace whose init is gone takes no new process. */
+  if (err->errnum == ENOMEM && (c->ns_flags & CLONE_NEWPID)) {
+    berth_err_free(&err);
+    berth_err_set(&err, 0, "cannot exec in a stopped container");
+  }
+fail:
+  if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)
+    dprintf(2, "berth: %s\n", err->msg);
+  _exit(1);
+}
+
+/* The process exec'd into the container: born inside all its namespaces
+ * and cgroup, holding no fd of the runtime's but the sync socket. */
 _Noreturn void exec_child_main(struct exec_ctx *c)
 {
   struct berth_err *err = NULL;
   const struct spec *s = c->spec;
   char *exe = NULL;
+  int32_t host_pid = 0;
 
-  /* As for the init: until execve, the container must not be able to open
-   * this process's /proc files (CVE-2019-5736, CVE-2016-9962). */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (sync_recv(c->sync_fd, &err) != SYNC_GO)
+  if (sync_recv_val(c->sync_fd, NULL, &host_pid, &err) != SYNC_GO)
     _exit(1);
-  if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
-    goto fail;
-  char self[32] = "";
-  pid_t host_pid = 0;
-  if (readlink("/proc/self", self, sizeof(self) - 1) > 0)
-    host_pid = (pid_t)strtol(self, NULL, 10);
-  int listener = listener_connect(s, &err);
-  if (listener == -2)
-    goto fail;
-  if (exec_ns_join(c, &err) < 0)
-    goto fail;
-  close(c->pidfd);
-  /* setns(mnt) left root and cwd at the namespace's root: the container's. */
   if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
     goto fail;
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
-  struct final_step f = {c->id, host_pid, listener, c->preserve_fds, &c->orig_mask};
+  struct final_step f = {c->id, (pid_t)host_pid, c->listener, c->preserve_fds, &c->orig_mask};
   drop_and_exec(s, &f, exe, env, &err);
 
 fail:

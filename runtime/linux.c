@@ -397,7 +397,7 @@ static int child_sync(int sock, pid_t pid, int want, const char *console_socket,
 {
   /* Host-side work on the child (uid maps, cgroup, network) goes here,
    * before the child is told to go on. */
-  if (sync_send(sock, SYNC_GO, NULL) < 0)
+  if (sync_send_val(sock, SYNC_GO, pid, NULL) < 0)
     return berth_err_sys(err, "signal container process");
   int type, fd = -1;
   while ((type = sync_recv_fd(sock, &fd, err)) == SYNC_PTY || type == SYNC_HOOKS) {
@@ -817,19 +817,17 @@ static int linux_stats(const struct state *st, json_t **stats, uint64_t *oom_kil
 }
 
 /* Namespaces of the init that differ from ours: those are the ones to join. */
-static int ns_differing(pid_t pid, int *parent_flags, int *child_flags)
+static int ns_differing(pid_t pid, int *flags)
 {
   static const struct {
     const char *name;
     int flag;
-    bool in_parent; /* only the children of a joiner enter it */
   } kinds[] = {
-      {"user", CLONE_NEWUSER, false}, {"mnt", CLONE_NEWNS, false},
-      {"ipc", CLONE_NEWIPC, false},   {"uts", CLONE_NEWUTS, false},
-      {"net", CLONE_NEWNET, false},   {"cgroup", CLONE_NEWCGROUP, false},
-      {"pid", CLONE_NEWPID, true},    {"time", CLONE_NEWTIME, true},
+      {"user", CLONE_NEWUSER},     {"mnt", CLONE_NEWNS}, {"ipc", CLONE_NEWIPC},
+      {"uts", CLONE_NEWUTS},       {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+      {"pid", CLONE_NEWPID},       {"time", CLONE_NEWTIME},
   };
-  *parent_flags = *child_flags = 0;
+  *flags = 0;
   for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
     char path[64];
     struct stat theirs, ours;
@@ -842,67 +840,33 @@ static int ns_differing(pid_t pid, int *parent_flags, int *child_flags)
     snprintf(path, sizeof(path), "/proc/self/ns/%s", kinds[i].name);
     if (stat(path, &ours) < 0 || (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev))
       continue;
-    /* Not root: only inside the container's user namespace may we join
-     * its pid namespace, so berth exec enters that too. */
-    bool parent = kinds[i].in_parent || (kinds[i].flag == CLONE_NEWUSER && geteuid() != 0);
-    *(parent ? parent_flags : child_flags) |= kinds[i].flag;
+    *flags |= kinds[i].flag;
   }
   return 0;
 }
 
-/* Not root, the container in its own user namespace: entering it cannot
- * be undone, so a short-lived helper enters the user, pid and time
- * namespaces and clones the process as *our* child (CLONE_PARENT). */
-static pid_t clone_via_helper(int initfd, int parent_flags, int cgfd, struct exec_ctx *ctx,
-                              int parent_sock)
+/* Forks the exec helper (child.c: exec_helper_main), which makes the
+ * process as our child; returns its pid. child_sock is closed here so
+ * that the helper's death reads as EOF. */
+static pid_t exec_spawn(struct exec_ctx *ctx, int sock, int *child_sock, struct berth_err **err)
 {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0)
-    return -1;
   pid_t h = fork();
-  if (h < 0) {
-    close(p[0]);
-    close(p[1]);
-    return -1;
-  }
+  if (h < 0)
+    return berth_err_sys(err, "fork");
   if (h == 0) {
-    close(p[0]);
-    close(parent_sock);
-    int res[2] = {-1, 0};
-    if (setns(initfd, parent_flags) == 0) {
-      /* clone3 wants exit_signal 0 with CLONE_PARENT: the child gets ours. */
-      struct clone3_args a = {.flags = CLONE_PARENT};
-      ctx->in_cgroup_v2 = cgfd >= 0;
-      if (cgfd >= 0) {
-        a.flags |= CLONE_INTO_CGROUP;
-        a.cgroup = (uint64_t)cgfd;
-      }
-      pid_t r = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
-      if (r < 0 && cgfd >= 0) {
-        ctx->in_cgroup_v2 = false;
-        r = (pid_t)syscall(SYS_clone3, &a, 64);
-      }
-      if (r == 0)
-        exec_child_main(ctx);
-      res[0] = r;
-    }
-    res[1] = errno;
-    if (write(p[1], res, sizeof(res)) < 0)
-      _exit(1);
-    _exit(0);
+    close(sock);
+    exec_helper_main(ctx);
   }
-  close(p[1]);
-  int res[2] = {-1, EIO};
-  ssize_t n;
-  do
-    n = read(p[0], res, sizeof(res));
-  while (n < 0 && errno == EINTR);
-  close(p[0]);
+  close(steal_fd(child_sock));
+  int32_t pid = -1;
+  int type = sync_recv_val(sock, NULL, &pid, err);
   while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
     ;
-  if (res[0] < 0)
-    errno = res[1];
-  return res[0];
+  if (type == SYNC_PID && pid > 0)
+    return pid;
+  if (*err == NULL)
+    berth_err_set(err, EPROTO, "exec: the helper process died");
+  return -1;
 }
 
 static int linux_exec(const struct state *st, const struct spec *s,
@@ -913,8 +877,8 @@ static int linux_exec(const struct state *st, const struct spec *s,
   cleanup_close int initfd = init_pidfd(st);
   if (initfd < 0)
     return berth_err_set(err, 0, "cannot exec in a stopped container");
-  int parent_flags, child_flags;
-  if (ns_differing(st->pid, &parent_flags, &child_flags) < 0)
+  int flags;
+  if (ns_differing(st->pid, &flags) < 0)
     return berth_err_sys(err, "read the container's namespaces");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -927,54 +891,20 @@ static int linux_exec(const struct state *st, const struct spec *s,
       .sync_fd = child_sock,
       .pidfd = initfd,
       .init_pid = st->pid,
-      .ns_flags = child_flags,
+      .ns_flags = flags,
       .preserve_fds = o->preserve_fds,
       .cg = st->cg,
+      .listener = -1,
   };
   if (o->orig_mask)
     ctx.orig_mask = *o->orig_mask;
   else
     sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
-  cleanup_close int cgfd = st->cg ? cgroup_open_v2(st->cg, err) : -1;
-  if (cgfd < 0 && *err)
+  pid_t pid = exec_spawn(&ctx, sock, &child_sock, err);
+  if (pid < 0)
     return -1;
-  int pidfd = -1;
-  pid_t pid;
-  if (parent_flags & CLONE_NEWUSER) {
-    pid = clone_via_helper(initfd, parent_flags, cgfd, &ctx, sock);
-    if (pid > 0)
-      pidfd = pidfd_open_pid(pid);
-  } else {
-    /* berth exec itself enters the pid and time namespaces: they take
-     * effect for its children only, so the process is born inside them.
-     * It leaves them right after: only that one child belongs there (a
-     * sanitizer's helper, say, must be born on the host). */
-    cleanup_close int own_pid = -1, own_time = -1;
-    if (parent_flags & CLONE_NEWPID)
-      own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-    if (parent_flags & CLONE_NEWTIME)
-      own_time = open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC);
-    if (parent_flags && setns(initfd, parent_flags) < 0)
-      return berth_err_sys(err, "join the container's pid namespace");
-    pid = clone_init(0, cgfd, &ctx.in_cgroup_v2, &pidfd);
-    if (pid == 0) {
-      close(sock);
-      exec_child_main(&ctx);
-    }
-    int e = errno;
-    if (own_pid >= 0)
-      setns(own_pid, CLONE_NEWPID);
-    if (own_time >= 0)
-      setns(own_time, CLONE_NEWTIME);
-    errno = e;
-  }
-  if (pid < 0) {
-    if (errno == ENOMEM && parent_flags & CLONE_NEWPID)
-      return berth_err_set(err, 0, "cannot exec in a stopped container");
-    return berth_err_sys(err, "clone process");
-  }
-  cleanup_close int pidfd_owned = pidfd;
-  close(steal_fd(&child_sock));
+  /* Our child (CLONE_PARENT), unwaited: the pid cannot be reused yet. */
+  cleanup_close int pidfd = pidfd_open_pid(pid);
   if (oom_score_adj_apply(s, pid, err) < 0 ||
       child_sync(sock, pid, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
     init_reap(pid, pidfd);
@@ -984,7 +914,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
     return -1;
   }
   out->pid = pid;
-  out->pidfd = steal_fd(&pidfd_owned);
+  out->pidfd = steal_fd(&pidfd);
   return 0;
 }
 

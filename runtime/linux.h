@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../common/err.h"
@@ -29,20 +30,24 @@ struct child_ctx {
 /* child.c: the container init's recipe. Never returns. */
 _Noreturn void child_main(struct child_ctx *c);
 
-/* A process exec'd into a running container (`berth exec`). Its parent
- * already joined the pid and time namespaces, so it was born in them. */
+/* A process exec'd into a running container (`berth exec`): made by a
+ * helper (child of berth exec) that first enters the container's cgroup
+ * and every namespace, so it is born inside them. */
 struct exec_ctx {
   const struct spec *spec; /* the container's config, process replaced */
   const char *id;
   int sync_fd;
   int pidfd; /* the container init */
   pid_t init_pid;
-  int ns_flags; /* CLONE_NEW* to join (user, mnt, ipc, uts, net, cgroup) */
+  int ns_flags; /* CLONE_NEW* to join (pid and time: for the process) */
   unsigned preserve_fds;
   sigset_t orig_mask;
   const struct cgroup *cg;
-  bool in_cgroup_v2;
+  int listener; /* seccomp agent's socket, or -1; set by the helper */
 };
+/* The helper: joins, closes berth's fds, clones the process as berth's
+ * child and reports its pid (SYNC_PID) or an error (SYNC_ERROR). */
+_Noreturn void exec_helper_main(struct exec_ctx *c);
 _Noreturn void exec_child_main(struct exec_ctx *c);
 
 /* linux.c: atomically, as runc does (clients poll for it). */
@@ -84,8 +89,14 @@ int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
 char **exec_env(const struct spec *s);
 
 /* sync.c: parent <-> child messages over a SOCK_SEQPACKET socketpair */
-enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS };
+/* SYNC_PID: a process the child made (value: its pid in the parent's
+ * namespace); SYNC_GO carries the receiver's own pid there, when known. */
+enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS, SYNC_PID };
 int sync_send(int fd, enum sync_type type, const struct berth_err *e);
+/* With a value (in place of an errno) for SYNC_PID and SYNC_GO. */
+int sync_send_val(int fd, enum sync_type type, int32_t val, const struct berth_err *e);
+/* sync_recv_fd that also gives the value (*val untouched when none). */
+int sync_recv_val(int fd, int *passed, int32_t *val, struct berth_err **err);
 /* A message carrying one fd (SCM_RIGHTS). */
 int sync_send_fd(int fd, enum sync_type type, int passed);
 /* sync_recv that also takes a passed fd (*passed = -1 when none came). */

@@ -16,7 +16,12 @@ struct sync_msg {
 
 int sync_send(int fd, enum sync_type type, const struct berth_err *e)
 {
-  struct sync_msg m = {.type = (int32_t)type};
+  return sync_send_val(fd, type, 0, e);
+}
+
+int sync_send_val(int fd, enum sync_type type, int32_t val, const struct berth_err *e)
+{
+  struct sync_msg m = {.type = (int32_t)type, .errnum = val};
   size_t len = offsetof(struct sync_msg, msg);
   if (e) {
     m.errnum = e->errnum;
@@ -43,6 +48,11 @@ int sync_recv(int fd, struct berth_err **err)
 }
 
 int sync_recv_fd(int fd, int *passed, struct berth_err **err)
+{
+  return sync_recv_val(fd, passed, NULL, err);
+}
+
+int sync_recv_val(int fd, int *passed, int32_t *val, struct berth_err **err)
 {
   struct sync_msg m;
   ssize_t n;
@@ -78,6 +88,8 @@ int sync_recv_fd(int fd, int *passed, struct berth_err **err)
   if (m.type == SYNC_ERROR) {
     berth_err_set(err, 0, "%s", m.msg);
     (*err)->errnum = m.errnum;
+  } else if (val) {
+    *val = m.errnum;
   }
   return m.type;
 }
