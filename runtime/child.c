@@ -307,6 +307,9 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)
     _exit(1);
+  mounts_use_procfs_context(c->procfs_ctx);
+  if (c->late_userns && pidns_enter_early(c, &err) < 0)
+    goto fail;
   /* Until execve (which resets it) nothing else may open this process's
    * /proc files: /proc/PID/exe is berth's binary (CVE-2019-5736 class),
    * its memory holds the config. Not before the parent's go-ahead: a
@@ -342,6 +345,11 @@ _Noreturn void child_main(struct child_ctx *c)
     goto fail;
   }
   if (setup_after_pivot(c, &exe, &err) < 0)
+    goto fail;
+  /* Only now, with nothing of the host's reachable, may a process of ours
+   * appear in a pid namespace shared with others. */
+  int keep[] = {c->sync_fd, c->fifo_fd, listener};
+  if (c->pidns_join && pidns_stage_init(c, keep, 3, &err) < 0)
     goto fail;
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
@@ -411,7 +419,7 @@ static int int_cmp(const void *a, const void *b)
 
 /* Closes every fd but stdio, the preserved range and the n in keep: what
  * a process about to become visible inside the container may hold. */
-static void fds_close_except(unsigned preserve, int *keep, size_t n)
+void fds_close_except(unsigned preserve, int *keep, size_t n)
 {
   qsort(keep, n, sizeof(int), int_cmp);
   unsigned from = 3 + preserve;
@@ -430,8 +438,8 @@ static void fds_close_except(unsigned preserve, int *keep, size_t n)
 
 /* Clones the next process of a recipe as the runtime's child (CLONE_PARENT:
  * it must outlive us and be waited for by berth), telling the runtime its
- * pid (SYNC_PID). Returns 0 in the new process, -1 in ours. */
-static int clone_for_runtime(int sync_fd, struct berth_err **err)
+ * pid (SYNC_PID). Returns 0 in the new process, its pid in ours, -1 on error. */
+pid_t clone_for_runtime(int sync_fd, struct berth_err **err)
 {
   /* clone3 wants exit_signal 0 with CLONE_PARENT: the child gets ours. */
   struct {
@@ -446,7 +454,7 @@ static int clone_for_runtime(int sync_fd, struct berth_err **err)
     return berth_err_sys(err, "clone");
   if (sync_send_val(sync_fd, SYNC_PID, pid, NULL) < 0)
     return berth_err_sys(err, "report the new process");
-  return -1;
+  return pid;
 }
 
 /* The intermediate step of `berth exec`: a short-lived child of berth, in
@@ -468,9 +476,10 @@ _Noreturn void exec_helper_main(struct exec_ctx *c)
   int keep[] = {c->sync_fd, c->listener};
   fds_close_except(c->preserve_fds, keep, 2);
   /* setns(mnt) left root and cwd at the namespace's root: the container's. */
-  if (clone_for_runtime(c->sync_fd, &err) == 0)
+  pid_t pid = clone_for_runtime(c->sync_fd, &err);
+  if (pid == 0)
     exec_child_main(c);
-  if (err == NULL)
+  if (pid > 0)
     _exit(0);
   /* A pid namespace whose init is gone takes no new process. */
   if (err->errnum == ENOMEM && (c->ns_flags & CLONE_NEWPID)) {

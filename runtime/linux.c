@@ -80,38 +80,27 @@ static pid_t clone_init(unsigned long flags, int cgroup_fd, bool *into_cgroup, i
   return pid;
 }
 
-/* Namespaces the init must be born into rather than join or create itself:
- * a pid namespace given by path (setns only affects children) and the time
- * namespace (its offsets must be written before any process enters it). */
-/* The pid and time namespaces berth's own children are born in, to go
- * back to once the init is cloned (a sanitizer's helper must not be born
- * inside the container's). */
+/* The time namespace the init must be born into rather than join or
+ * create itself (its offsets must be written before any process enters
+ * it); ours is kept to go back to once the init is cloned (a sanitizer's
+ * helper must not be born inside the container's). A pid namespace given
+ * by path is entered by the child itself (pidns.c). */
 struct ns_saved {
-  int pid, time;
+  int time;
 };
 
 static void ns_restore_in_parent(struct ns_saved *sv)
 {
-  if (sv->pid >= 0) {
-    setns(sv->pid, CLONE_NEWPID);
-    close(sv->pid);
-  }
   if (sv->time >= 0) {
     setns(sv->time, CLONE_NEWTIME);
     close(sv->time);
   }
-  sv->pid = sv->time = -1;
+  sv->time = -1;
 }
 
 static int ns_prepare_in_parent(const struct spec *s, struct ns_saved *sv, struct berth_err **err)
 {
-  sv->pid = s->ns[NS_PID].path ? open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC) : -1;
   sv->time = s->ns[NS_TIME].enabled ? open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC) : -1;
-  if (s->ns[NS_PID].path) {
-    cleanup_close int fd = open(s->ns[NS_PID].path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
-      return berth_err_sys(err, "join pid namespace %s", s->ns[NS_PID].path);
-  }
   if (s->ns[NS_TIME].path) {
     cleanup_close int fd = open(s->ns[NS_TIME].path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
@@ -129,6 +118,48 @@ static int ns_prepare_in_parent(const struct spec *s, struct ns_saved *sv, struc
     }
   }
   return 0;
+}
+
+static bool has_proc_mount(const struct spec *s)
+{
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (s->mounts[i].type && strcmp(s->mounts[i].type, "proc") == 0)
+      return true;
+  return false;
+}
+
+/* A pid namespace given by path: the child gets it open, and (with a
+ * mount namespace of its own to mount procfs in) a procfs context made
+ * there. With a new user namespace, the child is born in no new
+ * namespace: it joins the pid namespace first, then unshares. */
+static int pidns_prepare(const struct spec *s, struct child_ctx *ctx, unsigned long *flags,
+                         struct berth_err **err)
+{
+  const char *path = s->ns[NS_PID].path;
+  ctx->pidns_fd = ctx->procfs_ctx = -1;
+  if (path == NULL)
+    return 0;
+  ctx->pidns_join = true;
+  if ((ctx->pidns_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return berth_err_sys(err, "open pid namespace %s", path);
+  if (s->ns[NS_MNT].enabled && has_proc_mount(s) &&
+      (ctx->procfs_ctx = pidns_procfs_context(path, err)) < 0)
+    return -1;
+  if (s->ns[NS_USER].enabled && !s->ns[NS_USER].path) {
+    ctx->late_userns = true;
+    ctx->unshare_flags = *flags;
+    *flags = 0;
+  }
+  return 0;
+}
+
+static void pidns_release(struct child_ctx *ctx)
+{
+  if (ctx->pidns_fd >= 0)
+    close(ctx->pidns_fd);
+  if (ctx->procfs_ctx >= 0)
+    close(ctx->procfs_ctx);
+  ctx->pidns_fd = ctx->procfs_ctx = -1;
 }
 
 static unsigned long clone_flags(const struct spec *s)
@@ -391,28 +422,61 @@ static int hooks_runtime_ns(const struct spec *s, const char *id, pid_t pid, str
   return 0;
 }
 
+/* The process the parent syncs with: pid and pidfd change when the child
+ * makes the init itself (SYNC_PID: a joined pid namespace, pidns.c). */
+struct synced {
+  pid_t pid;
+  int pidfd;
+};
+
+/* SYNC_PID: the first process made the init (as our child) and exits. */
+static void synced_replace(struct synced *p, pid_t init)
+{
+  while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (p->pidfd >= 0)
+    close(p->pidfd);
+  p->pid = init;
+  p->pidfd = pidfd_open_pid(init);
+}
+
+/* One request from the child during setup; 1 when handled, -1 on error. */
+static int child_request(int sock, int type, int fd, int32_t val, struct synced *p,
+                         const char *console_socket, int *pty, const struct spec *s, const char *id,
+                         struct berth_err **err)
+{
+  if (type == SYNC_PID) {
+    synced_replace(p, (pid_t)val);
+    return 1;
+  }
+  if (type == SYNC_PTY) {
+    if (fd < 0)
+      return berth_err_set(err, EPROTO, "terminal: no pty received");
+    return pty_route(fd, console_socket, pty, err) < 0 ? -1 : 1;
+  }
+  if (s == NULL)
+    return berth_err_set(err, EPROTO, "unexpected request from the process");
+  if (type == SYNC_USERNS ? userns_write_maps(p->pid, s, err) < 0
+                          : hooks_runtime_ns(s, id, p->pid, err) < 0)
+    return -1;
+  if (sync_send(sock, SYNC_GO, NULL) < 0)
+    return berth_err_sys(err, "signal container process");
+  return 1;
+}
+
 /* s and id: an init, whose hooks the parent runs on request; NULL: exec. */
-static int child_sync(int sock, pid_t pid, int want, const char *console_socket, int *pty,
+static int child_sync(int sock, struct synced *p, int want, const char *console_socket, int *pty,
                       const struct spec *s, const char *id, struct berth_err **err)
 {
   /* Host-side work on the child (uid maps, cgroup, network) goes here,
    * before the child is told to go on. */
-  if (sync_send_val(sock, SYNC_GO, pid, NULL) < 0)
+  if (sync_send_val(sock, SYNC_GO, p->pid, NULL) < 0)
     return berth_err_sys(err, "signal container process");
   int type, fd = -1;
-  while ((type = sync_recv_fd(sock, &fd, err)) == SYNC_PTY || type == SYNC_HOOKS) {
-    if (type == SYNC_HOOKS) {
-      if (s == NULL)
-        return berth_err_set(err, EPROTO, "unexpected hook request");
-      if (hooks_runtime_ns(s, id, pid, err) < 0)
-        return -1;
-      if (sync_send(sock, SYNC_GO, NULL) < 0)
-        return berth_err_sys(err, "signal container process");
-      continue;
-    }
-    if (fd < 0)
-      return berth_err_set(err, EPROTO, "terminal: no pty received");
-    int r = pty_route(fd, console_socket, pty, err);
+  int32_t val = 0;
+  while ((type = sync_recv_val(sock, &fd, &val, err)) == SYNC_PTY || type == SYNC_HOOKS ||
+         type == SYNC_PID || type == SYNC_USERNS) {
+    int r = child_request(sock, type, fd, val, p, console_socket, pty, s, id, err);
     fd = -1;
     if (r < 0)
       return -1;
@@ -424,7 +488,7 @@ static int child_sync(int sock, pid_t pid, int want, const char *console_socket,
   if (type == SYNC_ERROR || type < 0)
     return -1;
   int ws = 0;
-  waitpid(pid, &ws, 0);
+  waitpid(p->pid, &ws, 0);
   return berth_err_set(err, 0, "container process exited during setup (%s %d)",
                        WIFSIGNALED(ws) ? "signal" : "status",
                        WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
@@ -514,8 +578,29 @@ static int cgroup_for(const char *id, const struct spec *s, struct cgroup **cg,
   return ret;
 }
 
-/* Clones the init into its namespaces and cgroup and waits until it is
- * ready to exec. Nothing to undo but the process on failure. */
+/* Host side until the init is ready: maps, oom score, the sync dialogue,
+ * the state. On failure the process (and a replacement) is killed. */
+static int init_settle(int dirfd, int sock, struct synced *p, const char *id, const struct spec *s,
+                       const struct runtime_create_opts *o, struct cgroup *cg,
+                       struct backend_created *out, bool late_maps, struct berth_err **err)
+{
+  if ((!late_maps && userns_write_maps(p->pid, s, err) < 0) ||
+      oom_score_adj_apply(s, p->pid, err) < 0 ||
+      child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
+      state_record(dirfd, id, s, p->pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
+      (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
+    init_reap(p->pid, p->pidfd);
+    if (out->pty >= 0)
+      close(out->pty);
+    out->pty = -1;
+    return -1;
+  }
+  return 0;
+}
+
+/* Clones the init (or, joining a pid namespace, the process that makes
+ * it) into its namespaces and cgroup and waits until it is ready to exec.
+ * Nothing to undo but the process on failure. */
 static int spawn_init(int dirfd, const char *id, const struct spec *s,
                       const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
                       struct cgroup *cg, struct backend_created *out, struct berth_err **err)
@@ -532,21 +617,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
     return berth_err_sys(err, "socketpair");
   cleanup_close int sock = sv[0];
   cleanup_close int child_sock = sv[1];
-
-  cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
-  if (cgfd < 0 && *err)
-    return -1;
-  int *trees = NULL;
-  if (idmap_trees_make(s, &trees, err) < 0)
-    return -1;
-  struct ns_saved saved;
-  if (ns_prepare_in_parent(s, &saved, err) < 0) {
-    ns_restore_in_parent(&saved);
-    idmap_trees_free(trees, s->n_mounts);
-    return -1;
-  }
   struct child_ctx ctx = {
-      .idmap_trees = trees,
       .spec = s,
       .id = id,
       .sync_fd = child_sock,
@@ -554,44 +625,50 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
       .no_pivot = o->no_pivot,
       .no_new_keyring = o->no_new_keyring,
       .preserve_fds = o->preserve_fds,
+      .cg = cg,
   };
   if (orig_mask)
     ctx.orig_mask = *orig_mask;
   else
     sigprocmask(SIG_SETMASK, NULL, &ctx.orig_mask);
-
-  ctx.cg = cg;
-  int pidfd = -1;
-  pid_t pid = clone_init(clone_flags(s), cgfd, &ctx.in_cgroup_v2, &pidfd);
-  if (pid > 0)
-    ns_restore_in_parent(&saved);
-  if (pid < 0) {
-    ns_restore_in_parent(&saved);
-    idmap_trees_free(trees, s->n_mounts);
-    return berth_err_sys(err, "clone container init");
-  }
-  if (pid == 0) {
+  unsigned long flags = clone_flags(s);
+  cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
+  int *trees = NULL;
+  struct ns_saved saved = {-1};
+  struct synced p = {-1, -1};
+  if ((cgfd < 0 && *err) || pidns_prepare(s, &ctx, &flags, err) < 0 ||
+      idmap_trees_make(s, &trees, err) < 0 || ns_prepare_in_parent(s, &saved, err) < 0)
+    goto out;
+  ctx.idmap_trees = trees;
+  p.pid = clone_init(flags, cgfd, &ctx.in_cgroup_v2, &p.pidfd);
+  ns_restore_in_parent(&saved);
+  if (p.pid == 0) {
     /* child: drop the parent's copies, above all the state-dir lock. */
     close(dirfd);
     close(sock);
     child_main(&ctx);
   }
-  cleanup_close int pidfd_owned = pidfd;
-  idmap_trees_free(trees, s->n_mounts); /* the child has its copies */
-  if (userns_write_maps(pid, s, err) < 0 || oom_score_adj_apply(s, pid, err) < 0 ||
-      child_sync(sock, pid, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
-      state_record(dirfd, id, s, pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
-      (o->pid_file && pid_file_write(o->pid_file, pid, err) < 0)) {
-    init_reap(pid, pidfd);
-    if (out->pty >= 0)
-      close(out->pty);
-    out->pty = -1;
-    return -1;
+  if (p.pid < 0) {
+    berth_err_sys(err, "clone container init");
+    goto out;
   }
-  out->pid = pid;
-  out->pidfd = keep ? steal_fd(&pidfd_owned) : -1;
+  /* The child has its copies. */
+  idmap_trees_free(trees, s->n_mounts);
+  trees = NULL;
+  pidns_release(&ctx);
+  close(steal_fd(&child_sock));
+  if (init_settle(dirfd, sock, &p, id, s, o, cg, out, ctx.late_userns, err) < 0)
+    goto out;
+  out->pid = p.pid;
+  out->pidfd = keep ? steal_fd(&p.pidfd) : -1;
   out->sync_fd = keep ? steal_fd(&sock) : -1;
-  return 0;
+out:
+  ns_restore_in_parent(&saved);
+  idmap_trees_free(trees, s->n_mounts);
+  pidns_release(&ctx);
+  if (p.pidfd >= 0)
+    close(p.pidfd);
+  return *err ? -1 : 0;
 }
 
 /* Rootless: without a cgroup delegated to us, a container that asks for
@@ -623,6 +700,8 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
 {
   out->pty = -1;
   struct cgroup *cg = NULL;
+  if (sysctl_check_unshared(s, err) < 0)
+    return -1;
   if (cgroup_for(id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
@@ -823,9 +902,9 @@ static int ns_differing(pid_t pid, int *flags)
     const char *name;
     int flag;
   } kinds[] = {
-      {"user", CLONE_NEWUSER},     {"mnt", CLONE_NEWNS}, {"ipc", CLONE_NEWIPC},
-      {"uts", CLONE_NEWUTS},       {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
-      {"pid", CLONE_NEWPID},       {"time", CLONE_NEWTIME},
+      {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},    {"ipc", CLONE_NEWIPC},
+      {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP},
+      {"pid", CLONE_NEWPID},   {"time", CLONE_NEWTIME},
   };
   *flags = 0;
   for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -904,17 +983,19 @@ static int linux_exec(const struct state *st, const struct spec *s,
   if (pid < 0)
     return -1;
   /* Our child (CLONE_PARENT), unwaited: the pid cannot be reused yet. */
-  cleanup_close int pidfd = pidfd_open_pid(pid);
+  struct synced p = {pid, pidfd_open_pid(pid)};
   if (oom_score_adj_apply(s, pid, err) < 0 ||
-      child_sync(sock, pid, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
-    init_reap(pid, pidfd);
+      child_sync(sock, &p, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
+    init_reap(p.pid, p.pidfd);
+    if (p.pidfd >= 0)
+      close(p.pidfd);
     if (out->pty >= 0)
       close(out->pty);
     out->pty = -1;
     return -1;
   }
-  out->pid = pid;
-  out->pidfd = steal_fd(&pidfd);
+  out->pid = p.pid;
+  out->pidfd = p.pidfd;
   return 0;
 }
 

@@ -25,6 +25,12 @@ struct child_ctx {
   const struct cgroup *cg; /* joined by the child itself, first thing */
   bool in_cgroup_v2;       /* clone3 already put it in the v2 directory */
   pid_t host_pid;          /* for the hooks' state; 0 until known */
+  /* linux.namespaces pid with a path (see pidns.c): */
+  bool pidns_join;             /* the init is made after pivot_root */
+  int pidns_fd;                /* that namespace, until joined; else -1 */
+  bool late_userns;            /* born in no new namespace: joins the pid */
+  unsigned long unshare_flags; /* namespace first, then unshares these */
+  int procfs_ctx;              /* fsopen("proc") made there, or -1 */
 };
 
 /* child.c: the container init's recipe. Never returns. */
@@ -50,6 +56,24 @@ struct exec_ctx {
 _Noreturn void exec_helper_main(struct exec_ctx *c);
 _Noreturn void exec_child_main(struct exec_ctx *c);
 
+/* child.c, for both recipes: closes every fd above stdio and the preserved
+ * range that is not in keep (which it sorts). */
+void fds_close_except(unsigned preserve, int *keep, size_t n);
+/* The next process as the runtime's child (CLONE_PARENT), its pid sent as
+ * SYNC_PID: 0 in the new process, its pid in ours, -1 on error. */
+pid_t clone_for_runtime(int sync_fd, struct berth_err **err);
+
+/* pidns.c: joining a pid namespace given by path. */
+/* Parent: an fsopen("proc") context made inside that namespace. */
+int pidns_procfs_context(const char *path, struct berth_err **err);
+/* Child, after pivot_root: enter it (unless done early), close every fd
+ * but keep, and make the init there. Returns 0 in the init; the first
+ * process exits. */
+int pidns_stage_init(struct child_ctx *c, int *keep, size_t n_keep, struct berth_err **err);
+/* Child, first thing (a new user namespace cannot join a pid namespace
+ * its parent owns): enter it, then unshare the rest, user first. */
+int pidns_enter_early(struct child_ctx *c, struct berth_err **err);
+
 /* linux.c: atomically, as runc does (clients poll for it). */
 int pid_file_write(const char *path, pid_t pid, struct berth_err **err);
 
@@ -68,6 +92,9 @@ int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, int *exit_s
 /* underfd: the rootfs directory opened before the self-bind. */
 int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err);
 int mounts_apply_all(const struct spec *s, const int *trees, int rootfd, struct berth_err **err);
+/* The procfs mounts use this fs context (taken over) instead of their own:
+ * procfs shows the pid namespace of whoever opened the context. */
+void mounts_use_procfs_context(int fd);
 /* linux.c */
 void idmap_trees_free(int *trees, size_t n);
 int dev_setup(const struct spec *s, int rootfd, struct berth_err **err);
@@ -85,13 +112,16 @@ int user_and_caps_apply(const struct spec *s, struct berth_err **err);
 int rlimits_apply(const struct spec *s, struct berth_err **err);
 int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err); /* parent */
 int sysctl_apply(const struct spec *s, struct berth_err **err);
+int sysctl_check_unshared(const struct spec *s, struct berth_err **err); /* parent */
 int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
 char **exec_env(const struct spec *s);
 
 /* sync.c: parent <-> child messages over a SOCK_SEQPACKET socketpair */
 /* SYNC_PID: a process the child made (value: its pid in the parent's
  * namespace); SYNC_GO carries the receiver's own pid there, when known. */
-enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS, SYNC_PID };
+/* SYNC_USERNS: the child made its user namespace; the parent writes the
+ * maps and answers SYNC_GO. */
+enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS, SYNC_PID, SYNC_USERNS };
 int sync_send(int fd, enum sync_type type, const struct berth_err *e);
 /* With a value (in place of an errno) for SYNC_PID and SYNC_GO. */
 int sync_send_val(int fd, enum sync_type type, int32_t val, const struct berth_err *e);

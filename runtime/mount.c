@@ -182,10 +182,34 @@ static struct {
 } special[4];
 static size_t n_special;
 
+static int procfs_context = -1;
+static bool procfs_context_given;
+
+void mounts_use_procfs_context(int fd)
+{
+  procfs_context = fd;
+  procfs_context_given = fd >= 0;
+}
+
+/* A fresh fs context for m: the procfs one given (once), else our own. */
+static int special_context(const struct spec_mount *m, struct berth_err **err)
+{
+  if (!procfs_context_given || strcmp(m->type, "proc") != 0)
+    return fsopen(m->type, FSOPEN_CLOEXEC);
+  if (procfs_context < 0)
+    return berth_err_set(err, 0, "mount %s: one procfs mount only when joining a pid namespace",
+                         m->destination);
+  int fd = procfs_context;
+  procfs_context = -1;
+  return fd;
+}
+
 /* A new procfs or sysfs, detached, then attached on target by fd. */
 static int special_mount(const struct spec_mount *m, int target, struct berth_err **err)
 {
-  cleanup_close int fs = fsopen(m->type, FSOPEN_CLOEXEC);
+  cleanup_close int fs = special_context(m, err);
+  if (fs < 0 && *err)
+    return -1;
   if (fs < 0)
     return berth_err_sys(err, "fsopen %s", m->type);
   cleanup_free char *data = m->data ? xstrdup(m->data) : NULL;

@@ -39,6 +39,29 @@ int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err)
   return 0;
 }
 
+/* Host side, before anything is made: a namespaced sysctl only in a
+ * namespace the container does not share with the runtime. A path naming
+ * the runtime's own (host) network namespace would set the host's value. */
+int sysctl_check_unshared(const struct spec *s, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_sysctl; i++) {
+    int k = spec_sysctl_ns(s->sysctl[i].key);
+    if (k < 0 || s->ns[k].path == NULL)
+      continue;
+    char own[64];
+    struct stat theirs, ours;
+    snprintf(own, sizeof(own), "/proc/self/ns/%s", k == NS_NET ? "net" : spec_ns_name(k));
+    if (stat(s->ns[k].path, &theirs) < 0 || stat(own, &ours) < 0)
+      return berth_err_sys(err, "linux.namespaces: %s %s", spec_ns_name(k), s->ns[k].path);
+    if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
+      return berth_err_set(err, 0,
+                           "linux.sysctl: %s: the %s namespace %s is the runtime's own (the "
+                           "host's): refusing to change the host",
+                           s->sysctl[i].key, spec_ns_name(k), s->ns[k].path);
+  }
+  return 0;
+}
+
 /* Through the host's /proc before pivot_root: /proc/sys entries act on the
  * namespaces of the writer, which are the container's. */
 int sysctl_apply(const struct spec *s, struct berth_err **err)

@@ -611,14 +611,8 @@ static int check_mount_idmaps(struct spec *s, struct berth_err **err)
 
 /* ---- linux ---- */
 
-int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err)
+int spec_sysctl_ns(const char *key)
 {
-  if (key[0] == '\0' || key[0] == '.' || key[0] == '/' || path_has_dotdot(key))
-    return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
-  for (const char *p = key; *p; p++)
-    if (!(isalnum((unsigned char)*p) || strchr("._-/", *p)))
-      return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
-
   static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
                                          "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
                                          "kernel.shmmni", "kernel.shm_rmid_forced"};
@@ -629,23 +623,29 @@ int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct
       *p = '.';
   for (size_t i = 0; i < sizeof(ipc_keys) / sizeof(ipc_keys[0]); i++)
     if (strcmp(norm, ipc_keys[i]) == 0)
-      goto ipc;
+      return NS_IPC;
   if (strncmp(norm, "fs.mqueue.", 10) == 0)
-    goto ipc;
-  if (strncmp(norm, "net.", 4) == 0) {
-    if (!ns[NS_NET].enabled)
-      return berth_err_set(err, 0, "sysctl \"%s\" needs a network namespace", key);
-    return 0;
-  }
-  if (strcmp(norm, "kernel.hostname") == 0 || strcmp(norm, "kernel.domainname") == 0) {
-    if (!ns[NS_UTS].enabled)
-      return berth_err_set(err, 0, "sysctl \"%s\" needs a uts namespace", key);
-    return 0;
-  }
-  return berth_err_set(err, 0, "sysctl \"%s\" is not namespaced: it would change the host", key);
-ipc:
-  if (!ns[NS_IPC].enabled)
-    return berth_err_set(err, 0, "sysctl \"%s\" needs an ipc namespace", key);
+    return NS_IPC;
+  if (strncmp(norm, "net.", 4) == 0)
+    return NS_NET;
+  if (strcmp(norm, "kernel.hostname") == 0 || strcmp(norm, "kernel.domainname") == 0)
+    return NS_UTS;
+  return -1;
+}
+
+int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err)
+{
+  if (key[0] == '\0' || key[0] == '.' || key[0] == '/' || path_has_dotdot(key))
+    return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
+  for (const char *p = key; *p; p++)
+    if (!(isalnum((unsigned char)*p) || strchr("._-/", *p)))
+      return berth_err_set(err, 0, "invalid sysctl name \"%s\"", key);
+  int k = spec_sysctl_ns(key);
+  if (k < 0)
+    return berth_err_set(err, 0, "sysctl \"%s\" is not namespaced: it would change the host", key);
+  if (!ns[k].enabled)
+    return berth_err_set(err, 0, "sysctl \"%s\" needs %s %s namespace", key,
+                         k == NS_IPC ? "an" : "a", spec_ns_name(k));
   return 0;
 }
 

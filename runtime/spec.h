@@ -159,6 +159,8 @@ int spec_ns_clone_flag(enum ns_kind k);
 /* Is this sysctl allowed in a container with these namespaces? Returns 0 or
  * fills err with the reason. */
 int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err);
+/* The namespace kind a sysctl belongs to (NS_NET, NS_IPC, NS_UTS), or -1. */
+int spec_sysctl_ns(const char *key);
 
 /* Parses one mount options array entry; exposed for unit tests.
  * Returns 1 when the option was a flag, 0 when it belongs in data. */
