@@ -40,12 +40,38 @@ void *xcalloc(size_t n, size_t size)
   return p;
 }
 
+static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len,
+                   struct berth_err **err);
+
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
                  struct berth_err **err)
 {
   cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return berth_err_sys(err, "open %s", path);
+  return read_fd(fd, path, max, out, len, err);
+}
+
+int read_file_trusted_at(int dirfd, const char *name, size_t max, char **out,
+                         struct berth_err **err)
+{
+  cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    return berth_err_sys(err, "open %s", name);
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return berth_err_sys(err, "stat %s", name);
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+    return berth_err_set(err, EPERM,
+                         "%s: not a regular file owned by uid %u and writable only by it: "
+                         "refusing to trust it",
+                         name, (unsigned)geteuid());
+  return read_fd(fd, name, max, out, NULL, err);
+}
+
+static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len,
+                   struct berth_err **err)
+{
 
   size_t cap = 4096, n = 0;
   cleanup_free char *buf = malloc(cap + 1);

@@ -13,6 +13,10 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
 
 /* Writes data to dirfd/name through a temporary file and rename(2), so a
  * reader sees either the old or the new contents, never a torn write. */
+/* read_file_at for files berth wrote itself (state): no symlink, a regular
+ * file owned by our euid that no one else may write. */
+int read_file_trusted_at(int dirfd, const char *name, size_t max, char **out,
+                         struct berth_err **err);
 int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                          struct berth_err **err);
 

@@ -509,7 +509,9 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
                         struct cgroup *cg, struct berth_err **err)
 {
   char *key = NULL;
-  if (s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
+  if (pid == 0)
+    ; /* before the clone: what a killed create leaves for delete to find */
+  else if (s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
     key = ns_key_of(pid, "mnt");
   else if (s->ns[NS_PID].enabled && !s->ns[NS_PID].path)
     key = ns_key_of(pid, "pid");
@@ -526,10 +528,10 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .annotations = json_object_get(s->json, "annotations"),
       .cg = cg,
   };
-  if (s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
+  if (pid > 0 && s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
     st.hooks = json_object_get(s->json, "hooks");
-  int r = st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
-                             : state_write(dirfd, &st, err);
+  int r = pid > 0 && st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
+                                        : state_write(dirfd, &st, err);
   free(st.created);
   free(key);
   return r;
@@ -708,7 +710,11 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
       berth_err_wrap(err, "config.json");
     return -1;
   }
-  int ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
+  /* Written before any process exists, so that delete finds the cgroup
+   * should this create be killed half way. */
+  int ret = state_record(dirfd, id, s, 0, cg, err);
+  if (ret == 0)
+    ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
   if (ret < 0 && cg) {
     struct berth_err *e2 = NULL;
     cgroup_destroy(cg, &e2); /* best effort: the first error is the one to report */

@@ -8,10 +8,14 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -146,6 +150,57 @@ static int container_open(const char *root, const char *id, bool exclusive, stru
   return steal_fd(&dirfd);
 }
 
+/* The mount id of path (statx), 0 when unknown. */
+static uint64_t mount_id_of(const char *path)
+{
+  struct statx sx;
+  if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &sx) < 0 || !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+
+static bool path_within(const char *inner, const char *outer)
+{
+  size_t n = strlen(outer);
+  if (strcmp(outer, "/") == 0)
+    return true;
+  return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+/* Can the container write the state root through bind mount m? The state
+ * holds what berth acts on as root on the host (poststop hooks, cgroup
+ * paths), so no container may reach it writable. */
+static bool state_root_writable_through(const struct spec_mount *m, const char *state)
+{
+  char src[PATH_MAX];
+  if (!m->bind || m->source == NULL || realpath(m->source, src) == NULL)
+    return false;
+  if (path_within(src, state)) /* the state itself, or a container's */
+    return !(m->flags & MS_RDONLY);
+  if (!path_within(state, src))
+    return false;
+  bool same_mount = mount_id_of(state) == mount_id_of(src);
+  if (!(m->flags & MS_REC))
+    return same_mount && !(m->flags & MS_RDONLY);
+  /* rbind: "ro" covers the top mount only, not the submounts. */
+  return !(m->flags & MS_RDONLY) || !same_mount;
+}
+
+static int state_root_guard(const char *root, const struct spec *s, struct berth_err **err)
+{
+  char state[PATH_MAX];
+  if (realpath(root, state) == NULL)
+    return berth_err_sys(err, "state root %s", root);
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (state_root_writable_through(&s->mounts[i], state))
+      return berth_err_set(err, 0,
+                           "config.json: mounts[%zu]: %s would let the container write berth's "
+                           "state root %s (hooks and cgroup paths berth acts on as root): "
+                           "use another --root, or mount it read-only (recursively: rro)",
+                           i, s->mounts[i].destination, state);
+  return 0;
+}
+
 static int create_in_dir(const char *root, const char *id, const struct spec *spec,
                          const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
                          struct backend_created *out, struct berth_err **err)
@@ -156,7 +211,8 @@ static int create_in_dir(const char *root, const char *id, const struct spec *sp
   cleanup_close int dirfd = state_dir_create(root, id, err);
   if (dirfd < 0)
     return -1;
-  if (ops->create(dirfd, id, spec, o, orig_mask, keep, out, err) < 0) {
+  if (state_root_guard(root, spec, err) < 0 ||
+      ops->create(dirfd, id, spec, o, orig_mask, keep, out, err) < 0) {
     struct berth_err *e2 = NULL;
     state_dir_remove(root, id, dirfd, &e2); /* best effort: the first error matters */
     berth_err_free(&e2);
@@ -301,6 +357,29 @@ int runtime_kill(const char *root, const char *id, int sig, bool all, struct ber
   return ret;
 }
 
+/* delete --force of an ID whose create was killed before it wrote any
+ * state: the directory alone (a fifo at most) would block the ID forever.
+ * Not while a create holds it. */
+static int remains_remove(const char *root, const char *id, struct berth_err **err)
+{
+  cleanup_free char *path = xasprintf("%s/%s", root, id);
+  cleanup_close int fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return 0;
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+    return berth_err_set(err, 0, "container \"%s\" is being created", id);
+  if (faccessat(fd, STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    return 0; /* a create finished meanwhile: not remains */
+  if (state_dir_remove(root, id, fd, err) < 0)
+    return -1;
+  if (warn_fn) {
+    cleanup_free char *msg =
+        xasprintf("removed the remains of an interrupted create of \"%s\" (%s)", id, path);
+    warn_fn(msg);
+  }
+  return 0;
+}
+
 int runtime_delete(const char *root, const char *id, bool force, struct berth_err **err)
 {
   struct state st;
@@ -310,7 +389,7 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
   if (dirfd < 0) {
     if (force && strstr((*err)->msg, "does not exist")) {
       berth_err_free(err);
-      return 0;
+      return remains_remove(root, id, err);
     }
     return -1;
   }
@@ -734,7 +813,7 @@ static int exec_spec(int dirfd, const struct state *st, const struct runtime_exe
                      struct spec **spec, struct berth_err **err)
 {
   cleanup_free char *text = NULL;
-  if (read_file_at(dirfd, CONFIG_FILE, 4u << 20, &text, NULL, err) < 0)
+  if (read_file_trusted_at(dirfd, CONFIG_FILE, 4u << 20, &text, err) < 0)
     return berth_err_wrap(err, "container \"%s\": saved config", st->id);
   json_t *proc = NULL;
   int ret;

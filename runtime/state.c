@@ -71,6 +71,10 @@ int state_dir_open(const char *root, const char *id, bool exclusive, struct bert
   struct stat st;
   if (fstat(fd, &st) < 0 || st.st_nlink == 0)
     return berth_err_set(err, 0, "container \"%s\" does not exist", id);
+  if (st.st_uid != geteuid() || (st.st_mode & 022))
+    return berth_err_set(err, EPERM,
+                         "state directory %s: not owned by uid %u or writable by others", path,
+                         (unsigned)geteuid());
   return steal_fd(&fd);
 }
 
@@ -129,7 +133,7 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
 {
   cleanup_free char *text = NULL;
   memset(st, 0, sizeof(*st));
-  if (read_file_at(dirfd, STATE_FILE, 1 << 20, &text, NULL, err) < 0) {
+  if (read_file_trusted_at(dirfd, STATE_FILE, 1 << 20, &text, err) < 0) {
     if ((*err)->errnum == ENOENT) {
       berth_err_free(err);
       return berth_err_set(err, 0, "container \"%s\" does not exist", id);
