@@ -643,13 +643,13 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
     goto out;
   ctx.idmap_trees = trees;
   p.pid = clone_init(flags, cgfd, &ctx.in_cgroup_v2, &p.pidfd);
-  ns_restore_in_parent(&saved);
   if (p.pid == 0) {
     /* child: drop the parent's copies, above all the state-dir lock. */
     close(dirfd);
     close(sock);
     child_main(&ctx);
   }
+  ns_restore_in_parent(&saved);
   if (p.pid < 0) {
     berth_err_sys(err, "clone container init");
     goto out;

@@ -366,6 +366,7 @@ check_personality() {
 }
 
 @test "SCMP_CMP_EQ compares all 64 bits; an i386 call sees 32-bit arguments" {
+	requires ia32
 	allow_except "[$(cond_rule personality '[{"index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ"}]' $EXDEV)]"
 	update_config '.linux.seccomp.architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]'
 	run_sh 'syscall-probe personality 0xffffffff; syscall-probe personality -1; syscall-probe personality 0x1ffffffff; syscall-probe raw32 136 0xffffffff'
@@ -476,6 +477,7 @@ check_personality() {
 # --- architectures and flags ------------------------------------------------------
 
 @test "architectures X86_64, X86, X32: accepted; rules apply to every ABI" {
+	requires ia32
 	set_seccomp "{\"defaultAction\": \"SCMP_ACT_ALLOW\",
 		\"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"],
 		\"syscalls\": [$(deny_rule '["keyctl", "uname"]' SCMP_ACT_ERRNO $EXDEV)]}"
@@ -497,6 +499,7 @@ syscall-probe getpid"
 }
 
 @test "a call from an ABI not in architectures is killed, never let through (arch confusion)" {
+	requires ia32
 	local arches
 	no_core_dumps
 	for arches in null '["SCMP_ARCH_X86_64"]'; do
@@ -518,6 +521,7 @@ syscall-probe raw $NR_GETPID_X32 >/dev/null 2>&1; echo \"x32 getpid rc=\$?\""
 }
 
 @test "architectures without the native one: the native ABI is still filtered" {
+	requires ia32
 	set_seccomp "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_X86\"],
 		\"syscalls\": [$(deny_rule '["keyctl"]' SCMP_ACT_ERRNO $EXDEV)]}"
 	run_sh "syscall-probe keyctl; syscall-probe raw32 $NR32_KEYCTL 0 -1 0; syscall-probe getpid"

@@ -76,6 +76,7 @@ expect() {
 
 @test "default profile: the same calls through the i386 and x32 entries are refused too (seccomp arch bypass, cf. CVE-2009-0835)" {
 	[ "$(uname -m)" = x86_64 ] || skip "x86_64 only"
+	requires ia32
 	grant_caps CAP_SYS_ADMIN
 	# i386: keyctl 288, unshare 310, mount 21, open_by_handle_at 342;
 	# x32: the x86_64 number | 0x40000000.
