@@ -39,26 +39,49 @@ int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err)
   return 0;
 }
 
-/* Host side, before anything is made: a namespaced sysctl only in a
- * namespace the container does not share with the runtime. A path naming
- * the runtime's own (host) network namespace would set the host's value. */
+/* Is the namespace of kind k given by path the runtime's own (the host's)? */
+static int ns_is_runtimes(const struct spec *s, enum ns_kind k, bool *same, struct berth_err **err)
+{
+  char own[64];
+  struct stat theirs, ours;
+  *same = false;
+  if (s->ns[k].path == NULL)
+    return 0;
+  snprintf(own, sizeof(own), "/proc/self/ns/%s", k == NS_NET ? "net" : spec_ns_name(k));
+  if (stat(s->ns[k].path, &theirs) < 0 || stat(own, &ours) < 0)
+    return berth_err_sys(err, "linux.namespaces: %s %s", spec_ns_name(k), s->ns[k].path);
+  *same = theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev;
+  return 0;
+}
+
+/* Host side, before anything is made: namespaced settings (sysctls,
+ * hostname, domainname) only in a namespace the container does not share
+ * with the runtime. A path naming the runtime's own (host) namespace would
+ * change the host's value. */
 int sysctl_check_unshared(const struct spec *s, struct berth_err **err)
 {
+  bool same;
   for (size_t i = 0; i < s->n_sysctl; i++) {
     int k = spec_sysctl_ns(s->sysctl[i].key);
-    if (k < 0 || s->ns[k].path == NULL)
-      continue;
-    char own[64];
-    struct stat theirs, ours;
-    snprintf(own, sizeof(own), "/proc/self/ns/%s", k == NS_NET ? "net" : spec_ns_name(k));
-    if (stat(s->ns[k].path, &theirs) < 0 || stat(own, &ours) < 0)
-      return berth_err_sys(err, "linux.namespaces: %s %s", spec_ns_name(k), s->ns[k].path);
-    if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
+    if (k < 0)
+      continue; /* refused at validation */
+    if (ns_is_runtimes(s, (enum ns_kind)k, &same, err) < 0)
+      return -1;
+    if (same)
       return berth_err_set(err, 0,
                            "linux.sysctl: %s: the %s namespace %s is the runtime's own (the "
                            "host's): refusing to change the host",
-                           s->sysctl[i].key, spec_ns_name(k), s->ns[k].path);
+                           s->sysctl[i].key, spec_ns_name((enum ns_kind)k), s->ns[k].path);
   }
+  bool names = (s->hostname && s->hostname[0]) || (s->domainname && s->domainname[0]);
+  if (!names || ns_is_runtimes(s, NS_UTS, &same, err) < 0)
+    return names ? -1 : 0;
+  if (same)
+    return berth_err_set(err, 0,
+                         "%s: the uts namespace %s is the runtime's own (the host's): refusing "
+                         "to change the host's name",
+                         s->hostname && s->hostname[0] ? "hostname" : "domainname",
+                         s->ns[NS_UTS].path);
   return 0;
 }
 

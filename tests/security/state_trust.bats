@@ -17,6 +17,12 @@ teardown() {
 	teardown_bundle
 }
 
+dead_or_zombie() {
+	local st
+	st=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
 # A poststop hook that would run on the host as root.
 evil_hook_json() {
 	printf '{"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "echo pwned > %s"]}]}' "$PWNED"
@@ -119,7 +125,8 @@ evil_hook_json() {
 	[ ! -d "$cgdir" ] || fail "cgroup $cgdir left behind"
 	local p
 	for p in $members; do
-		! kill -0 "$p" 2>/dev/null || fail "process $p of the killed create is still alive"
+		# Gone, or a zombie whose new parent has not reaped it yet.
+		retry 5 0.1 dead_or_zombie "$p" || fail "process $p of the killed create is still alive"
 	done
 	# The ID can be used again.
 	update_config 'del(.hooks)'
