@@ -104,10 +104,10 @@ evil_hook_json() {
 	requires root
 	set_args /bin/sleep 100
 	local ready=$BATS_TEST_TMPDIR/hook-ran
-	update_config --arg r "$ready" '.hooks.createRuntime = [{"path": "/bin/sh", "args": ["sh", "-c", "touch \($r); exec sleep 30"]}]'
+	update_config --arg r "$ready" '.hooks.createRuntime = [{"path": "/bin/sh", "args": ["sh", "-c", "echo $$ > \($r); exec sleep 30"]}]'
 	"$BERTH" --root "$ROOT" create "$ID" &
 	local cpid=$!
-	retry 10 0.1 test -e "$ready"
+	retry 10 0.1 test -s "$ready"
 	# The init waits for the hook, inside the container's cgroup.
 	local cgdir members
 	cgdir=$(pid_cgroup_dir memory $$)/berth/$ID
@@ -117,7 +117,7 @@ evil_hook_json() {
 	[ -n "$members" ]
 	kill -9 "$cpid"
 	wait "$cpid" || true
-	pkill -f "exec sleep 30" || true
+	kill "$(cat "$ready")" || true # the hook, child of the killed create
 	[ -d "$ROOT/$ID" ]
 	run_berth delete --force "$ID"
 	[ "$status" -eq 0 ]
@@ -130,6 +130,7 @@ evil_hook_json() {
 	done
 	# The ID can be used again.
 	update_config 'del(.hooks)'
+	set_args /bin/true
 	run_berth run "$ID"
 	[ "$status" -eq 0 ]
 }

@@ -399,6 +399,12 @@ static void test_sysctl(void)
   CHECK(spec_check_sysctl("net.ipv4.conf.all.forwarding", ns, &err) == 0, "net sysctl");
   CHECK(spec_check_sysctl("net.ipv4/../../kernel/x", ns, &err) < 0, "dot-dot refused");
   berth_err_free(&err);
+  /* The namespace each belongs to: what create compares with its own. */
+  CHECK(spec_sysctl_ns("net/ipv4/ip_forward") == NS_NET, "net kind");
+  CHECK(spec_sysctl_ns("kernel.shm_rmid_forced") == NS_IPC, "ipc kind");
+  CHECK(spec_sysctl_ns("fs.mqueue.queues_max") == NS_IPC, "mqueue kind");
+  CHECK(spec_sysctl_ns("kernel.domainname") == NS_UTS, "uts kind");
+  CHECK(spec_sysctl_ns("kernel.pid_max") == -1, "host-wide");
 }
 
 int main(void)
