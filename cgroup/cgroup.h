@@ -152,6 +152,9 @@ int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);
  * lock whose grace period a move of another process costs (about 2 ms per
  * container start); skip_v2 when clone3 already put it there. */
 int cgroup_enter_self(const struct cgroup *cg, bool skip_v2, struct berth_err **err);
+/* exec --cgroup: the same, into existing sub-cgroups ("PATH" or
+ * "CTL[,CTL]:PATH", relative to the container's groups); NULL subs: own. */
+int cgroup_enter_self_sub(const struct cgroup *cg, char *const *subs, struct berth_err **err);
 /* `update`: joins the hierarchies these resources need that the container
  * was created without (moving its processes there), so cgroup_apply can
  * write them. The caller saves the changed cgroup. */

@@ -6,8 +6,8 @@
 #include "cmd.h"
 
 static struct runtime_exec_opts opts;
-static char **env_list, **cap_list;
-static size_t n_env, n_cap;
+static char **env_list, **cap_list, **cgroup_list;
+static size_t n_env, n_cap, n_cgroup;
 
 enum {
   OPT_PROCESS = 'p',
@@ -106,7 +106,8 @@ static int on_opt(int opt, const char *arg)
     return cmd_usage_error(&verb_exec, "%s: not supported (no LSM support in berth)",
                            opt == OPT_APPARMOR ? "--apparmor" : "--process-label");
   case OPT_CGROUP:
-    return cmd_usage_error(&verb_exec, "--cgroup: not supported yet");
+    push(&cgroup_list, &n_cgroup, arg);
+    return -1;
   }
   return cmd_usage_error(&verb_exec, "unhandled option");
 }
@@ -120,6 +121,7 @@ static int run_exec(int argc, char **argv)
   opts.args = argv[optind + 1] ? &argv[optind + 1] : NULL;
   opts.env = env_list;
   opts.caps = cap_list;
+  opts.cgroups = cgroup_list;
   if (opts.process_file && opts.args)
     return cmd_usage_error(&verb_exec, "give --process or a command, not both");
   struct berth_err *err = NULL;
@@ -127,6 +129,7 @@ static int run_exec(int argc, char **argv)
   int ret = runtime_exec(g.root, id, &opts, &status, &err);
   free(env_list);
   free(cap_list);
+  free(cgroup_list);
   if (ret == 0)
     return status;
   cmd_fail(&err);
@@ -157,6 +160,8 @@ const struct verb verb_exec = {
     "  -c, --cap CAP            add a capability (repeatable)\n"
     "  --no-new-privs           set no_new_privs\n"
     "  --preserve-fds N         pass fds 3..3+N-1 to the process\n"
-    "  --ignore-paused          exec even into a paused container\n",
+    "  --ignore-paused          exec even into a paused container\n"
+    "  --cgroup [CTL[,CTL]:]PATH  join this existing sub-cgroup of the container's\n"
+    "                           (all hierarchies, or those of CTL; repeatable)\n",
     run_exec,
 };

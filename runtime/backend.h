@@ -24,6 +24,7 @@ struct backend_exec_opts {
   unsigned preserve_fds;
   const char *console_socket; /* NULL: the pty master is handed back */
   const sigset_t *orig_mask;
+  char *const *cgroups; /* exec --cgroup, or NULL */
 };
 
 struct backend_ops {

@@ -468,7 +468,7 @@ _Noreturn void exec_helper_main(struct exec_ctx *c)
 {
   struct berth_err *err = NULL;
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (c->cg && cgroup_enter_self(c->cg, false, &err) < 0)
+  if (c->cg && cgroup_enter_self_sub(c->cg, c->cgroup_subs, &err) < 0)
     goto fail;
   c->listener = listener_connect(c->spec, &err);
   if (c->listener == -2 || exec_ns_join(c, &err) < 0)

@@ -980,7 +980,10 @@ static int linux_exec(const struct state *st, const struct spec *s,
       .preserve_fds = o->preserve_fds,
       .cg = st->cg,
       .listener = -1,
+      .cgroup_subs = o->cgroups,
   };
+  if (o->cgroups && o->cgroups[0] && st->cg == NULL)
+    return berth_err_set(err, 0, "exec --cgroup: container \"%s\" has no cgroup", st->id);
   if (o->orig_mask)
     ctx.orig_mask = *o->orig_mask;
   else

@@ -49,7 +49,8 @@ struct exec_ctx {
   unsigned preserve_fds;
   sigset_t orig_mask;
   const struct cgroup *cg;
-  int listener; /* seccomp agent's socket, or -1; set by the helper */
+  int listener;             /* seccomp agent's socket, or -1; set by the helper */
+  char *const *cgroup_subs; /* exec --cgroup, or NULL */
 };
 /* The helper: joins, closes berth's fds, clones the process as berth's
  * child and reports its pid (SYNC_PID) or an error (SYNC_ERROR). */

@@ -862,8 +862,10 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
   else if (exec_spec(dirfd, &st, o, &spec, err) < 0)
     ret = o->process_file ? -2 : -1;
   else if (terminal_check(spec, o->console_socket, !o->detach, err) == 0) {
-    struct backend_exec_opts bo = {
-        .preserve_fds = o->preserve_fds, .console_socket = o->console_socket, .orig_mask = &orig};
+    struct backend_exec_opts bo = {.preserve_fds = o->preserve_fds,
+                                   .console_socket = o->console_socket,
+                                   .orig_mask = &orig,
+                                   .cgroups = o->cgroups};
     ret = ops->exec(&st, spec, &bo, &c, err);
   }
   state_clear(&st);

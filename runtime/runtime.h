@@ -60,6 +60,7 @@ struct runtime_exec_opts {
   char **args;              /* the command (when no process_file) */
   char **env;               /* KEY=VALUE added or replaced */
   char **caps;              /* added to the bounding, effective and permitted sets */
+  char **cgroups;           /* --cgroup: sub-cgroups to join ("PATH", "CTL[,CTL]:PATH") */
   const char *cwd;
   const char *user;            /* UID[:GID] */
   const char *additional_gids; /* comma-separated */

@@ -747,3 +747,64 @@ exec_d_fds() {
 	retry 5 0.1 no_cgroup_dirs_left
 	[ -z "$(root_entries)" ]
 }
+
+# mk_subcgroups ID NAME: an existing sub-cgroup NAME in each of the
+# container's own groups (every hierarchy it is in, but the test shell's).
+mk_subcgroups() {
+	local pid line path mnt key
+	pid=$(container_pid "$1")
+	while IFS=: read -r _ key path; do
+		# The hierarchy's mount: cgroup2 for "", else the v1 one whose
+		# options hold the first controller (or name=...).
+		mnt=$(awk -v k="${key%%,*}" '$0 ~ / - cgroup2? / {
+			split($0, a, " - "); split(a[2], f, " "); o = "," f[3] ","
+			if ((k == "" && f[1] == "cgroup2") || (k != "" && f[1] == "cgroup" && index(o, "," k ","))) { print $5; exit } }' /proc/self/mountinfo)
+		[ -n "$mnt" ] || continue
+		[ "$path" != "$(grep -E "^[0-9]+:$key:" /proc/$$/cgroup | cut -d: -f3-)" ] || continue
+		mkdir -p "$mnt$path/$2"
+		if [ -e "$mnt$path/$2/cpuset.cpus" ]; then # v1 cpuset starts empty
+			cat "$mnt$path/cpuset.cpus" >"$mnt$path/$2/cpuset.cpus"
+			cat "$mnt$path/cpuset.mems" >"$mnt$path/$2/cpuset.mems"
+		fi
+		SUBCG+=("$mnt$path/$2")
+	done </proc/"$pid"/cgroup
+}
+
+@test "exec --cgroup PATH puts the process in that sub-cgroup of the container's (every hierarchy)" {
+	start_ctr
+	SUBCG=()
+	mk_subcgroups "$ID" sub1
+	[ ${#SUBCG[@]} -gt 0 ] || skip "container has no cgroup of its own"
+	run_berth exec --cgroup sub1 "$ID" cat /proc/self/cgroup
+	[ "$status" -eq 0 ]
+	local mem
+	mem=$(grep -E ':memory:|^0::' <<<"$output" | head -1)
+	[[ "$mem" == */sub1 ]] || fail "not in sub1: $mem"
+	# Without the flag: the container's own group, not the sub-cgroup.
+	run_berth exec "$ID" cat /proc/self/cgroup
+	[[ "$(grep -E ':memory:|^0::' <<<"$output" | head -1)" != */sub1 ]]
+	run_berth kill "$ID" KILL
+	wait_for_status "$ID" stopped
+	run_berth delete "$ID"
+	[ "$status" -eq 0 ]
+	local d
+	for d in "${SUBCG[@]}"; do [ ! -d "$d" ] || fail "left $d"; done
+}
+
+@test "exec --cgroup CTL:PATH joins the sub-cgroup in that controller only; a missing one fails with 255 and one line" {
+	cgroup_is_v2 && skip "CTL:PATH is for cgroup v1 controllers"
+	start_ctr
+	SUBCG=()
+	mk_subcgroups "$ID" sub2
+	[ ${#SUBCG[@]} -gt 0 ] || skip "container has no cgroup of its own"
+	run_berth exec --cgroup memory:sub2 "$ID" cat /proc/self/cgroup
+	[ "$status" -eq 0 ]
+	[[ "$(grep ':memory:' <<<"$output")" == */sub2 ]]
+	[[ "$(grep ':pids:' <<<"$output")" != */sub2 ]]
+	run_berth exec --cgroup nosuch "$ID" true
+	[ "$status" -eq 255 ]
+	if is_berth; then
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == *"nosuch"* ]]
+	fi
+}
