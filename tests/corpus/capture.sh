@@ -53,7 +53,7 @@ cleanup() {
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		[ "$p" = $$ ] && continue
-		if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$WORK"; then
+		if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$WORK"; then
 			kill -9 "$p" 2>/dev/null
 		fi
 	done
@@ -290,7 +290,7 @@ EOF
 	local R=("${B[@]}" run --runtime "$WRAPPER" --network none --isolation oci)
 	try buildah-default "${R[@]}" "$c" -- true
 	try buildah-user "${R[@]}" --user 1000:1000 "$c" -- true
-	try buildah-caps "${R[@]}" --cap-add NET_ADMIN --cap-drop CHOWN "$c" -- true
+	try buildah-caps "${R[@]}" --cap-add CAP_NET_ADMIN --cap-drop CAP_CHOWN "$c" -- true
 	try buildah-mount "${R[@]}" --mount "type=bind,src=$WORK/vol,dst=/data" \
 		--mount type=tmpfs,dst=/scratch "$c" -- true
 	try buildah-env-workdir-hostname "${R[@]}" --hostname corpus-host --workingdir /tmp "$c" -- true
