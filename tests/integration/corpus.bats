@@ -16,8 +16,8 @@
 # Replay adaptations (the same for both runtimes; see DIFFERENCES.md):
 # process.args -> the probe, process.terminal -> false, hooks whose binary is
 # not present (the callers' own: dockerd's libnetwork-setkey) dropped,
-# capabilities the host's bounding set lacks dropped, cgroupsPath -> a
-# relative path unique to the test, namespace paths -> a holder process, and a
+# capabilities the host's bounding set lacks dropped, cgroupsPath (set or
+# not: placement is cgroups.bats' business) -> a relative path unique to the test, namespace paths -> a holder process, and a
 # user-namespaced fixture gets its rootfs chowned to the mapped root as the
 # caller would.
 
@@ -153,7 +153,7 @@ make_corpus_bundle() {
 		walk(fill)
 		| .process.args = ["/bin/sh", "/corpus-probe"]
 		| .process.terminal = false
-		| (if .linux.cgroupsPath then .linux.cgroupsPath = $cg else . end)
+		| .linux.cgroupsPath = $cg
 		| (if .linux.namespaces then .linux.namespaces |= map(
 			if .path == "@NS@" then .path = ($ns + "/" + (if .type == "network" then "net" else .type end))
 			else . end) else . end)
@@ -174,6 +174,12 @@ make_corpus_bundle() {
 	local hostroot
 	hostroot=$(jq -r '.linux.uidMappings[]? | select(.containerID == 0) | .hostID' "$BUNDLE_DIR/config.json")
 	if [ -n "$hostroot" ]; then
+		# The mapped root must reach the bundle through bats' private (0700) dirs.
+		local d=$BUNDLE_DIR
+		while [ "$d" != / ] && [ "$d" != /tmp ]; do
+			chmod a+x "$d"
+			d=$(dirname "$d")
+		done
 		chown -hR "$hostroot:$hostroot" "$BUNDLE_DIR/rootfs"
 		chown -hR "$((hostroot + 1000)):$((hostroot + 1000))" "$BUNDLE_DIR/rootfs/home/user"
 	fi
