@@ -58,9 +58,8 @@ cleanup() {
 		fi
 	done
 	sleep 0.5
-	for m in $(awk -v d="$WORK/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-		umount -l "$m" 2>/dev/null
-	done
+	awk -v d="$WORK/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
 	# Cgroups the callers made under the parents named below.
 	for m in /sys/fs/cgroup/*/berth-corpus /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/corpus; do
 		[ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -132,8 +131,8 @@ unlock() {
 }
 
 wait_socket() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -265,7 +264,9 @@ EOF
 	try docker-env-workdir-hostname "${R[@]}" -e FOO=bar -w /tmp --hostname corpus-host "$IMAGE" true
 	try docker-sysctl-shm "${R[@]}" --sysctl net.ipv4.ping_group_range="0 0" --shm-size 16m "$IMAGE" true
 	try docker-cgroupns "${R[@]}" --cgroupns private "$IMAGE" true
-	"${D[@]}" rm -f $("${D[@]}" ps -aq) >/dev/null 2>&1 || true
+	local ids
+	mapfile -t ids < <("${D[@]}" ps -aq)
+	[ ${#ids[@]} -eq 0 ] || "${D[@]}" rm -f "${ids[@]}" >/dev/null 2>&1 || true
 	stop_daemons
 	unlock
 }
@@ -361,7 +362,9 @@ EOF
 	ctr_case uidmap --uidmap 0:100000:65536 --gidmap 0:100000:65536
 	ctr_case env-cwd --env FOO=bar --cwd /tmp
 	ctr_case no-pivot --no-pivot
-	"${C[@]}" containers rm $("${C[@]}" containers ls -q) >/dev/null 2>&1 || true
+	local ids
+	mapfile -t ids < <("${C[@]}" containers ls -q)
+	[ ${#ids[@]} -eq 0 ] || "${C[@]}" containers rm "${ids[@]}" >/dev/null 2>&1 || true
 	stop_daemons
 	unlock
 }
