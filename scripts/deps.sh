@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs, with apt-get, only the Debian packages berth needs that are missing.
-# Usage: scripts/deps.sh [build|test|bench|parity|lint|clients|fuzz|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|bench|parity|lint|clients|corpus|fuzz|all]   (default: all)
 set -eu
 want="${1:-all}"
 
@@ -12,6 +12,11 @@ lint_pkgs="clang-format clang-tidy cppcheck"
 # (ctr, containerd-shim-runc-v2); runc for parity; bsdutils has script(1),
 # which gives `run -t` a controlling terminal.
 clients_pkgs="podman conmon containerd runc uidmap bsdutils"
+# tests/corpus/capture.sh (run by hand, not by make check): the real callers
+# whose configs are captured. docker.io brings dockerd and docker-init (tini);
+# catatonit is podman's --init; buildah calls the runtime for `buildah run`.
+# The replay test (tests/integration/corpus.bats) needs only runc and jq.
+corpus_pkgs="podman conmon containerd runc docker.io tini catatonit buildah uidmap"
 # libFuzzer harnesses (make fuzz): clang 14, its fuzzer/sanitizer runtimes
 # (libclang-rt-14-dev is only recommended by clang) and llvm-symbolizer.
 fuzz_pkgs="clang-14 libclang-rt-14-dev llvm-14"
@@ -23,9 +28,10 @@ case "$want" in
   parity) pkgs="$build_pkgs $test_pkgs runc" ;;
   lint) pkgs="$lint_pkgs" ;;
   clients) pkgs="$build_pkgs $test_pkgs $clients_pkgs" ;;
+  corpus) pkgs="$build_pkgs $test_pkgs $corpus_pkgs" ;;
   fuzz) pkgs="$build_pkgs $fuzz_pkgs" ;;
   all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-  *) echo "deps.sh: unknown set '$want' (build|test|bench|parity|lint|clients|fuzz|all)" >&2; exit 1 ;;
+  *) echo "deps.sh: unknown set '$want' (build|test|bench|parity|lint|clients|corpus|fuzz|all)" >&2; exit 1 ;;
 esac
 
 missing=""
