@@ -289,6 +289,10 @@ static int cgroup_mount_one(void *arg, const char *name, const char *opts, const
   struct cg_mount_arg *a = arg;
   if (name[0] == '\0')
     return 0; /* a v2 root: handled by the caller */
+  /* The hybrid layout's cgroup2 mount (unified): not offered inside, as
+   * runc does not (the container's v1 groups are what it is limited by). */
+  if (strcmp(fstype, "cgroup2") == 0)
+    return 0;
   if (mkdirat(a->dirfd, name, 0755) < 0 && errno != EEXIST)
     return berth_err_sys(a->err, "mkdir cgroup %s", name);
   cleanup_close int fd = openat(a->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
