@@ -147,6 +147,9 @@ static int userns_become_root(const struct spec *s, struct berth_err **err)
     return berth_err_sys(err, "become root of the user namespace");
   if (setgroups(0, NULL) < 0 && errno != EPERM)
     return berth_err_sys(err, "setgroups in the user namespace");
+  /* Left out of the clone (linux.c: clone_flags), made now as its root. */
+  if (s->ns[NS_IPC].enabled && !s->ns[NS_IPC].path && unshare(CLONE_NEWIPC) < 0)
+    return berth_err_sys(err, "create ipc namespace");
   return 0;
 }
 

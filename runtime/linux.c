@@ -170,6 +170,12 @@ static unsigned long clone_flags(const struct spec *s)
   for (size_t i = 0; i < sizeof(at_clone) / sizeof(at_clone[0]); i++)
     if (s->ns[at_clone[i]].enabled && !s->ns[at_clone[i]].path)
       flags |= (unsigned long)spec_ns_clone_flag(at_clone[i]);
+  /* With a new user namespace the ipc one is made by the child once it is
+   * that namespace's root (child.c: userns_become_root): the ipc namespace's
+   * mqueue root takes its creator's ids, which should be the container's
+   * root, not the host's (unmapped, nobody). */
+  if (flags & CLONE_NEWUSER)
+    flags &= ~(unsigned long)CLONE_NEWIPC;
   return flags;
 }
 
