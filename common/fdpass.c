@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-ssize_t fd_send(int sock, const void *data, size_t len, int fd)
+ssize_t fd_send_via(int sock, const void *data, size_t len, int fd, bool mmsg)
 {
   struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
   union {
@@ -20,8 +20,15 @@ ssize_t fd_send(int sock, const void *data, size_t len, int fd)
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof(int));
   ssize_t n;
+  struct mmsghdr mm = {.msg_hdr = mh};
   do
-    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    n = mmsg ? (sendmmsg(sock, &mm, 1, MSG_NOSIGNAL) == 1 ? (ssize_t)mm.msg_len : -1)
+             : sendmsg(sock, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   return n;
+}
+
+ssize_t fd_send(int sock, const void *data, size_t len, int fd)
+{
+  return fd_send_via(sock, data, len, fd, false);
 }

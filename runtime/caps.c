@@ -75,22 +75,34 @@ static int user_switch(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
-int user_and_caps_apply(const struct spec *s, struct berth_err **err)
+/* keep_admin: CAP_SYS_ADMIN stays effective (and permitted) for loading
+ * the seccomp filter afterwards without no_new_privs; execve drops it. */
+int user_and_caps_apply(const struct spec *s, bool keep_admin, struct berth_err **err)
 {
   int last = (int)cap_max_bits() - 1;
   if (s->has_caps && caps_drop_bounding(s->caps[CAP_SET_BOUNDING], last, err) < 0)
     return -1;
+  bool set_caps = s->has_caps || keep_admin;
   /* Keep the permitted set across setuid; effective is recomputed below. */
-  if (s->has_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+  if (set_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return berth_err_sys(err, "keep capabilities");
   if (user_switch(s, err) < 0)
     return -1;
-  if (!s->has_caps)
+  if (!set_caps)
     return 0;
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
     return berth_err_sys(err, "reset keepcaps");
+  uint64_t sets[CAP_SET_COUNT];
+  for (int i = 0; i < CAP_SET_COUNT; i++)
+    sets[i] = s->has_caps ? s->caps[i] : 0;
+  if (!s->has_caps && s->uid == 0)
+    sets[CAP_SET_EFFECTIVE] = sets[CAP_SET_PERMITTED] = ~UINT64_C(0); /* root keeps all */
+  if (keep_admin) {
+    sets[CAP_SET_EFFECTIVE] |= UINT64_C(1) << CAP_SYS_ADMIN;
+    sets[CAP_SET_PERMITTED] |= UINT64_C(1) << CAP_SYS_ADMIN;
+  }
   /* Inheritable stays empty unless asked (CVE-2022-29162). */
-  if (caps_set_proc(s->caps, last, err) < 0)
+  if (caps_set_proc(sets, last, err) < 0)
     return -1;
-  return caps_raise_ambient(s->caps[CAP_SET_AMBIENT], last, err);
+  return caps_raise_ambient(sets[CAP_SET_AMBIENT], last, err);
 }

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +28,9 @@
 #include "linux.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 static void fds_close(int *fds, size_t n)
 {
@@ -87,12 +93,36 @@ static int cwd_enter(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
+/* close_range refused (a kernel before 5.11, or a filter berth itself
+ * runs under): every open fd from first on, listed by procfs when /proc
+ * is one, else probed up to the fd limit. */
+static int fds_cloexec_slow(unsigned first, struct berth_err **err)
+{
+  struct rlimit rl = {1024, 1024};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  unsigned last = rl.rlim_max > (1U << 20) ? (1U << 20) : (unsigned)rl.rlim_max;
+  cleanup_dir DIR *d = opendir("/proc/self/fd");
+  struct statfs sf;
+  bool proc = d && fstatfs(dirfd(d), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+  struct dirent *de;
+  for (unsigned fd = first; proc ? (de = readdir(d)) != NULL : fd < last; fd++) {
+    unsigned n = proc ? (unsigned)strtoul(de->d_name, NULL, 10) : fd;
+    if (n < first || (proc && (int)n == dirfd(d)))
+      continue;
+    int fl = fcntl((int)n, F_GETFD);
+    if (fl >= 0 && fcntl((int)n, F_SETFD, fl | FD_CLOEXEC) < 0)
+      return berth_err_sys(err, "mark fd %u close-on-exec", n);
+  }
+  return 0;
+}
+
 static int fds_prepare(unsigned preserve, struct berth_err **err)
 {
   /* Everything above the preserved range closes at execve (CVE-2024-21626:
    * no host fd may reach the container). */
-  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-    return berth_err_sys(err, "mark fds close-on-exec");
+  if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0 &&
+      fds_cloexec_slow(3 + preserve, err) < 0)
+    return berth_err_wrap(err, "mark fds close-on-exec");
   for (unsigned fd = 3; fd < 3 + preserve; fd++) {
     int fl = fcntl((int)fd, F_GETFD);
     if (fl >= 0 && fcntl((int)fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
@@ -119,11 +149,12 @@ static int wait_for_start(int fifo_fd, struct berth_err **err)
   return 0;
 }
 
-/* The rootfs, opened while still host root: its parents may be closed to
- * the container's mapped ids. *under names the directory, *parent the
+/* The rootfs and the bind sources, opened while still host root: their
+ * parents may be closed to the container's mapped ids. *under names the directory, *parent the
  * directory holding it (to find the mount on top after the self-bind). */
-static int rootfs_open_early(const char *rootfs, int *parent, int *under, struct berth_err **err)
+static int rootfs_open_early(const struct spec *s, int *parent, int *under, struct berth_err **err)
 {
+  const char *rootfs = s->rootfs;
   char p[PATH_MAX];
   snprintf(p, sizeof(p), "%s", rootfs);
   char *slash = strrchr(p, '/');
@@ -134,7 +165,7 @@ static int rootfs_open_early(const char *rootfs, int *parent, int *under, struct
   *under = open(rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
   if (*parent < 0 || *under < 0)
     return berth_err_sys(err, "open rootfs %s", rootfs);
-  return 0;
+  return mount_sources_open(s, err); /* the bind sources too */
 }
 
 /* In a new user namespace: become its root (mapped) before making any
@@ -154,21 +185,24 @@ static int userns_become_root(const struct spec *s, struct berth_err **err)
 }
 
 /* Installs the filter; with seccomp notify, hands the listener fd and the
- * container's state to the agent over the socket connected earlier. */
+ * container's state to the agent over the socket connected earlier. The
+ * message is made first: after the filter, only the hand-off and execve. */
 static int seccomp_load(const struct spec *s, int sock, const char *id, pid_t pid,
                         struct berth_err **err)
 {
+  char *msg = NULL; /* not freed: free(3) may munmap, after the filter */
+  if (sock >= 0) {
+    cleanup_free char *state = hooks_state_json(s->oci_version, id, "created", pid, s->bundle,
+                                                json_object_get(s->json, "annotations"));
+    msg = seccomp_listener_message(s->seccomp, state, pid);
+  }
   int listener = -1;
   if (seccomp_install(s->seccomp, &listener, err) < 0)
     return -1;
+  /* Both close on exec: no close(2) the profile could notify. */
   if (listener < 0)
     return 0;
-  cleanup_free char *state = hooks_state_json(s->oci_version, id, "created", pid, s->bundle,
-                                              json_object_get(s->json, "annotations"));
-  int r = seccomp_listener_send(sock, listener, s->seccomp, state, pid, err);
-  close(listener);
-  close(sock);
-  return r;
+  return seccomp_listener_send(sock, listener, s->seccomp, msg, err);
 }
 
 /* The agent's socket (listenerPath) is a host path: connected while the
@@ -203,29 +237,26 @@ struct final_step {
   const sigset_t *mask;
 };
 
-/* The last steps of both recipes (init and exec), in this order: seccomp
- * (first when without no_new_privs, which then needs CAP_SYS_ADMIN, so the
- * profile must allow what follows, as with runc), user and capabilities,
- * no_new_privs, umask, fds, signals, seccomp (last otherwise: after it
- * only execve has to be allowed), execve. Returns only on failure. */
+/* The last steps of both recipes (init and exec). The seccomp filter comes
+ * last, so nothing berth needs can be refused by the profile: after it only
+ * the listener hand-off (notify) and execve. Without no_new_privs, loading
+ * it needs CAP_SYS_ADMIN, which the user switch then keeps in the effective
+ * set; execve recomputes the sets from bounding, inheritable and ambient,
+ * where it is not unless the config asks. Returns only on failure. */
 static void drop_and_exec(const struct spec *s, const struct final_step *f, const char *exe,
                           char **env, struct berth_err **err)
 {
-  if (s->seccomp && !s->no_new_privileges &&
-      seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
+  if (personality_apply(s, err) < 0 || fds_prepare(f->preserve_fds, err) < 0)
     return;
-  if (user_and_caps_apply(s, err) < 0)
+  umask(s->has_umask ? s->umask : 022);
+  signals_reset(f->mask);
+  if (user_and_caps_apply(s, s->seccomp && !s->no_new_privileges, err) < 0)
     return;
   if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     berth_err_sys(err, "set no_new_privs");
     return;
   }
-  umask(s->has_umask ? s->umask : 022);
-  if (fds_prepare(f->preserve_fds, err) < 0)
-    return;
-  signals_reset(f->mask);
-  if (s->seccomp && s->no_new_privileges &&
-      seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
+  if (s->seccomp && seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
     return;
   execve(exe, s->args, env);
   berth_err_sys(err, "exec %s", exe);
@@ -255,6 +286,10 @@ static int hooks_before_pivot(struct child_ctx *c, struct berth_err **err)
     if (sync_recv(c->sync_fd, err) != SYNC_GO)
       _exit(1); /* the parent reports why */
   }
+  /* createContainer runs in the container's root directory, as with runc
+   * (after the self-bind, the path names the rootfs mount). */
+  if (h->n[HOOK_CREATE_CONTAINER] > 0 && chdir(c->spec->rootfs) < 0)
+    return berth_err_sys(err, "chdir %s for the createContainer hooks", c->spec->rootfs);
   return child_hooks_run(c, HOOK_CREATE_CONTAINER, "creating", err);
 }
 
@@ -332,7 +367,7 @@ _Noreturn void child_main(struct child_ctx *c)
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
   int parentfd = -1, underfd = -1, rootfd = -1;
-  if (s->ns[NS_MNT].enabled && rootfs_open_early(s->rootfs, &parentfd, &underfd, &err) < 0)
+  if (s->ns[NS_MNT].enabled && rootfs_open_early(s, &parentfd, &underfd, &err) < 0)
     goto fail;
   if (userns_become_root(s, &err) < 0 ||
       setup_before_pivot(c, parentfd, underfd, &rootfd, &err) < 0)

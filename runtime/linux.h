@@ -101,16 +101,25 @@ void idmap_trees_free(int *trees, size_t n);
 int dev_setup(const struct spec *s, int rootfd, struct berth_err **err);
 int rootfs_mkdir(int rootfd, const char *path, struct berth_err **err);
 int rootfs_pivot(int rootfd, bool no_pivot, struct berth_err **err);
+/* copyup.c (child, before pivot_root): the tree below `under` (the
+ * image's directory, covered by the new tmpfs at `top`) into the tmpfs. */
+int tmpfs_copyup(int under, int top, const char *dest, bool mode_given, struct berth_err **err);
+/* mount.c: bind sources opened while still the host's root (a user
+ * namespace's mapped root may not reach them); kept for mounts_apply_all. */
+int mount_sources_open(const struct spec *s, struct berth_err **err);
 /* mount.c (child, after pivot_root) */
 int paths_mask(char **paths, struct berth_err **err);
 int paths_readonly(char **paths, struct berth_err **err);
 int rootfs_finish(const struct spec *s, struct berth_err **err);
 
 /* caps.c (child, last step before execve) */
-int user_and_caps_apply(const struct spec *s, struct berth_err **err);
+/* keep_admin: CAP_SYS_ADMIN stays effective until execve (a seccomp
+ * filter loaded after, without no_new_privs). */
+int user_and_caps_apply(const struct spec *s, bool keep_admin, struct berth_err **err);
 
 /* process.c (child) */
 int rlimits_apply(const struct spec *s, struct berth_err **err);
+int personality_apply(const struct spec *s, struct berth_err **err);
 int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err); /* parent */
 int sysctl_apply(const struct spec *s, struct berth_err **err);
 int sysctl_check_unshared(const struct spec *s, struct berth_err **err); /* parent */

@@ -424,60 +424,162 @@ static int proc_target_refuse(const struct spec_mount *m, int fd, struct berth_e
   return berth_err_set(err, 0, "mount %s: refusing: the target is inside /proc", m->destination);
 }
 
-static int mount_one(const struct spec_mount *m, int tree, int rootfd, struct berth_err **err)
+/* Bind sources, by mount index (-1: resolve the path at mount time). */
+static int *bind_srcs;
+static size_t n_bind_srcs;
+
+int mount_sources_open(const struct spec *s, struct berth_err **err)
 {
-  enum mk_kind kind = MK_DIR;
-  if (m->bind) {
-    struct stat st;
-    if (stat(m->source, &st) < 0)
-      return berth_err_sys(err, "mount %s: source %s", m->destination, m->source);
-    kind = S_ISDIR(st.st_mode) ? MK_DIR : MK_FILE;
+  (void)err;
+  bind_srcs = xcalloc(s->n_mounts ? s->n_mounts : 1, sizeof(int));
+  n_bind_srcs = s->n_mounts;
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct spec_mount *m = &s->mounts[i];
+    /* A source missing now may come from an earlier mount: by path later. */
+    bind_srcs[i] = m->bind && !m->idmap ? open(m->source, O_PATH | O_CLOEXEC) : -1;
   }
+  return 0;
+}
+
+static void mount_sources_close(void)
+{
+  for (size_t i = 0; i < n_bind_srcs; i++)
+    if (bind_srcs[i] >= 0)
+      close(bind_srcs[i]);
+  free(bind_srcs);
+  bind_srcs = NULL;
+  n_bind_srcs = 0;
+}
+
+/* The mount now on top of m->destination, as an O_PATH fd. */
+static int mount_top_open(int rootfd, const struct spec_mount *m, struct berth_err **err)
+{
+  return rootfs_open(rootfd, m->destination, MK_NONE, err);
+}
+
+static int mount_bind(const struct spec_mount *m, int tree, int src, int fd, int rootfd,
+                      struct berth_err **err)
+{
+  char target[32], srcpath[32];
+  fd_path(target, fd);
+  if (src >= 0)
+    fd_path(srcpath, src);
+  if (tree >= 0) {
+    /* idmapped: the tree the parent made, attached by fd */
+    if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      return berth_err_sys(err, "idmapped bind %s on %s", m->source, m->destination);
+  } else if (mount(src >= 0 ? srcpath : m->source, target, NULL, MS_BIND | (m->flags & MS_REC),
+                   NULL) < 0) {
+    return berth_err_sys(err, "bind %s on %s", m->source, m->destination);
+  }
+  unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if (!extra && !m->clear_flags)
+    return 0;
+  /* The fd still names the directory under the new mount: reopen. */
+  cleanup_close int top = mount_top_open(rootfd, m, err);
+  if (top < 0)
+    return -1;
+  char t2[32];
+  fd_path(t2, top);
+  return remount_bind(t2, extra, m->clear_flags, m->destination, err);
+}
+
+static bool mount_is_tmpfs(const struct spec_mount *m)
+{
+  return m->type && strcmp(m->type, "tmpfs") == 0;
+}
+
+static bool data_has_mode(const char *data)
+{
+  return data && (strncmp(data, "mode=", 5) == 0 || strstr(data, ",mode=") != NULL);
+}
+
+/* A tmpfs (or /dev) is mounted writable first: tmpcopyup fills it, and
+ * /dev gets its nodes and submounts; then read-only if asked (/dev only
+ * in rootfs_finish, after pivot_root, as runc does). */
+static int mount_fs(const struct spec_mount *m, int fd, int rootfd, struct berth_err **err)
+{
+  char target[32];
+  fd_path(target, fd);
+  bool dev = strcmp(m->destination, "/dev") == 0;
+  unsigned long flags = m->flags & ~MS_REC;
+  if (mount_is_tmpfs(m) || dev)
+    flags &= ~MS_RDONLY;
+  if (mount(m->source ? m->source : m->type, target, m->type, flags, m->data) < 0)
+    return berth_err_sys(err, "mount %s on %s", m->type, m->destination);
+  if (!(m->tmpcopyup && mount_is_tmpfs(m)) && (flags == (m->flags & ~MS_REC) || dev))
+    return 0;
+  cleanup_close int top = mount_top_open(rootfd, m, err);
+  if (top < 0)
+    return -1;
+  if (m->tmpcopyup && mount_is_tmpfs(m) &&
+      tmpfs_copyup(fd, top, m->destination, data_has_mode(m->data), err) < 0)
+    return -1;
+  struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+  if ((m->flags & MS_RDONLY) && !dev && mount_setattr(top, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+    return berth_err_sys(err, "mount %s read-only", m->destination);
+  return 0;
+}
+
+/* rro, rnosuid, ...: over the whole tree now at the destination. */
+static int mount_rec_attrs(const struct spec_mount *m, int rootfd, struct berth_err **err)
+{
+  if (!m->rec_attr_set && !m->rec_attr_clr)
+    return 0;
+  cleanup_close int top = mount_top_open(rootfd, m, err);
+  if (top < 0)
+    return -1;
+  struct mount_attr a = {.attr_set = m->rec_attr_set, .attr_clr = m->rec_attr_clr};
+  if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+    return berth_err_sys(err, "mount %s: recursive options", m->destination);
+  return 0;
+}
+
+static int mount_kind(const struct spec_mount *m, int src, enum mk_kind *kind,
+                      struct berth_err **err)
+{
+  *kind = MK_DIR;
+  if (!m->bind)
+    return 0;
+  struct stat st;
+  if ((src >= 0 ? fstat(src, &st) : stat(m->source, &st)) < 0)
+    return berth_err_sys(err, "mount %s: source %s", m->destination, m->source);
+  *kind = S_ISDIR(st.st_mode) ? MK_DIR : MK_FILE;
+  return 0;
+}
+
+static int mount_one(const struct spec_mount *m, int tree, int src, int rootfd,
+                     struct berth_err **err)
+{
+  enum mk_kind kind;
+  if (mount_kind(m, src, &kind, err) < 0)
+    return -1;
   cleanup_close int fd = rootfs_open(rootfd, m->destination, kind, err);
   if (fd < 0)
     return berth_err_wrap(err, "mount %s", m->destination);
-  if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
+  bool kernfs = m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0);
+  if (kernfs) {
     close(fd);
     if ((fd = proc_sys_target_open(rootfd, m->destination, err)) < 0)
       return -1;
   }
   if (proc_target_refuse(m, fd, err) < 0)
     return -1;
-  char target[32];
-  fd_path(target, fd);
 
-  if (m->type && strcmp(m->type, "cgroup") == 0) {
-    if (mount_cgroup(m, rootfd, fd, err) < 0)
-      return -1;
-  } else if (m->bind) {
-    if (tree >= 0) {
-      /* idmapped: the tree the parent made, attached by fd */
-      if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        return berth_err_sys(err, "idmapped bind %s on %s", m->source, m->destination);
-    } else if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0) {
-      return berth_err_sys(err, "bind %s on %s", m->source, m->destination);
-    }
-    unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-    if (extra || m->clear_flags) {
-      /* The fd still names the directory under the new mount: reopen. */
-      cleanup_close int top = rootfs_open(rootfd, m->destination, MK_NONE, err);
-      if (top < 0)
-        return -1;
-      char t2[32];
-      fd_path(t2, top);
-      if (remount_bind(t2, extra, m->clear_flags, m->destination, err) < 0)
-        return -1;
-    }
-  } else if (m->type && (strcmp(m->type, "proc") == 0 || strcmp(m->type, "sysfs") == 0)) {
-    if (special_mount(m, fd, err) < 0)
-      return -1;
-  } else {
-    if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REC, m->data) < 0)
-      return berth_err_sys(err, "mount %s on %s", m->type, m->destination);
-  }
+  int r;
+  if (m->type && strcmp(m->type, "cgroup") == 0)
+    r = mount_cgroup(m, rootfd, fd, err);
+  else if (m->bind)
+    r = mount_bind(m, tree, src, fd, rootfd, err);
+  else if (kernfs)
+    r = special_mount(m, fd, err);
+  else
+    r = mount_fs(m, fd, rootfd, err);
+  if (r < 0)
+    return -1;
 
   if (m->propagation) {
-    cleanup_close int top = rootfs_open(rootfd, m->destination, MK_NONE, err);
+    cleanup_close int top = mount_top_open(rootfd, m, err);
     if (top < 0)
       return -1;
     char t2[32];
@@ -485,16 +587,19 @@ static int mount_one(const struct spec_mount *m, int tree, int rootfd, struct be
     if (mount(NULL, t2, NULL, m->propagation, NULL) < 0)
       return berth_err_sys(err, "set propagation of %s", m->destination);
   }
-  return 0;
+  return mount_rec_attrs(m, rootfd, err);
 }
 
 int mounts_apply_all(const struct spec *s, const int *trees, int rootfd, struct berth_err **err)
 {
   cgroup_ns_in_use = s->ns[NS_CGROUP].enabled;
-  for (size_t i = 0; i < s->n_mounts; i++)
-    if (mount_one(&s->mounts[i], trees ? trees[i] : -1, rootfd, err) < 0)
-      return -1;
-  return 0;
+  int r = 0;
+  for (size_t i = 0; i < s->n_mounts && r == 0; i++) {
+    int src = i < n_bind_srcs ? bind_srcs[i] : -1;
+    r = mount_one(&s->mounts[i], trees ? trees[i] : -1, src, rootfd, err);
+  }
+  mount_sources_close();
+  return r;
 }
 
 /* ---- /dev ---- */
@@ -744,8 +849,28 @@ int paths_readonly(char **paths, struct berth_err **err)
   return 0;
 }
 
+/* A read-only /dev (not a bind) was mounted writable for its nodes and
+ * submounts (/dev/pts, /dev/shm): read-only now, that mount only. */
+static int dev_readonly(const struct spec *s, struct berth_err **err)
+{
+  bool ro = false;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (strcmp(s->mounts[i].destination, "/dev") == 0 && !s->mounts[i].bind)
+      ro = (s->mounts[i].flags & MS_RDONLY) != 0;
+  if (!ro)
+    return 0;
+  cleanup_close int rootfd = open("/", O_DIRECTORY | O_PATH | O_CLOEXEC);
+  cleanup_close int dev = rootfd < 0 ? -1 : open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+  struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (dev < 0 || mount_setattr(dev, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+    return berth_err_sys(err, "remount /dev read-only");
+  return 0;
+}
+
 int rootfs_finish(const struct spec *s, struct berth_err **err)
 {
+  if (dev_readonly(s, err) < 0)
+    return -1;
   if (s->root_readonly && remount_bind("/", MS_RDONLY, 0, "/ read-only", err) < 0)
     return -1;
   if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)

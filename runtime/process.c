@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,15 @@ int rlimits_apply(const struct spec *s, struct berth_err **err)
       return berth_err_sys(err, "process.rlimits[%zu]: setrlimit soft=%llu hard=%llu", i,
                            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
   }
+  return 0;
+}
+
+/* linux.personality, for the program about to be executed (init and
+ * exec'd processes alike): before the seccomp filter, which may refuse it. */
+int personality_apply(const struct spec *s, struct berth_err **err)
+{
+  if (s->has_personality && personality(s->personality) < 0)
+    return berth_err_sys(err, "linux.personality: personality 0x%lx", s->personality);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -469,6 +470,50 @@ static const struct {
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
+/* runc's recursive options: mount_setattr(AT_RECURSIVE) over the whole
+ * tree once it is mounted. The atime modes are one field (clear all of
+ * MOUNT_ATTR__ATIME, set one). */
+static const struct {
+  const char *name;
+  uint64_t set, clear;
+} rec_attr_table[] = {
+    {"rro", MOUNT_ATTR_RDONLY, 0},
+    {"rrw", 0, MOUNT_ATTR_RDONLY},
+    {"rnosuid", MOUNT_ATTR_NOSUID, 0},
+    {"rsuid", 0, MOUNT_ATTR_NOSUID},
+    {"rnodev", MOUNT_ATTR_NODEV, 0},
+    {"rdev", 0, MOUNT_ATTR_NODEV},
+    {"rnoexec", MOUNT_ATTR_NOEXEC, 0},
+    {"rexec", 0, MOUNT_ATTR_NOEXEC},
+    {"rnodiratime", MOUNT_ATTR_NODIRATIME, 0},
+    {"rdiratime", 0, MOUNT_ATTR_NODIRATIME},
+    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0},
+    {"rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW},
+    {"rnoatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME},
+    {"ratime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"rrelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"rnorelatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME},
+    {"rstrictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME},
+    {"rnostrictatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+};
+
+static bool rec_attr_option(const char *opt, struct spec_mount *m)
+{
+  for (size_t i = 0; i < sizeof(rec_attr_table) / sizeof(rec_attr_table[0]); i++) {
+    if (strcmp(rec_attr_table[i].name, opt) != 0)
+      continue;
+    uint64_t set = rec_attr_table[i].set, clear = rec_attr_table[i].clear;
+    if (clear & MOUNT_ATTR__ATIME)
+      m->rec_attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME; /* the last atime mode wins */
+    m->rec_attr_set = (m->rec_attr_set | set) & ~(clear & ~(uint64_t)MOUNT_ATTR__ATIME);
+    m->rec_attr_clr = (m->rec_attr_clr | clear) & ~set;
+    if (clear & MOUNT_ATTR__ATIME)
+      m->rec_attr_clr |= MOUNT_ATTR__ATIME;
+    return true;
+  }
+  return false;
+}
+
 static void data_append(char **data, const char *opt)
 {
   char *n = *data ? xasprintf("%s,%s", *data, opt) : xstrdup(opt);
@@ -495,6 +540,12 @@ int spec_mount_option(const char *opt, struct spec_mount *m)
       m->propagation = propagation_table[i].flag;
       return 1;
     }
+  }
+  if (rec_attr_option(opt, m))
+    return 1;
+  if (strcmp(opt, "tmpcopyup") == 0) {
+    m->tmpcopyup = true;
+    return 1;
   }
   data_append(&m->data, opt);
   return 0;
@@ -713,11 +764,13 @@ static int parse_devices(json_t *lx, struct spec *s, struct berth_err **err)
     if (d->type != 'p' && (!hmaj || !hmin))
       return bad(err, path, "major and minor are required for type \"%c\"", d->type);
     jpath(p2, sizeof(p2), "%s.fileMode", path);
-    int hm = get_int(e, "fileMode", p2, 0, 07777, &v, err);
+    /* Type bits may come along (podman writes 020666, S_IFCHR|0666):
+     * only the permission bits count, as with runc. */
+    int hm = get_int(e, "fileMode", p2, 0, S_IFMT | 07777, &v, err);
     if (hm < 0)
       return -1;
     d->has_file_mode = hm;
-    d->file_mode = (mode_t)v;
+    d->file_mode = (mode_t)v & 07777;
     v = 0;
     jpath(p2, sizeof(p2), "%s.uid", path);
     if (get_int(e, "uid", p2, 0, UINT32_MAX - 1, &v, err) < 0)
@@ -791,11 +844,68 @@ static int parse_time_offsets(json_t *lx, struct spec *s, struct berth_err **err
   return 0;
 }
 
+/* linux.personality: {"domain": "LINUX"|"LINUX32", "flags": [...]}; the
+ * flags are personality(2)'s own names (the runtime-spec defines none). */
+static int parse_personality_flags(json_t *pers, unsigned long *out, struct berth_err **err)
+{
+  static const struct {
+    const char *name;
+    unsigned long flag;
+  } table[] = {
+      {"ADDR_NO_RANDOMIZE", ADDR_NO_RANDOMIZE}, {"ADDR_COMPAT_LAYOUT", ADDR_COMPAT_LAYOUT},
+      {"ADDR_LIMIT_32BIT", ADDR_LIMIT_32BIT},   {"ADDR_LIMIT_3GB", ADDR_LIMIT_3GB},
+      {"FDPIC_FUNCPTRS", FDPIC_FUNCPTRS},       {"MMAP_PAGE_ZERO", MMAP_PAGE_ZERO},
+      {"READ_IMPLIES_EXEC", READ_IMPLIES_EXEC}, {"SHORT_INODE", SHORT_INODE},
+      {"STICKY_TIMEOUTS", STICKY_TIMEOUTS},     {"UNAME26", UNAME26},
+      {"WHOLE_SECONDS", WHOLE_SECONDS},
+  };
+  char **flags = NULL;
+  if (get_strv(pers, "flags", "linux.personality.flags", &flags, err) < 0)
+    return -1;
+  for (size_t i = 0; flags && flags[i]; i++) {
+    size_t k = 0, n = sizeof(table) / sizeof(table[0]);
+    while (k < n && strcmp(table[k].name, flags[i]) != 0)
+      k++;
+    if (k == n) {
+      char p[64];
+      jpath(p, sizeof(p), "linux.personality.flags[%zu]", i);
+      bad(err, p, "unknown flag \"%s\"", flags[i]);
+      jf_strv_free(flags);
+      return -1;
+    }
+    *out |= table[k].flag;
+  }
+  jf_strv_free(flags);
+  return 0;
+}
+
+static int parse_personality(json_t *lx, struct spec *s, struct berth_err **err)
+{
+  json_t *pers = NULL;
+  if (get_object(lx, "personality", "linux.personality", &pers, err) < 0)
+    return -1;
+  if (pers == NULL)
+    return 0;
+  char *domain = NULL;
+  if (get_string(pers, "domain", "linux.personality.domain", &domain, err) < 0)
+    return -1;
+  cleanup_free char *d = domain;
+  if (d == NULL)
+    return bad(err, "linux.personality.domain", "is required");
+  if (strcmp(d, "LINUX") == 0)
+    s->personality = PER_LINUX;
+  else if (strcmp(d, "LINUX32") == 0)
+    s->personality = PER_LINUX32;
+  else
+    return bad(err, "linux.personality.domain", "must be LINUX or LINUX32, got \"%s\"", d);
+  s->has_personality = true;
+  return parse_personality_flags(pers, &s->personality, err);
+}
+
 /* Fields whose feature lands in a later piece of work: refuse, never ignore. */
 static int refuse_unsupported_linux(json_t *lx, struct berth_err **err)
 {
-  static const char *const later[] = {"intelRdt", "personality", "mountLabel", "memoryPolicy",
-                                      "netDevices"};
+  static const char *const later[] = {"intelRdt", "mountLabel", "memoryPolicy", "netDevices"};
   for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
     json_t *v = json_object_get(lx, later[i]);
     if (v == NULL || json_is_null(v))
@@ -917,7 +1027,7 @@ static int parse_linux(json_t *root, struct spec *s, const char *seccomp_cache,
       parse_sysctl(lx, s, err) < 0 || parse_devices(lx, s, err) < 0 ||
       parse_path_list(lx, "maskedPaths", &s->masked_paths, err) < 0 ||
       parse_path_list(lx, "readonlyPaths", &s->readonly_paths, err) < 0 ||
-      parse_time_offsets(lx, s, err) < 0)
+      parse_time_offsets(lx, s, err) < 0 || parse_personality(lx, s, err) < 0)
     return -1;
 
   char *prop = NULL;
@@ -991,6 +1101,40 @@ static int parse_hooks(json_t *root, struct spec *s, struct berth_err **err)
   return hooks_parse(h, &s->hooks, err);
 }
 
+char *spec_path_clean(const char *abs)
+{
+  /* Lexically, as filepath.Clean: "//", "." and a trailing "/" go, ".."
+   * takes back one component (never above "/"). One spelling per
+   * directory, so the child's parent/base split works for "." too. */
+  size_t n = strlen(abs);
+  char *out = xcalloc(n + 2, 1);
+  size_t len = 0;
+  for (const char *c = abs; *c;) {
+    while (*c == '/')
+      c++;
+    size_t k = strcspn(c, "/");
+    if (k == 0 || (k == 1 && c[0] == '.')) {
+      c += k;
+      continue;
+    }
+    if (k == 2 && c[0] == '.' && c[1] == '.') {
+      while (len > 0 && out[len - 1] != '/')
+        len--;
+      if (len > 0)
+        len--;
+    } else {
+      out[len++] = '/';
+      memcpy(out + len, c, k);
+      len += k;
+    }
+    c += k;
+  }
+  if (len == 0)
+    out[len++] = '/';
+  out[len] = '\0';
+  return out;
+}
+
 static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
 {
   json_t *r = NULL;
@@ -1004,7 +1148,10 @@ static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
   cleanup_free char *p = path;
   if (p == NULL || p[0] == '\0')
     return bad(err, "root.path", "must be a non-empty string");
-  s->rootfs = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", s->bundle, p);
+  cleanup_free char *abs = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", s->bundle, p);
+  s->rootfs = spec_path_clean(abs);
+  if (strcmp(s->rootfs, "/") == 0)
+    return bad(err, "root.path", "must not be the host's root directory");
   return get_bool(r, "readonly", "root.readonly", &s->root_readonly, err);
 }
 

@@ -49,6 +49,10 @@ struct spec_mount {
   unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC] */
   char *data;                /* fs-specific options, comma separated */
   bool bind;                 /* bind or rbind */
+  /* runc's recursive options (rro, rnosuid, ...): MOUNT_ATTR_* for
+   * mount_setattr(AT_RECURSIVE) once mounted */
+  uint64_t rec_attr_set, rec_attr_clr;
+  bool tmpcopyup; /* tmpfs: copy what the image has at the destination into it */
   /* idmapped (bind) mount: "idmap"/"ridmap", with its own mappings or,
    * when none are given, the container's user namespace mappings */
   bool idmap, ridmap;
@@ -120,6 +124,9 @@ struct spec {
   int64_t boottime_secs, monotonic_secs;
   uint32_t boottime_nsecs, monotonic_nsecs;
 
+  bool has_personality; /* linux.personality */
+  unsigned long personality;
+
   struct cgroup_resources resources; /* linux.resources */
   char *cgroups_path;                /* linux.cgroupsPath, NULL if unset */
   struct seccomp_filter *seccomp;    /* linux.seccomp, compiled; NULL if unset */
@@ -161,6 +168,10 @@ int spec_ns_clone_flag(enum ns_kind k);
 int spec_check_sysctl(const char *key, const struct spec_ns ns[NS_COUNT], struct berth_err **err);
 /* The namespace kind a sysctl belongs to (NS_NET, NS_IPC, NS_UTS), or -1. */
 int spec_sysctl_ns(const char *key);
+
+/* ABS with "//", "." and ".." resolved lexically and no trailing "/"
+ * ("/" stays "/"). Caller frees. */
+char *spec_path_clean(const char *abs);
 
 /* Parses one mount options array entry; exposed for unit tests.
  * Returns 1 when the option was a flag, 0 when it belongs in data. */

@@ -56,6 +56,10 @@ int tty_setup_child(const struct spec *s, int *master_out, struct berth_err **er
     return berth_err_sys(err, "terminal: open pty peer");
   if (!is_chr(slave, PTS_MAJOR_FIRST, PTS_MAJOR_LAST, -1))
     return berth_err_set(err, 0, "terminal: pty peer is not a pts device");
+  /* The process's own terminal, as with runc: its uid (the group stays
+   * devpts's, "tty"), or it could not chmod it or run mesg/write. */
+  if (fchown(slave, s->uid, (gid_t)-1) < 0)
+    return berth_err_sys(err, "terminal: chown pty to uid %u", (unsigned)s->uid);
   if (s->console_height || s->console_width) {
     struct winsize ws = {.ws_row = (unsigned short)s->console_height,
                          .ws_col = (unsigned short)s->console_width};

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <linux/filter.h>
+#include <stdbool.h>
 
 #include "../common/err.h"
 
@@ -12,6 +13,7 @@ struct seccomp_filter {
   unsigned int flags;  /* SECCOMP_FILTER_FLAG_* */
   char *listener_path; /* notify: where the listener fd goes (NULL: none) */
   char *listener_metadata;
+  bool listener_mmsg; /* the profile notifies sendmsg: hand the fd over with sendmmsg */
 };
 
 /* listenerPath/listenerMetadata of a linux.seccomp object into f (and the

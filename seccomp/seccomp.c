@@ -179,6 +179,8 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const struct s
   return 0;
 }
 
+static bool profile_notifies(json_t *obj, const char *name);
+
 static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, uint32_t def,
                         struct berth_err **err)
 {
@@ -230,15 +232,15 @@ static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, ui
       const char *name = json_string_value(nm);
       if (name == NULL)
         return berth_err_set(err, 0, "%s%s[%zu]: must be a string", prefix, f, k);
-      /* berth itself makes these after installing the filter (sending the
-       * listener, then execve): a notification would wait for an agent
-       * that has not got its fd yet. */
-      static const char *const unnotifiable[] = {"sendmsg",  "close", "execve",
-                                                 "execveat", "exit",  "exit_group"};
-      for (size_t u = 0; action == SCMP_ACT_NOTIFY && u < 6; u++)
-        if (strcmp(name, unnotifiable[u]) == 0)
-          return berth_err_set(err, 0, "%s%s: SCMP_ACT_NOTIFY cannot be used for \"%s\"", prefix, p,
-                               name);
+      /* Between installing the filter and handing the listener over,
+       * berth makes one syscall: sendmsg, or sendmmsg when sendmsg is
+       * notified. Both notified would wait for an agent without its fd. */
+      if (action == SCMP_ACT_NOTIFY && strcmp(name, "sendmmsg") == 0 &&
+          profile_notifies(obj, "sendmsg"))
+        return berth_err_set(err, 0,
+                             "%s%s: SCMP_ACT_NOTIFY cannot be used for both sendmsg and sendmmsg "
+                             "(berth hands the listener to the agent with one of them)",
+                             prefix, p);
       int nr = seccomp_syscall_resolve_name(name);
       if (nr == __NR_SCMP_ERROR)
         continue; /* newer than libseccomp or this architecture: skipped, as runc does */
@@ -339,15 +341,20 @@ out:
   return ret;
 }
 
-/* Does any rule notify? (Then listenerPath is required.) */
-static bool profile_notifies(json_t *obj)
+/* Does any rule notify (on the syscall `name`, when not NULL)? */
+static bool profile_notifies(json_t *obj, const char *name)
 {
-  size_t i;
-  json_t *rule;
+  size_t i, k;
+  json_t *rule, *nm;
   json_array_foreach (json_object_get(obj, "syscalls"), i, rule) {
     const char *a = json_string_value(json_object_get(rule, "action"));
-    if (a && strcmp(a, "SCMP_ACT_NOTIFY") == 0)
+    if (a == NULL || strcmp(a, "SCMP_ACT_NOTIFY") != 0)
+      continue;
+    if (name == NULL)
       return true;
+    json_array_foreach (json_object_get(rule, "names"), k, nm)
+      if (json_string_value(nm) && strcmp(json_string_value(nm), name) == 0)
+        return true;
   }
   return false;
 }
@@ -357,7 +364,7 @@ int seccomp_listener_parse(json_t *obj, const char *prefix, struct seccomp_filte
 {
   const char *lp = json_string_value(json_object_get(obj, "listenerPath"));
   const char *md = json_string_value(json_object_get(obj, "listenerMetadata"));
-  bool notify = profile_notifies(obj);
+  bool notify = profile_notifies(obj, NULL);
   if (lp && lp[0] && lp[0] != '/')
     return berth_err_set(err, 0, "%slistenerPath: must be an absolute path", prefix);
   if (notify && !(lp && lp[0]))
@@ -369,6 +376,7 @@ int seccomp_listener_parse(json_t *obj, const char *prefix, struct seccomp_filte
   f->listener_path = xstrdup(lp);
   f->listener_metadata = xstrdup(md ? md : "");
   f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  f->listener_mmsg = profile_notifies(obj, "sendmsg");
   return 0;
 }
 
@@ -388,19 +396,23 @@ int seccomp_listener_connect(const struct seccomp_filter *f, struct berth_err **
   return s;
 }
 
-int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f,
-                          const char *state_json, pid_t pid, struct berth_err **err)
+char *seccomp_listener_message(const struct seccomp_filter *f, const char *state_json, pid_t pid)
 {
-  /* The runtime-spec's ContainerProcessState, the fd alongside. */
   json_t *state = json_loads(state_json, 0, NULL);
   json_t *o = json_pack("{s:s, s:[s], s:i, s:s, s:o}", "ociVersion", "1.2.0", "fds", "seccompFd",
                         "pid", (json_int_t)pid, "metadata", f->listener_metadata, "state",
                         state ? state : json_object());
-  cleanup_free char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
-  if (text == NULL)
+  return text;
+}
+
+int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f, const char *msg,
+                          struct berth_err **err)
+{
+  if (msg == NULL)
     return berth_err_set(err, ENOMEM, "seccomp: encode the process state");
-  ssize_t n = fd_send(sock, text, strlen(text), listener);
+  ssize_t n = fd_send_via(sock, msg, strlen(msg), listener, f->listener_mmsg);
   if (n < 0)
     return berth_err_sys(err, "seccomp: send the listener to %s", f->listener_path);
   return 0;

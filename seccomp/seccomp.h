@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../common/err.h"
 
@@ -32,10 +33,14 @@ int seccomp_install(const struct seccomp_filter *f, int *listener, struct berth_
  * path is still reachable (before pivot_root). Returns the socket, -1 when
  * the profile has no listener, -2 on error. */
 int seccomp_listener_connect(const struct seccomp_filter *f, struct berth_err **err);
-/* Sends the listener fd with the ContainerProcessState JSON (runtime-spec):
- * fds ["seccompFd"], pid, metadata, and state (the OCI state object). */
-int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f,
-                          const char *state_json, pid_t pid, struct berth_err **err);
+/* The message for the agent: the runtime-spec's ContainerProcessState
+ * (fds ["seccompFd"], pid, metadata, state). Made before the filter is
+ * installed: nothing after it may allocate. Caller frees. */
+char *seccomp_listener_message(const struct seccomp_filter *f, const char *state_json, pid_t pid);
+/* Sends the listener fd with msg, through a syscall the profile does not
+ * notify (sendmsg, else sendmmsg). */
+int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f, const char *msg,
+                          struct berth_err **err);
 
 void seccomp_filter_free(struct seccomp_filter *f);
 

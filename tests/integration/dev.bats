@@ -85,3 +85,10 @@ load helpers
 	[ "$status" -eq 0 ]
 	[ "$output" = "character special file 1:3" ]
 }
+
+@test "issue9: linux.devices fileMode with the type bits (020600, as podman writes it): the permission bits are used" {
+	update_config '.linux.devices = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 8576, "uid": 0, "gid": 0}]'
+	run_sh 'stat -c "%F %t:%T %a" /dev/fuse'
+	[ "$status" -eq 0 ]
+	[ "$output" = "character special file a:e5 600" ]
+}

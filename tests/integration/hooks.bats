@@ -678,3 +678,13 @@ unique_sleep() {
 	[ "$status" -eq 0 ]
 	[ "$(order)" = createRuntime ]
 }
+
+@test "issue9: createContainer runs with the container's root directory as its working directory" {
+	add_hook_cmd createContainer /bin/sh sh -c "pwd >$HKLOG/cwd; ls >$HKLOG/ls"
+	set_args true
+	run_berth run "$ID"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$HKLOG/cwd")" = "$(realpath "$BUNDLE/rootfs")" ]
+	grep -qx bin "$HKLOG/ls"
+	grep -qx hklog "$HKLOG/ls"
+}

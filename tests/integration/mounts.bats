@@ -331,3 +331,150 @@ rootfs_prop_test() {
 	[ "$status" -eq 0 ]
 	assert_mountinfo_unchanged "$before"
 }
+
+@test "issue9: root.path: every legal spelling names the same rootfs (relative, ./x, x/, absolute, //)" {
+	echo marker >"$BUNDLE/rootfs/marker"
+	set_args cat /marker
+	local p i=0
+	for p in rootfs ./rootfs rootfs/ ./rootfs// "$BUNDLE/rootfs" "$BUNDLE//rootfs/" "$BUNDLE/./rootfs/."; do
+		update_config --arg p "$p" '.root.path = $p'
+		run_berth run "c$i"
+		[ "$status" -eq 0 ] || fail "root.path '$p': status $status"
+		[ "$output" = marker ] || fail "root.path '$p': output '$output'"
+		i=$((i + 1))
+	done
+}
+
+@test "issue9: root.path \".\": the bundle directory itself is the rootfs" {
+	cp -a "$BUNDLE/rootfs/." "$BUNDLE/"
+	rm -rf "$BUNDLE/rootfs"
+	echo marker >"$BUNDLE/marker"
+	update_config '.root.path = "." | .root.readonly = false'
+	set_args sh -c 'cat /marker; ls /config.json; echo new >/written'
+	run_berth run c1
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = marker ]
+	[ "${lines[1]}" = /config.json ]
+	[ "$(cat "$BUNDLE/written")" = new ]
+	update_config '.root.path = "./"'
+	run_berth run c2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = marker ]
+}
+
+# tmpcopyup_image: a directory /data in the image with a file, a subdirectory,
+# a symlink, owners, modes and times to be copied up.
+tmpcopyup_image() {
+	local d=$BUNDLE/rootfs/data
+	mkdir -p "$d/sub"
+	echo image-file >"$d/f"
+	echo deep >"$d/sub/g"
+	ln -s f "$d/link"
+	ln -s /etc/passwd "$d/abs-link"
+	chown 1000:1001 "$d/f"
+	chmod 0604 "$d/f"
+	chmod 0751 "$d/sub"
+	chown 1002:1003 "$d/sub"
+	chmod 0711 "$d"
+	touch -h -d '2001-02-03 04:05:06' "$d/f" "$d/link"
+}
+
+@test "issue9: tmpfs with tmpcopyup: the image's directory is copied into the tmpfs (files, dirs, symlinks, owners, modes, times); writes stay in the tmpfs" {
+	tmpcopyup_image
+	update_config '.root.readonly = true'
+	add_mount '{"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "tmpcopyup"]}'
+	run_sh 'cd /data
+		stat -c "%n %a %u:%g" . f sub sub/g
+		cat f sub/g; readlink link; readlink abs-link
+		stat -c %y f | cut -c1-19; stat -c %Y link
+		grep " /data " /proc/self/mountinfo | cut -d" " -f9
+		echo new >new && echo written'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ". 711 0:0" ]
+	[ "${lines[1]}" = "f 604 1000:1001" ]
+	[ "${lines[2]}" = "sub 751 1002:1003" ]
+	[ "${lines[3]}" = "sub/g 644 0:0" ]
+	[ "${lines[4]}" = image-file ]
+	[ "${lines[5]}" = deep ]
+	[ "${lines[6]}" = f ]
+	[ "${lines[7]}" = /etc/passwd ]
+	# runc 1.1 does not keep times; berth does.
+	if is_berth; then
+		[ "${lines[8]}" = "2001-02-03 04:05:06" ]
+		[ "${lines[9]}" = "$(stat -c %Y "$BUNDLE/rootfs/data/link")" ]
+	fi
+	[ "${lines[10]}" = tmpfs ]
+	[ "${lines[11]}" = written ]
+	# The image is untouched.
+	[ ! -e "$BUNDLE/rootfs/data/new" ]
+	[ "$(cat "$BUNDLE/rootfs/data/f")" = image-file ]
+}
+
+@test "issue9: tmpfs with tmpcopyup and ro: copied, then read-only" {
+	tmpcopyup_image
+	add_mount '{"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]}'
+	run_sh 'cat /data/f; touch /data/x || echo refused'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = image-file ]
+	[[ "$output" == *"Read-only file system"* ]]
+	[ "${lines[-1]}" = refused ]
+}
+
+@test "issue9: rro: a bind mount and every mount below it are read-only (ro alone leaves submounts writable)" {
+	mkdir -p "$HOSTDIR/sub"
+	host_mount -t tmpfs tmpfs "$HOSTDIR/sub"
+	bind_mount "$HOSTDIR" /mnt/rro '["rbind", "rro"]'
+	bind_mount "$HOSTDIR" /mnt/ro '["rbind", "ro"]'
+	run_sh 'touch /mnt/ro/sub/a && echo ro-sub-writable
+		touch /mnt/rro/x || echo rro-top-refused
+		touch /mnt/rro/sub/x || echo rro-sub-refused'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *ro-sub-writable* ]]
+	[[ "$output" == *rro-top-refused* ]]
+	[[ "$output" == *rro-sub-refused* ]]
+	[ ! -e "$HOSTDIR/x" ]
+	[ ! -e "$HOSTDIR/sub/x" ]
+	# The host's mounts stay writable.
+	touch "$HOSTDIR/sub/host-still-writable"
+}
+
+@test "issue9: rnosuid, rnodev, rnoexec, rnoatime reach submounts; rrw undoes an ro" {
+	mkdir -p "$HOSTDIR/sub"
+	host_mount -t tmpfs tmpfs "$HOSTDIR/sub"
+	bind_mount "$HOSTDIR" /mnt/r '["rbind", "ro", "rnosuid", "rnodev", "rnoexec", "rnoatime", "rrw"]'
+	run_sh 'grep -E " /mnt/r(/sub)? " /proc/self/mountinfo | cut -d" " -f5,6'
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	local l
+	for l in "${lines[@]}"; do
+		[[ ",${l#* }," == *,rw,* ]] || fail "not rw: $l"
+		[[ ",${l#* }," == *,nosuid,* ]] || fail "no nosuid: $l"
+		[[ ",${l#* }," == *,nodev,* ]] || fail "no nodev: $l"
+		[[ ",${l#* }," == *,noexec,* ]] || fail "no noexec: $l"
+		[[ ",${l#* }," == *,noatime,* ]] || fail "no noatime: $l"
+	done
+}
+
+@test "issue9: a read-only tmpfs /dev: the runtime's nodes and /dev/pts are made first, then /dev is read-only" {
+	update_config '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+	run_sh 'ls /dev/null /dev/pts/ptmx >/dev/null && echo nodes
+		echo x >/dev/null && echo null-works
+		touch /dev/new || echo dev-refused
+		touch /dev/shm/x && echo shm-writable'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *nodes* ]]
+	[[ "$output" == *null-works* ]]
+	[[ "$output" == *"Read-only file system"* ]]
+	[[ "$output" == *dev-refused* ]]
+	[[ "$output" == *shm-writable* ]]
+}
+
+@test "issue9: --no-pivot: a nested user, mount and pid namespace can be made inside (unshare -Umpf)" {
+	# (berth's default profile refuses unshare with namespace flags, as Docker's.)
+	update_config 'del(.linux.seccomp)'
+	set_args sh -c 'unshare -Umpf sh -c "echo inner \$\$"; echo rc=$?'
+	run_berth run --no-pivot c1
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "inner 1" ]
+	[ "${lines[1]}" = rc=0 ]
+}

@@ -243,3 +243,39 @@ set_caps() {
 	echo "$out"
 	[ "$(echo $out)" = "preserved 0 1 2 3" ]
 }
+
+@test "linux.personality LINUX32: uname -m says i686, for the init and an exec'd process" {
+	runc_older_than 1.2 && skip "runc 1.1 ignores linux.personality (added in 1.2)"
+	update_config '.linux.personality = {"domain": "LINUX32"}'
+	set_args sh -c 'uname -m; sleep 100'
+	run_berth run -d pers
+	[ "$status" -eq 0 ]
+	retry 5 0.05 test -s "$BERTH_OUT"
+	[ "$(cat "$BERTH_OUT")" = i686 ]
+	run_berth exec pers uname -m
+	[ "$status" -eq 0 ]
+	[ "$output" = i686 ]
+}
+
+@test "linux.personality LINUX with a flag: uname -m unchanged, the flag in /proc/self/personality" {
+	runc_older_than 1.2 && skip "runc 1.1 ignores linux.personality (added in 1.2)"
+	update_config '.linux.personality = {"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}'
+	set_args sh -c 'uname -m; cat /proc/self/personality'
+	run_berth run pers
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = x86_64 ]
+	[ "${lines[1]}" = 00040000 ]
+}
+
+@test "linux.personality: an unknown domain or flag is refused, naming the JSON path" {
+	requires_berth "runc 1.1 ignores linux.personality"
+	update_config '.linux.personality = {"domain": "BSD"}'
+	run_berth create pers
+	[ "$status" -eq 1 ]
+	[ "$output" = 'berth: config.json: linux.personality.domain: must be LINUX or LINUX32, got "BSD"' ]
+	update_config '.linux.personality = {"domain": "LINUX", "flags": ["NOPE"]}'
+	run_berth create pers
+	[ "$status" -eq 1 ]
+	[ "$output" = 'berth: config.json: linux.personality.flags[0]: unknown flag "NOPE"' ]
+	[ -z "$(root_entries)" ]
+}

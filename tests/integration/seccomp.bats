@@ -652,3 +652,37 @@ grep -E "^(CapEff|Seccomp):" /proc/self/status'
 	[ "$status" -eq 0 ]
 	[ "$(echo $output)" = "Seccomp: 2" ]
 }
+
+# --- nothing the runtime does after the filter may be refusable by it ---------
+
+@test "a profile refusing what the runtime's last steps use (close_range, setresuid, capset, prctl, umask, fcntl, signals): the process still starts, under the filter" {
+	requires_berth "runc 1.1 closes its log pipe after loading the filter: 'close log pipe fd 4: invalid cross-device link'"
+	local nnp
+	for nnp in true false; do
+		update_config --argjson n "$nnp" '.process.user = {"uid": 1000, "gid": 1000} | .process.noNewPrivileges = $n'
+		set_seccomp "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [$(deny_rule '["close_range", "setresuid",
+			"setresgid", "setgroups", "capset", "capget", "prctl", "umask", "fcntl", "rt_sigaction",
+			"rt_sigprocmask", "sendmsg", "close", "personality", "getrlimit", "prlimit64", "getdents64"]' SCMP_ACT_ERRNO $EXDEV)]}"
+		# The probe is the process itself: a shell would need some of these.
+		set_args /bin/syscall-probe raw 436 1000 1000 0
+		run_berth run "c-$nnp"
+		[ "$status" -eq 0 ] || fail "noNewPrivileges $nnp: status $status"
+		[ "$output" = "err EXDEV" ]
+	done
+}
+
+@test "defaultAction ERRNO (EPERM) and close_range not listed: the runtime does not depend on it" {
+	# berth's default profile (as `berth spec` writes it) without close_range.
+	local d=$BATS_TEST_TMPDIR/spec
+	mkdir "$d"
+	(cd "$d" && "$BERTH_SRC_DIR/berth" spec)
+	update_config --slurpfile c "$d/config.json" '.linux.seccomp = ($c[0].linux.seccomp
+		| .defaultAction = "SCMP_ACT_ERRNO" | del(.defaultErrnoRet)
+		| .syscalls |= map(.names -= ["close_range"]))'
+	# Without no_new_privs the filter cannot simply come last.
+	update_config '.process.noNewPrivileges = false'
+	run_sh 'syscall-probe raw 436 1000 1000 0; echo ran'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "err EPERM" ]
+	[ "${lines[1]}" = ran ]
+}

@@ -370,3 +370,19 @@ echo "tty_nr=$ttynr"
 	[[ "$output" == */nonexistent/console.sock* ]]
 	[ "$(rootfs_pids "$BUNDLE/rootfs")" = "$(container_pid "$ID")" ]
 }
+
+@test "the pty belongs to process.user's uid (group: devpts's tty group), for run and exec -t" {
+	update_config '.process.user = {"uid": 1000, "gid": 1000}'
+	set_args sh -c 'stat -c %u:%g $(tty); id -u'
+	in_script run "$ID"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 1000:5 ]
+	[ "${lines[1]}" = 1000 ]
+	update_config '.process.terminal = false'
+	set_args sleep 100
+	run_berth run -d "$ID"
+	[ "$status" -eq 0 ]
+	in_script exec -t --user 1001:1001 "$ID" sh -c 'stat -c %u:%g $(tty)'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 1001:5 ]
+}

@@ -109,3 +109,16 @@ shared_bind() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"overflows"* ]]
 }
+
+@test "a bind source below a directory only the host's root may enter (0700) is reachable" {
+	mkdir -m 0700 "$SHARED/private"
+	mkdir -m 0755 "$SHARED/private/shared"
+	echo reachable >"$SHARED/private/shared/f"
+	chmod 0644 "$SHARED/private/shared/f"
+	shared_bind "$SHARED/private/shared"
+	run_sh 'cat /shared/f'
+	[ "$status" -eq 0 ]
+	[ "$output" = reachable ]
+	# The host's directory is as it was.
+	[ "$(stat -c %a:%u "$SHARED/private")" = 700:0 ]
+}

@@ -280,9 +280,10 @@ static void test_spec_invalid(void)
       "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default");
   BAD(config(NULL,
              "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/s\","
-             "\"syscalls\":[{\"names\":[\"execve\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
+             "\"syscalls\":[{\"names\":[\"sendmsg\",\"sendmmsg\"],\"action\":"
+             "\"SCMP_ACT_NOTIFY\"}]}}",
              NULL),
-      "SCMP_ACT_NOTIFY cannot be used for \"execve\"");
+      "SCMP_ACT_NOTIFY cannot be used for both sendmsg and sendmmsg");
   BAD(config(NULL,
              "{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"s\","
              "\"syscalls\":[{\"names\":[\"uname\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}}",
@@ -407,8 +408,29 @@ static void test_sysctl(void)
   CHECK(spec_sysctl_ns("kernel.pid_max") == -1, "host-wide");
 }
 
+static void test_path_clean(void)
+{
+  static const char *const cases[][2] = {
+      {"/b/.", "/b"},
+      {"/b/rootfs/", "/b/rootfs"},
+      {"/b//x//y", "/b/x/y"},
+      {"/b/./x", "/b/x"},
+      {"/b/x/../y", "/b/y"},
+      {"/..", "/"},
+      {"/", "/"},
+      {"//b///", "/b"},
+      {"/b/x/..", "/b"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *c = spec_path_clean(cases[i][0]);
+    CHECK(strcmp(c, cases[i][1]) == 0, "clean %s: %s", cases[i][0], c);
+    free(c);
+  }
+}
+
 int main(void)
 {
+  test_path_clean();
   test_spec_valid();
   test_spec_invalid();
   test_ids();
