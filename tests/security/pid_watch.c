@@ -23,7 +23,9 @@
  * Prints "ready", then one line per finding, flushed at once:
  *   "escape root|cwd|fd pid=N ..."  a file was created (the test then
  *                                   looks for it in HOSTDIR on the host)
- *   "hostfd pid=N fd=K dir|file TARGET"  a runtime fd naming a path
+ *   "fd pid=N fd=K mnt=M dir|file TARGET"  an fd (K >= 3) naming a path,
+ *                                   on mount id M (a mount of the host's
+ *                                   when the host's mount table has M)
  *   "pid N"                         a new pid was seen
  * and, on SIGTERM, "seen N pids" before exiting.
  *
@@ -87,6 +89,24 @@ static int create_at(int dirfd, const char *path, const char *what)
   return 0;
 }
 
+/* The mount id of /proc/PID/fd/K (mount ids are global: the test looks
+ * them up in the host's mount table), or -1. */
+static int mnt_id(int pid, int k)
+{
+  char path[96], buf[512];
+  snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, k);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  char *m = strstr(buf, "mnt_id:");
+  return m ? atoi(m + 7) : -1;
+}
+
 static void attack_fds(int pid)
 {
   char path[64];
@@ -118,7 +138,7 @@ static void attack_fds(int pid)
     if (is_dir && create_at(fd, name, what) == 0)
       say("%s target=%s", what, target);
     else if (seen[pid] == 1)
-      say("hostfd pid=%d fd=%d %s %s", pid, k, is_dir ? "dir" : "file", target);
+      say("fd pid=%d fd=%d mnt=%d %s %s", pid, k, mnt_id(pid, k), is_dir ? "dir" : "file", target);
     close(fd);
   }
   closedir(d);
