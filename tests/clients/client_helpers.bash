@@ -337,10 +337,11 @@ mark_runtime_log() {
 	RUNTIME_LOG_START=$(wc -l 2>/dev/null <"$CT/runtime-argv.log" || echo 0)
 }
 
-# cleanup_cgroups: remove the client-made parent cgroups this run created.
+# cleanup_cgroups [NAME...]: remove the client-made parent cgroups this run
+# created (only those named, when names are given).
 cleanup_cgroups() {
 	local d
-	for d in $(client_cgroup_dirs); do
+	for d in $(CLIENT_CGROUP_PARENTS=${*:-$CLIENT_CGROUP_PARENTS} client_cgroup_dirs); do
 		[[ " ${CG_PREEXISTING:-} " == *" $d "* ]] && continue
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
