@@ -149,6 +149,17 @@ ensure_image_archive() {
 	) 9>"$dir.lock" || fail "building the busybox image archive failed"
 }
 
+# readme_block MARKER LANG: the first ```LANG block after the line of
+# README.md that starts with MARKER (the configuration snippets the suites
+# check against what they run).
+readme_block() {
+	awk -v m="$1" -v fence="\`\`\`$2" '
+		state == 0 && index($0, m) == 1 { state = 1; next }
+		state == 1 && $0 == fence { state = 2; next }
+		state == 2 && $0 == "```" { exit }
+		state == 2 { print }' "$CLIENTS_SRC_DIR/README.md"
+}
+
 # --- running clients -----------------------------------------------------------
 
 # run_client CMD...: like bats' `run`, with a timeout, stdin from /dev/null and

@@ -4,14 +4,15 @@
 # declared in daemon.json "runtimes" and chosen per container with
 # `docker run --runtime NAME`.
 #
-# The suite starts its own dockerd: data root, exec root (which holds the
-# managed containerd's socket, state and config, and the runtime's state:
-# dockerd 20.10 gives every runtime of daemon.json the --root
-# exec-root/runtime-runc/moby), pid file, trust key and socket under $CT; vfs
-# storage; no bridge, no iptables; every container runs with --network none.
-# It never reads or writes /etc/docker, /var/lib/docker, /run/docker or
-# /run/containerd/containerd.sock, and containers go below the cgroup
-# /berthdocker. The image is a docker-archive of the busybox fixture
+# The suite starts its own containerd (as containerd.bats: private socket,
+# root, state and opt dir, CRI off) and its own dockerd on top of it
+# (--containerd; dockerd's managed containerd would make /opt/containerd):
+# data root, exec root (with the runtime's state: dockerd 20.10 gives every
+# runtime of daemon.json the --root exec-root/runtime-runc/moby), pid file,
+# trust key and socket under $CT; vfs storage; no bridge, no iptables; every
+# container runs with --network none. It never reads or writes /etc/docker,
+# /var/lib/docker, /run/docker or /run/containerd/containerd.sock, and
+# containers go below the cgroup /berthdocker. The image is a docker-archive of the busybox fixture
 # (make-docker-archive.sh), loaded with `docker load`.
 
 load client_helpers
@@ -30,7 +31,7 @@ setup_file() {
 	DOCKER_RUNTIME=$RUNTIME_NAME
 	[ "$DOCKER_RUNTIME" != runc ] || DOCKER_RUNTIME=runc-under-test
 	export DOCKER_RUNTIME
-	mkdir -p "$CT/docker" "$CT/exec" "$CT/cli"
+	mkdir -p "$CT/docker" "$CT/exec" "$CT/cli" "$CT/containerd"
 	# The shim makes its sockets in /run/containerd/s; remove that at the end
 	# if this run made it.
 	RUN_CONTAINERD_EXISTED=no
@@ -52,13 +53,42 @@ setup_file() {
   "deprecated-key-path": "$CT/docker/key.json"
 }
 EOF
+	cat >"$CT/containerd/config.toml" <<EOF
+version = 2
+root = "$CT/containerd/root"
+state = "$CT/containerd/state"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+
+[grpc]
+  address = "$CT/containerd/containerd.sock"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CT/containerd/opt"
+EOF
+	containerd --config "$CT/containerd/config.toml" >"$CT/containerd.log" 2>&1 </dev/null 3>&- &
+	CONTAINERD_PID=$!
+	export CONTAINERD_PID
+	if ! retry 20 0.1 test -S "$CT/containerd/containerd.sock"; then
+		cat "$CT/containerd.log"
+		kill -0 "$CONTAINERD_PID" 2>/dev/null || skip "containerd could not start here (log above)"
+		fail "containerd did not come up"
+	fi
 	dockerd --config-file "$CT/daemon.json" \
 		--data-root "$CT/data" --exec-root "$CT/exec" --pidfile "$CT/docker/docker.pid" \
 		-H "unix://$CT/docker.sock" \
+		--containerd "$CT/containerd/containerd.sock" \
 		--bridge=none --iptables=false --ip6tables=false \
 		>"$CT/dockerd.log" 2>&1 </dev/null 3>&- &
 	DOCKERD_PID=$!
-	EXCLUDE_PID=$DOCKERD_PID
+	EXCLUDE_PID="$CONTAINERD_PID $DOCKERD_PID"
 	export DOCKERD_PID EXCLUDE_PID
 	export DOCKER_HOST=unix://$CT/docker.sock
 	export DOCKER_CONFIG=$CT/cli
@@ -66,15 +96,11 @@ EOF
 		cat "$CT/dockerd.log"
 		# Only a daemon that cannot run here is a reason to skip.
 		if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+			stop_daemon "$CONTAINERD_PID"
 			skip "dockerd could not start here (log above)"
 		fi
 		fail "dockerd did not answer on $DOCKER_HOST"
 	fi
-	# The managed containerd dockerd started: a daemon too, not a leak.
-	if [ -f "$CT/exec/containerd/containerd.pid" ]; then
-		EXCLUDE_PID="$EXCLUDE_PID $(cat "$CT/exec/containerd/containerd.pid")"
-	fi
-	export EXCLUDE_PID
 	"$DOCKER_BIN" load -i "$DOCKER_ARCHIVE" >"$CT/load.log" 2>&1 </dev/null 3>&- || {
 		cat "$CT/load.log" "$CT/dockerd.log"
 		fail "docker load of the busybox image failed"
@@ -89,13 +115,9 @@ teardown_file() {
 	local d
 	[ -n "${CT:-}" ] || return 0
 	docker_cleanup
-	if [ -n "${DOCKERD_PID:-}" ]; then
-		kill "$DOCKERD_PID" 2>/dev/null || true
-		retry 20 0.1 eval '! kill -0 "$DOCKERD_PID" 2>/dev/null' >/dev/null ||
-			kill -9 "$DOCKERD_PID" 2>/dev/null || true
-		DOCKERD_PID=
-	fi
-	EXCLUDE_PID=
+	stop_daemon "${DOCKERD_PID:-}"
+	stop_daemon "${CONTAINERD_PID:-}"
+	DOCKERD_PID= CONTAINERD_PID= EXCLUDE_PID=
 	kill_ct_pids
 	cleanup_cgroups "$CG_PARENT"
 	if [ "${RUN_CONTAINERD_EXISTED:-yes}" = no ]; then
@@ -104,6 +126,13 @@ teardown_file() {
 		done
 	fi
 	remove_ct
+}
+
+# stop_daemon PID: TERM, then KILL after 20 s.
+stop_daemon() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || return 0
+	retry 20 0.1 eval "! kill -0 $1 2>/dev/null" >/dev/null || kill -9 "$1" 2>/dev/null || true
 }
 
 setup() {
@@ -136,6 +165,20 @@ ctr_pid() {
 
 ctr_state() {
 	"$DOCKER_BIN" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1"
+}
+
+@test "README's daemon.json snippet is what this daemon runs with" {
+	local snippet
+	snippet=$(readme_block '**docker**' json)
+	[ -n "$snippet" ] || fail "no json block after **docker** in README.md"
+	run jq -e '.runtimes == {berth: {path: "/usr/local/bin/berth"}}' <<<"$snippet"
+	[ "$status" -eq 0 ] || fail "README's runtimes: $(jq -c .runtimes <<<"$snippet")"
+	# Each of its keys, with the runtime renamed and repointed as this suite
+	# does it, has the same value in the daemon.json dockerd was started with.
+	run jq -e --arg n "$DOCKER_RUNTIME" --arg p "$RUNTIME_WRAPPER" --slurpfile cfg "$CT/daemon.json" '
+		(. + {runtimes: {($n): {path: $p}}}) as $want
+		| $cfg[0] | with_entries(select(.key as $k | $want | has($k))) == $want' <<<"$snippet"
+	[ "$status" -eq 0 ] || fail "README's daemon.json differs from $CT/daemon.json: $(cat "$CT/daemon.json")"
 }
 
 @test "docker run --rm: output and exit status 0" {
