@@ -98,7 +98,18 @@ new_ctr() {
 	new_ctr
 	run_client "${BRUN[@]}" "$CTR" sh -c 'echo before; exit 42'
 	expect_status 42
-	expect_output before
+	# buildah adds "Error: while running runtime: exit status 42".
+	[ "${lines[0]}" = before ] || fail "expected 'before' first, got: $output"
+}
+
+@test "buildah run: the container is in its own cgroup below /$CG_PARENT in every hierarchy" {
+	local bad
+	new_ctr
+	run_client "${BRUN[@]}" "$CTR" cat /proc/self/cgroup
+	expect_status 0
+	[ -n "$output" ] || fail "no /proc/self/cgroup output"
+	bad=$(printf '%s\n' "$output" | grep -v ":/$CG_PARENT/" || true)
+	[ -z "$bad" ] || fail "not below /$CG_PARENT: $(echo $bad)"
 }
 
 @test "buildah run --user: the process runs as that uid and gid" {
