@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# docker 20.10 (Debian's docker.io: dockerd, its managed containerd 1.6 and
+# docker 20.10 (Debian's docker.io: dockerd, on containerd 1.6 and
 # containerd-shim-runc-v2) driving the runtime under test (RUNTIME=berth|runc),
 # declared in daemon.json "runtimes" and chosen per container with
 # `docker run --runtime NAME`.
@@ -12,8 +12,8 @@
 # trust key and socket under $CT; vfs storage; no bridge, no iptables; every
 # container runs with --network none. It never reads or writes /etc/docker,
 # /var/lib/docker, /run/docker or /run/containerd/containerd.sock, and
-# containers go below the cgroup /berthdocker. The image is a docker-archive of the busybox fixture
-# (make-docker-archive.sh), loaded with `docker load`.
+# containers go below the cgroup /berthdocker. The image is a docker-archive
+# of the busybox fixture (make-docker-archive.sh), loaded with `docker load`.
 
 load client_helpers
 
