@@ -37,9 +37,9 @@ setup_file() {
 	RUN_CONTAINERD_EXISTED=no
 	[ -e /run/containerd ] && RUN_CONTAINERD_EXISTED=yes
 	export RUN_CONTAINERD_EXISTED
-	# default-ulimits: dockerd's defaults (nofile 1048576) exceed the hard
-	# limits of a process without CAP_SYS_RESOURCE (here: nofile 20000); the
-	# container could not even start, with runc or berth.
+	# default-ulimits: modest, fixed limits for every container (without it
+	# they inherit dockerd's). A limit above the caller's hard limit (here
+	# nofile 20000, no CAP_SYS_RESOURCE) cannot be set, by runc or berth.
 	cat >"$CT/daemon.json" <<EOF
 {
   "runtimes": {
