@@ -96,8 +96,9 @@ parity: deps
 	@scripts/deps.sh parity
 	@BERTH=runc tests/run.sh --integration-only
 
-# Real clients (podman 4.3 + conmon, containerd 1.6 + ctr) driving berth
-# (tests/clients); clients-parity runs the same scenarios with runc.
+# Real clients (podman 4.3 + conmon, containerd 1.6 + ctr, docker 20.10 +
+# dockerd, buildah 1.28) driving berth (tests/clients); clients-parity runs
+# the same scenarios with runc.
 clients: deps
 	@scripts/deps.sh clients
 	@$(MAKE) --no-print-directory berth

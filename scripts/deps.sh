@@ -8,10 +8,12 @@ build_pkgs="gcc libc6-dev make pkg-config libjansson-dev libcap-dev libseccomp-d
 test_pkgs="bats jq busybox-static util-linux iproute2 procps time"
 bench_pkgs="runc time"
 lint_pkgs="clang-format clang-tidy cppcheck"
-# Real clients for tests/clients: podman 4.3 (with conmon) and containerd 1.6
-# (ctr, containerd-shim-runc-v2); runc for parity; bsdutils has script(1),
-# which gives `run -t` a controlling terminal.
-clients_pkgs="podman conmon containerd runc uidmap bsdutils"
+# Real clients for tests/clients: podman 4.3 (with conmon), containerd 1.6
+# (ctr, containerd-shim-runc-v2), docker 20.10 (dockerd, docker; its managed
+# containerd is the containerd package's) and buildah 1.28 (vfs storage, so
+# no fuse-overlayfs); runc for parity; bsdutils has script(1), which gives
+# `run -t` a controlling terminal.
+clients_pkgs="podman conmon containerd docker.io buildah runc uidmap bsdutils"
 # tests/corpus/capture.sh (run by hand, not by make check): the real callers
 # whose configs are captured. docker.io brings dockerd and docker-init (tini);
 # catatonit is podman's --init; buildah calls the runtime for `buildah run`.

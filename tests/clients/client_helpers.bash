@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared helpers for the real-client suites (podman.bats, containerd.bats).
+# Shared helpers for the real-client suites (podman.bats, containerd.bats,
+# docker.bats, buildah.bats).
 #
 # The runtime under test is chosen by RUNTIME:
 #   RUNTIME=berth (default)  the repository's ./berth
@@ -9,8 +10,10 @@
 # Each .bats file gets a private environment under one temp dir ($CT), made in
 # setup_file and removed in teardown_file: podman's storage, run and lock dirs,
 # containers.conf and storage.conf, or a containerd daemon of its own with its
-# own socket, root and state. Nothing touches /var/lib/containers, /run/libpod,
-# /run/runc, /run/berth or a system containerd.
+# own socket, root and state, a dockerd with its own data root, exec root,
+# socket and managed containerd, or buildah's storage. Nothing touches
+# /var/lib/containers, /var/lib/docker, /etc/docker, /run/libpod, /run/runc,
+# /run/berth or a system containerd or dockerd.
 #
 # The clients never call the runtime directly but through a wrapper script
 # ($CT/bin/<name>, see make_runtime_wrapper) that appends every argv to
@@ -81,10 +84,24 @@ clients_setup_file() {
 	RUNTIME_WRAPPER=$CT/bin/$RUNTIME_NAME
 	export RUNTIME_WRAPPER
 	ensure_image_archive
-	# Cgroups both clients make by default (podman: /libpod_parent, containerd:
-	# /<namespace>) are host-global; teardown_file removes the ones this run made.
-	CG_PREEXISTING=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/berthtest 2>/dev/null | tr '\n' ' ')
+	# Parent cgroups the clients put containers in (podman: /libpod_parent,
+	# containerd: /<namespace>, dockerd and buildah: --cgroup-parent) are
+	# host-global; teardown_file removes the ones this run made.
+	CG_PREEXISTING=$(client_cgroup_dirs | tr '\n' ' ')
 	export CG_PREEXISTING
+}
+
+# Names of the parent cgroups the suites' clients use (see cleanup_cgroups).
+CLIENT_CGROUP_PARENTS="libpod_parent berthtest berthdocker berthbuildah"
+
+client_cgroup_dirs() {
+	local n d
+	for n in $CLIENT_CGROUP_PARENTS; do
+		for d in /sys/fs/cgroup/*/"$n" /sys/fs/cgroup/"$n"; do
+			[ -d "$d" ] && echo "$d"
+		done
+	done
+	return 0
 }
 
 # make_runtime_wrapper PATH REAL: a runc-compatible wrapper that logs argv.
@@ -108,13 +125,15 @@ EOF
 	chmod 755 "$1"
 }
 
-# ensure_image_archive: build the busybox OCI archive once per bats run
-# ($IMAGE_ARCHIVE), shared by the podman and containerd files.
+# ensure_image_archive: build the busybox image once per bats run, shared by
+# the client files: as an OCI archive ($IMAGE_ARCHIVE: podman, containerd,
+# buildah) and as a docker-archive ($DOCKER_ARCHIVE: docker load, buildah).
 ensure_image_archive() {
 	local dir=$BATS_RUN_TMPDIR/clients-image
 	IMAGE_ARCHIVE=$dir/busybox-oci.tar
-	export IMAGE_ARCHIVE
-	[ -f "$IMAGE_ARCHIVE" ] && return 0
+	DOCKER_ARCHIVE=$dir/busybox-docker.tar
+	export IMAGE_ARCHIVE DOCKER_ARCHIVE
+	[ -f "$DOCKER_ARCHIVE" ] && return 0
 	mkdir -p "$dir"
 	(
 		flock 9
@@ -124,7 +143,21 @@ ensure_image_archive() {
 			"$CLIENTS_SRC_DIR/tests/clients/make-oci-image.sh" "$dir/rootfs" "$IMAGE_ARCHIVE" "$IMAGE" || exit 1
 			rm -rf "$dir/rootfs"
 		fi
+		if [ ! -f "$DOCKER_ARCHIVE" ]; then
+			"$CLIENTS_SRC_DIR/tests/clients/make-docker-archive.sh" "$IMAGE_ARCHIVE" "$DOCKER_ARCHIVE" "$IMAGE" || exit 1
+		fi
 	) 9>"$dir.lock" || fail "building the busybox image archive failed"
+}
+
+# readme_block MARKER LANG: the first ```LANG block after the line of
+# README.md that starts with MARKER (the configuration snippets the suites
+# check against what they run).
+readme_block() {
+	awk -v m="$1" -v fence="\`\`\`$2" '
+		state == 0 && index($0, m) == 1 { state = 1; next }
+		state == 1 && $0 == fence { state = 2; next }
+		state == 2 && $0 == "```" { exit }
+		state == 2 { print }' "$CLIENTS_SRC_DIR/README.md"
 }
 
 # --- running clients -----------------------------------------------------------
@@ -218,13 +251,14 @@ rootfs_ids() {
 
 # ct_pids [IDS]: live processes that belong to this file's environment: their
 # command line mentions $CT (conmon, shims, the runtime, podman cleanup), or
-# their root directory is one of IDS (from rootfs_ids). Excludes $EXCLUDE_PID
-# (the containerd daemon) and this shell.
+# their root directory is one of IDS (from rootfs_ids). Excludes the pids in
+# $EXCLUDE_PID (the daemons: containerd, or dockerd and its containerd) and
+# this shell.
 ct_pids() {
 	local p cmd d want=${1:-}
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
-		{ [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] || [ "$p" = "${EXCLUDE_PID:-}" ]; } && continue
+		{ [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] || [[ " ${EXCLUDE_PID:-} " == *" $p "* ]]; } && continue
 		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
 		[ -n "$cmd" ] || continue
 		if [[ $cmd == *"$CT"* ]]; then
@@ -253,9 +287,13 @@ no_leaked_pids() {
 	[ -z "$(ct_pids "$1")" ] && [ -z "$(cgroup_pids "$2")" ]
 }
 
-# ct_mounts: host mount points under $CT.
+# ct_mounts [all]: host mount points under $CT, except those listed in
+# $CT_MOUNTS_BASE (a daemon's own, recorded after it started) unless "all".
 ct_mounts() {
-	awk -v d="$CT/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+	local base=${CT_MOUNTS_BASE:-}
+	[ "${1:-}" != all ] || base=
+	awk -v d="$CT/" -v base=" $base " 'index($5, d) == 1 && index(base, " " $5 " ") == 0 { print $5 }' \
+		/proc/self/mountinfo | sort -r
 }
 
 # runtime_leftovers ROOT: containers the runtime still has under ROOT.
@@ -310,11 +348,11 @@ mark_runtime_log() {
 	RUNTIME_LOG_START=$(wc -l 2>/dev/null <"$CT/runtime-argv.log" || echo 0)
 }
 
-# cleanup_cgroups: remove the client-made parent cgroups this run created.
+# cleanup_cgroups [NAME...]: remove the client-made parent cgroups this run
+# created (only those named, when names are given).
 cleanup_cgroups() {
 	local d
-	for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/berthtest; do
-		[ -d "$d" ] || continue
+	for d in $(CLIENT_CGROUP_PARENTS=${*:-$CLIENT_CGROUP_PARENTS} client_cgroup_dirs); do
 		[[ " ${CG_PREEXISTING:-} " == *" $d "* ]] && continue
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
@@ -328,6 +366,6 @@ remove_ct() {
 	if [ -n "${CLIENTS_ARGV_LOG:-}" ] && [ -f "$CT/runtime-argv.log" ]; then
 		cat "$CT/runtime-argv.log" >>"$CLIENTS_ARGV_LOG"
 	fi
-	for m in $(ct_mounts); do umount -l "$m" 2>/dev/null || true; done
+	for m in $(ct_mounts all); do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$CT"
 }

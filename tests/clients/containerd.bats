@@ -114,6 +114,22 @@ task_status_is() {
 	[ "$(task_field "$1" 3)" = "$2" ]
 }
 
+@test "README's config.toml snippet, alone: containerd has the berth handler with its BinaryName" {
+	local table=plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.berth
+	readme_block '**containerd**' toml >"$CT/readme-config.toml"
+	[ -s "$CT/readme-config.toml" ] || fail "no toml block after **containerd** in README.md"
+	# What containerd makes of the file on its own (defaults merged in).
+	run_client containerd --config "$CT/readme-config.toml" config dump
+	expect_status 0
+	run awk -v t="[$table]" -v o="[$table.options]" '
+		{ sub(/^ +/, "") }
+		/^\[/ { cur = $0; next }
+		cur == t && $0 == "runtime_type = \"io.containerd.runc.v2\"" { rt = 1 }
+		cur == o && $0 == "BinaryName = \"/usr/local/bin/berth\"" { bn = 1 }
+		END { exit !(rt && bn) }' <<<"$output"
+	[ "$status" -eq 0 ] || fail "containerd's config has no runc.v2 handler berth with BinaryName /usr/local/bin/berth"
+}
+
 @test "ctr run --rm: output and exit status 0" {
 	run_client ctr run --rm "${RUNC[@]}" "${FIFO[@]}" "$IMAGE" c1 echo hi
 	expect_status 0
