@@ -252,6 +252,54 @@ static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, ui
   return 0;
 }
 
+/* The highest native syscall number the profile names (any action), or -1.
+ * Called on a profile add_syscalls has already checked. */
+static int profile_max_nr(json_t *obj)
+{
+  int max = -1;
+  size_t i, k;
+  json_t *rule, *nm;
+  json_array_foreach (json_object_get(obj, "syscalls"), i, rule) {
+    json_array_foreach (json_object_get(rule, "names"), k, nm) {
+      int nr = seccomp_syscall_resolve_name(json_string_value(nm));
+      if (nr != __NR_SCMP_ERROR && nr > max)
+        max = nr;
+    }
+  }
+  return max;
+}
+
+/* Syscalls newer than every one the profile names get ENOSYS, not the
+ * default action, as with runc: a profile written before a syscall existed
+ * cannot mean to refuse it, and ENOSYS (unlike EPERM) makes libc fall back
+ * to an older call (clone3 -> clone, faccessat2 -> faccessat). Native
+ * architecture only, x32 numbers excluded; prepended to the program, which
+ * starts by loading the architecture itself. */
+static int enosys_stub(struct seccomp_filter *f, uint32_t def, int max_nr)
+{
+  if (max_nr < 0 || def == SCMP_ACT_ALLOW || def == SCMP_ACT_LOG)
+    return 0;
+  uint32_t arch = seccomp_arch_native();
+  struct sock_filter stub[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 2, 0), /* x32 */
+      BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max_nr, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+  };
+  size_t n = sizeof(stub) / sizeof(stub[0]);
+  if (f->prog.len + n > BPF_MAXINSNS)
+    return 0;
+  struct sock_filter *p = xcalloc(f->prog.len + n, sizeof(*p));
+  memcpy(p, stub, sizeof(stub));
+  memcpy(p + n, f->prog.filter, f->prog.len * sizeof(*p));
+  free(f->prog.filter);
+  f->prog.filter = p;
+  f->prog.len = (unsigned short)(f->prog.len + n);
+  return 0;
+}
+
 /* libseccomp writes the program to an fd: a memfd, read back. */
 static int export_bpf(scmp_filter_ctx ctx, struct seccomp_filter *f, struct berth_err **err)
 {
@@ -329,6 +377,7 @@ int seccomp_compile(json_t *obj, const char *path, struct seccomp_filter **out,
   }
   if (parse_flags(prefix, obj, &f->flags, err) < 0 ||
       add_syscalls(ctx, prefix, obj, def, err) < 0 || export_bpf(ctx, f, err) < 0 ||
+      enosys_stub(f, def, profile_max_nr(obj)) < 0 ||
       seccomp_listener_parse(obj, prefix, f, err) < 0)
     goto out;
   *out = f;

@@ -686,3 +686,19 @@ grep -E "^(CapEff|Seccomp):" /proc/self/status'
 	[ "${lines[0]}" = "err EPERM" ]
 	[ "${lines[1]}" = ran ]
 }
+
+@test "a syscall newer than every one the profile names gets ENOSYS, not the default errno (libc falls back, as with runc)" {
+	# berth's default profile with an EPERM default, as Docker's and podman's
+	# profiles are written: syscalls it does not name but that are older than
+	# its newest keep EPERM; numbers past its newest get ENOSYS.
+	local d=$BATS_TEST_TMPDIR/spec
+	mkdir "$d"
+	(cd "$d" && "$BERTH_SRC_DIR/berth" spec)
+	update_config --slurpfile c "$d/config.json" '.linux.seccomp = ($c[0].linux.seccomp
+		| .defaultAction = "SCMP_ACT_ERRNO" | del(.defaultErrnoRet))'
+	# 1000: no such syscall yet; 155: pivot_root, not in the profile.
+	run_sh 'syscall-probe raw 1000; syscall-probe raw 155 0 0'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "err ENOSYS" ]
+	[ "${lines[1]}" = "err EPERM" ]
+}
