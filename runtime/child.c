@@ -235,7 +235,11 @@ struct final_step {
   int listener; /* seccomp notify agent's socket, or -1 */
   unsigned preserve_fds;
   const sigset_t *mask;
+  struct child_ctx *init; /* the init (for its startContainer hooks), or NULL */
 };
+
+static int child_hooks_run(struct child_ctx *c, enum hook_kind k, const char *status,
+                           struct berth_err **err);
 
 /* The last steps of both recipes (init and exec). The seccomp filter comes
  * last, so nothing berth needs can be refused by the profile: after it only
@@ -257,6 +261,10 @@ static void drop_and_exec(const struct spec *s, const struct final_step *f, cons
     return;
   }
   if (s->seccomp && seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
+    return;
+  /* startContainer: inside, as the process will run (user, capabilities,
+   * seccomp), right before it is executed, as runc runs it. */
+  if (f->init && child_hooks_run(f->init, HOOK_START_CONTAINER, "created", err) < 0)
     return;
   execve(exe, s->args, env);
   berth_err_sys(err, "exec %s", exe);
@@ -399,10 +407,7 @@ _Noreturn void child_main(struct child_ctx *c)
     goto fail;
   /* fifo_fd stays open (close-on-exec): `start` waits for it to close,
    * which tells it the program has been executed. */
-  if (child_hooks_run(c, HOOK_START_CONTAINER, "created", &err) < 0)
-    goto fail;
-
-  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask};
+  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask, c};
   drop_and_exec(s, &f, exe, env, &err);
 
 fail:
@@ -546,7 +551,7 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
-  struct final_step f = {c->id, (pid_t)host_pid, c->listener, c->preserve_fds, &c->orig_mask};
+  struct final_step f = {c->id, (pid_t)host_pid, c->listener, c->preserve_fds, &c->orig_mask, NULL};
   drop_and_exec(s, &f, exe, env, &err);
 
 fail:

@@ -688,3 +688,19 @@ unique_sleep() {
 	grep -qx bin "$HKLOG/ls"
 	grep -qx hklog "$HKLOG/ls"
 }
+
+@test "startContainer runs as the process will: its user, its capabilities, under its seccomp filter (as runc)" {
+	chmod 0777 "$HKLOG"
+	add_hook_cmd startContainer /bin/sh sh -c \
+		'grep -E "^(Seccomp|CapEff):" /proc/self/status >/hklog/start.status; id -u >>/hklog/start.status'
+	update_config '.process.user = {"uid": 1000, "gid": 1000}'
+	update_config '.process.capabilities = {"bounding": ["CAP_KILL"], "effective": [], "permitted": [], "inheritable": []}'
+	update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}'
+	set_args true
+	run_berth run "$ID"
+	[ "$status" -eq 0 ]
+	run cat "$HKLOG/start.status"
+	[ "${lines[0]}" = "CapEff:	0000000000000000" ]
+	[ "${lines[1]}" = "Seccomp:	2" ]
+	[ "${lines[2]}" = 1000 ]
+}
