@@ -36,7 +36,10 @@ setup_file() {
 	# if this run made it.
 	RUN_CONTAINERD_EXISTED=no
 	[ -e /run/containerd ] && RUN_CONTAINERD_EXISTED=yes
-	export RUN_CONTAINERD_EXISTED
+	# dockerd always makes /run/docker/plugins (no option moves it).
+	RUN_DOCKER_EXISTED=no
+	[ -e /run/docker ] && RUN_DOCKER_EXISTED=yes
+	export RUN_CONTAINERD_EXISTED RUN_DOCKER_EXISTED
 	# default-ulimits: modest, fixed limits for every container (without it
 	# they inherit dockerd's). A limit above the caller's hard limit (here
 	# nofile 20000, no CAP_SYS_RESOURCE) cannot be set, by runc or berth.
@@ -124,6 +127,9 @@ teardown_file() {
 		for d in /run/containerd/s /run/containerd/fifo /run/containerd; do
 			rmdir "$d" 2>/dev/null || true
 		done
+	fi
+	if [ "${RUN_DOCKER_EXISTED:-yes}" = no ]; then
+		rmdir /run/docker/plugins /run/docker 2>/dev/null || true
 	fi
 	remove_ct
 }
