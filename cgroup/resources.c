@@ -11,6 +11,7 @@
 
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
+#include "../common/warn.h"
 #include "cgroup.h"
 
 struct ctx {
@@ -107,8 +108,9 @@ static int parse_memory(struct ctx *c, json_t *res, struct cgroup_resources *r)
     snprintf(field, sizeof(field), "memory.%s", gone[i]);
     if (get_i64(c, m, gone[i], field, INT64_MIN, INT64_MAX, &has, &k) < 0)
       return -1;
+    /* Linux 6.x has no such files; runc ignores them too. */
     if (has && k != 0)
-      return bad(c, field, "kernel memory limits are not supported (removed from Linux)");
+      berth_warn("%s.%s: ignored: kernel memory limits were removed from Linux", c->base, field);
   }
   if (r->has_mem_swap && r->mem_swap > 0 && r->has_mem_limit && r->mem_limit > 0 &&
       r->mem_swap < r->mem_limit)
