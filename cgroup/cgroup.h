@@ -163,10 +163,23 @@ int cgroup_freeze(const struct cgroup *cg, bool freeze, struct berth_err **err);
 bool cgroup_is_frozen(const struct cgroup *cg);
 /* Host pids of every process in the cgroup (sub-cgroups included). */
 int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_err **err);
-/* Signals every process; returns how many were signalled. */
-int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err);
-/* Kills what is left and removes the directories, sub-cgroups first. */
-int cgroup_destroy(const struct cgroup *cg, struct berth_err **err);
+/* True when a directory of the container's was found at create rather than
+ * made by berth (a cgroupsPath naming an existing cgroup): processes in it
+ * need not be the container's. */
+bool cgroup_adopted(const struct cgroup *cg);
+/* Which processes in the cgroup are the container's. NULL: all of them
+ * (a cgroup berth made holds nothing else). With a filter, nothing is done
+ * to the cgroup as a whole (no cgroup.kill, no freezing). */
+struct cgroup_filter {
+  bool (*is_member)(pid_t pid, void *arg);
+  void *arg;
+};
+/* Signals every process (that f accepts); returns how many were signalled. */
+int cgroup_signal_all(const struct cgroup *cg, int sig, const struct cgroup_filter *f,
+                      struct berth_err **err);
+/* Kills what is left (that f accepts) and removes the directories berth
+ * made, sub-cgroups first; a directory it found stays. */
+int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err);
 /* runc-shaped stats object (cpu, memory, pids, blkio). */
 json_t *cgroup_stats(const struct cgroup *cg);
 /* OOM kills so far in the cgroup (memory.oom_control / memory.events). */

@@ -14,7 +14,9 @@ struct cgroup_dir {
   char *controllers; /* v1: "cpu" or "cpu,cpuacct"; v2: "" */
   char *mountpoint;  /* /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
   char *dir;         /* the container's directory */
-  char *created;     /* first level cgroup_create made (undo point), or NULL */
+  char *created;     /* first level cgroup_create made (undo point), or NULL:
+                      * then the container's directory was found, not made,
+                      * and berth never removes it (state.json keeps this) */
   char *base;        /* v2: controllers are enabled from here down (berth's own
                       * cgroup, or the root for an absolute cgroupsPath) */
 };
