@@ -53,4 +53,9 @@ int cgroup_check_host(const struct cgroup *cg, const struct cgroup_resources *r,
 int cgroup_cpuset_inherit(const char *dir, struct berth_err **err);
 int cgroup_v2_enable_controllers(const char *dir, bool for_children, struct berth_err **err);
 
+/* rt.c: v1 cpu.rt_period_us/cpu.rt_runtime_us of d (the cpu hierarchy),
+ * raising the levels above it as needed. */
+int cgroup_v1_rt_apply(const struct cgroup_dir *d, const struct cgroup_resources *r,
+                       struct berth_err **err);
+
 #endif

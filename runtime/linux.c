@@ -481,11 +481,15 @@ static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
 }
 
 /* The device rules the cgroup gets: deny everything, then the config's
- * rules, then runc's default allow list and the config's linux.devices
- * (appended last, as runc does, so a config cannot lock out /dev/null). */
+ * rules, then runc's default allow list (last, as runc does, so a config
+ * cannot lock out /dev/null). linux.devices entries are created in /dev but
+ * get no rule of their own: access to them is what linux.resources.devices
+ * allows, as with runc (1.1.5 measured: a linux.devices /dev/kmsg under a
+ * deny-all list is not writable). Allowing them here let a deny-all config
+ * write to the host's kernel log through a listed /dev/kmsg (issue #9). */
 static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
 {
-  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices + s->n_devices;
+  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices;
   struct cgroup_device_rule *r = xcalloc(max, sizeof(*r));
   size_t k = 0;
   r[k++] = (struct cgroup_device_rule){false, 'a', -1, -1, "rwm"};
@@ -493,13 +497,6 @@ static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
     r[k++] = s->resources.devices[i];
   for (size_t i = 0; i < cgroup_n_default_devices; i++)
     r[k++] = cgroup_default_devices[i];
-  for (size_t i = 0; i < s->n_devices; i++) {
-    const struct spec_device *d = &s->devices[i];
-    if (d->type == 'p')
-      continue; /* fifos are not devices to the cgroup */
-    r[k++] =
-        (struct cgroup_device_rule){true, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm"};
-  }
   *n = k;
   return r;
 }
