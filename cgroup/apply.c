@@ -108,6 +108,40 @@ static int check_cpuset(const char *field, const char *want, const char *sysfile
   return 0;
 }
 
+/* Settings only a v1 controller has: refused on v2, and on a v1 or hybrid
+ * host that does not mount the controller (or whose kernel lacks the file),
+ * before anything is created. */
+static int check_v1_only(const struct cgroup *cg, const struct cgroup_resources *r,
+                         struct berth_err **err)
+{
+  static const struct {
+    const char *field, *controller, *file, *what;
+  } need[] = {
+      {"network.classID", "net_cls", "net_cls.classid", "net_cls controller"},
+      {"network.priorities", "net_prio", "net_prio.ifpriomap", "net_prio controller"},
+      {"cpu.realtimePeriod", "cpu", "cpu.rt_period_us", "real-time group scheduling"},
+      {"cpu.realtimeRuntime", "cpu", "cpu.rt_runtime_us", "real-time group scheduling"},
+  };
+  bool set[] = {r->has_net_classid, r->n_net_prios > 0, r->has_cpu_rt_period,
+                r->has_cpu_rt_runtime};
+  for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+    if (!set[i])
+      continue;
+    if (cg->layout == CGROUP_LAYOUT_V2)
+      return berth_err_set(err, 0, "linux.resources.%s: cgroup v2 has no %s (a v1 feature)",
+                           need[i].field, need[i].what);
+    const struct cgroup_dir *d = cgroup_find(cg, need[i].controller, false);
+    cleanup_free char *f = d ? xasprintf("%s/%s", d->mountpoint, need[i].file) : NULL;
+    if (d == NULL)
+      return berth_err_set(err, 0, "linux.resources.%s: this host does not mount the v1 %s",
+                           need[i].field, need[i].what);
+    if (access(f, F_OK) < 0)
+      return berth_err_set(err, 0, "linux.resources.%s: this kernel has no %s (no %s)",
+                           need[i].field, need[i].what, f);
+  }
+  return 0;
+}
+
 int cgroup_check_host(const struct cgroup *cg, const struct cgroup_resources *r,
                       struct berth_err **err)
 {
@@ -122,6 +156,8 @@ int cgroup_check_host(const struct cgroup *cg, const struct cgroup_resources *r,
                          "switch");
   if (v2 && r->has_mem_swappiness)
     return berth_err_set(err, 0, "linux.resources.memory.swappiness: cgroup v2 has no such file");
+  if (check_v1_only(cg, r, err) < 0)
+    return -1;
   if (r->n_unified && cgroup_find(cg, "", true) == NULL)
     return berth_err_set(err, 0, "linux.resources.unified: this host has no cgroup v2 mount");
   return 0;
@@ -224,8 +260,13 @@ static int v1_cpu(const struct cgroup *cg, const struct cgroup_resources *r, str
   const struct cgroup_dir *d = cgroup_find(cg, "cpu", false);
   bool any = r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period || r->has_cpu_burst ||
              r->has_cpu_idle;
+  any |= r->has_cpu_rt_period || r->has_cpu_rt_runtime;
   if (any && d == NULL)
     return berth_err_set(err, ENOTSUP, "linux.resources.cpu: no cpu controller here");
+  /* Real-time first, as runc: a process already SCHED_RR/FIFO cannot join
+   * (or stay in) a group without RT runtime. */
+  if (d && cgroup_v1_rt_apply(d, r, err) < 0)
+    return -1;
   if (r->has_cpu_shares && writef(d, "cpu.shares", err, "%" PRIu64, r->cpu_shares) < 0)
     return -1;
   /* The period first: the kernel checks quota against the current period. */
@@ -302,6 +343,28 @@ static int v1_blkio(const struct cgroup *cg, const struct cgroup_resources *r,
                  t->rate) < 0)
         return -1;
     }
+  return 0;
+}
+
+static int v1_network(const struct cgroup *cg, const struct cgroup_resources *r,
+                      struct berth_err **err)
+{
+  const struct cgroup_dir *cls = cgroup_find(cg, "net_cls", false);
+  if (r->has_net_classid &&
+      (cls == NULL || writef(cls, "net_cls.classid", err, "%" PRIu32, r->net_classid) < 0))
+    return cls ? -1
+               : berth_err_set(err, ENOTSUP,
+                               "linux.resources.network.classID: no net_cls controller here");
+  const struct cgroup_dir *prio = cgroup_find(cg, "net_prio", false);
+  if (r->n_net_prios && prio == NULL)
+    return berth_err_set(err, ENOTSUP,
+                         "linux.resources.network.priorities: no net_prio controller here");
+  for (size_t i = 0; i < r->n_net_prios; i++) {
+    char line[64];
+    cgroup_ifpriomap_line(&r->net_prios[i], line, sizeof(line));
+    if (cgroup_write(prio, "net_prio.ifpriomap", line, err) < 0)
+      return berth_err_wrap(err, "linux.resources.network.priorities[%zu]", i);
+  }
   return 0;
 }
 
@@ -463,7 +526,8 @@ int cgroup_apply(const struct cgroup *cg, const struct cgroup_resources *r, stru
                  cpuset_apply(cgroup_find(cg, "cpuset", false), r, err) < 0 ||
                  pids_apply(cgroup_find(cg, "pids", false), r, err) < 0 ||
                  v1_blkio(cg, r, err) < 0 || (r->n_hugepages && hugetlb_apply(huge, r, err) < 0) ||
-                 v1_devices(cg, r, err) < 0 || (v2 && unified_apply(v2, r, err) < 0)
+                 v1_network(cg, r, err) < 0 || v1_devices(cg, r, err) < 0 ||
+                 (v2 && unified_apply(v2, r, err) < 0)
              ? -1
              : 0;
 }

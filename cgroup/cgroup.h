@@ -41,6 +41,11 @@ struct cgroup_kv {
   char *key, *value;
 };
 
+struct cgroup_net_prio {
+  char *ifname; /* an interface name, 1..15 bytes, no blanks or '/' */
+  uint32_t priority;
+};
+
 struct cgroup_resources {
   /* memory (bytes; -1 = unlimited) */
   bool has_mem_limit, has_mem_reservation, has_mem_swap, has_mem_swappiness;
@@ -53,6 +58,15 @@ struct cgroup_resources {
   int64_t cpu_quota; /* -1 = unlimited */
   int64_t cpu_idle;
   char *cpus, *mems; /* cpuset lists, NULL when unset */
+  /* real-time bandwidth (v1 cpu.rt_*); 0 in the spec = unset */
+  bool has_cpu_rt_runtime, has_cpu_rt_period;
+  int64_t cpu_rt_runtime; /* -1: no limit */
+  uint64_t cpu_rt_period;
+  /* network (v1 net_cls, net_prio) */
+  bool has_net_classid;
+  uint32_t net_classid;
+  struct cgroup_net_prio *net_prios;
+  size_t n_net_prios;
   /* pids */
   bool has_pids_limit;
   int64_t pids_limit; /* <= 0: unlimited */
@@ -98,6 +112,8 @@ void cgroup_cpu_max(bool has_quota, int64_t quota, bool has_period, uint64_t per
 /* io.max lines, one per device: "MAJ:MIN rbps=N wbps=N riops=N wiops=N"
  * (only the keys that are set). Returns a malloc'ed string, "" when none. */
 char *cgroup_io_max_lines(const struct cgroup_resources *r);
+/* v1 net_prio.ifpriomap line: "eth0 5". */
+void cgroup_ifpriomap_line(const struct cgroup_net_prio *p, char *buf, size_t len);
 /* v1 devices.allow/deny line: "c 1:3 rwm", "a *:* rwm". */
 void cgroup_device_rule_line(const struct cgroup_device_rule *d, char *buf, size_t len);
 
@@ -166,10 +182,23 @@ int cgroup_freeze(const struct cgroup *cg, bool freeze, struct berth_err **err);
 bool cgroup_is_frozen(const struct cgroup *cg);
 /* Host pids of every process in the cgroup (sub-cgroups included). */
 int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_err **err);
-/* Signals every process; returns how many were signalled. */
-int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err);
-/* Kills what is left and removes the directories, sub-cgroups first. */
-int cgroup_destroy(const struct cgroup *cg, struct berth_err **err);
+/* True when a directory of the container's was found at create rather than
+ * made by berth (a cgroupsPath naming an existing cgroup): processes in it
+ * need not be the container's. */
+bool cgroup_adopted(const struct cgroup *cg);
+/* Which processes in the cgroup are the container's. NULL: all of them
+ * (a cgroup berth made holds nothing else). With a filter, nothing is done
+ * to the cgroup as a whole (no cgroup.kill, no freezing). */
+struct cgroup_filter {
+  bool (*is_member)(pid_t pid, void *arg);
+  void *arg;
+};
+/* Signals every process (that f accepts); returns how many were signalled. */
+int cgroup_signal_all(const struct cgroup *cg, int sig, const struct cgroup_filter *f,
+                      struct berth_err **err);
+/* Kills what is left (that f accepts) and removes the directories berth
+ * made, sub-cgroups first; a directory it found stays. */
+int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err);
 /* runc-shaped stats object (cpu, memory, pids, blkio). */
 json_t *cgroup_stats(const struct cgroup *cg);
 /* OOM kills so far in the cgroup (memory.oom_control / memory.events). */

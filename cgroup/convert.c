@@ -159,6 +159,13 @@ char *cgroup_io_max_lines(const struct cgroup_resources *r)
   return out;
 }
 
+/* ---- net_prio ---- */
+
+void cgroup_ifpriomap_line(const struct cgroup_net_prio *p, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s %" PRIu32, p->ifname, p->priority);
+}
+
 /* ---- devices ---- */
 
 static void format_dev_number(char *buf, size_t len, int64_t v)

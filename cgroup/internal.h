@@ -14,7 +14,9 @@ struct cgroup_dir {
   char *controllers; /* v1: "cpu" or "cpu,cpuacct"; v2: "" */
   char *mountpoint;  /* /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
   char *dir;         /* the container's directory */
-  char *created;     /* first level cgroup_create made (undo point), or NULL */
+  char *created;     /* first level cgroup_create made (undo point), or NULL:
+                      * then the container's directory was found, not made,
+                      * and berth never removes it (state.json keeps this) */
   char *base;        /* v2: controllers are enabled from here down (berth's own
                       * cgroup, or the root for an absolute cgroupsPath) */
 };
@@ -50,5 +52,10 @@ int cgroup_check_host(const struct cgroup *cg, const struct cgroup_resources *r,
                       struct berth_err **err);
 int cgroup_cpuset_inherit(const char *dir, struct berth_err **err);
 int cgroup_v2_enable_controllers(const char *dir, bool for_children, struct berth_err **err);
+
+/* rt.c: v1 cpu.rt_period_us/cpu.rt_runtime_us of d (the cpu hierarchy),
+ * raising the levels above it as needed. */
+int cgroup_v1_rt_apply(const struct cgroup_dir *d, const struct cgroup_resources *r,
+                       struct berth_err **err);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/warn.h"
 #include "cgroup.h"
 #include "internal.h"
 
@@ -180,6 +181,8 @@ bool cgroup_controllers_have(const char *list, const char *controller)
 
 /* ---- placement ---- */
 
+static int pids_collect(const char *dir, pid_t **pids, size_t *n, size_t *cap);
+
 static int path_check(const char *p, struct berth_err **err)
 {
   if (strchr(p, ':'))
@@ -212,7 +215,7 @@ static char *container_dir(struct cgroup_dir *d, const char *self_cgroup, const 
 
 /* mkdir -p, remembering the first directory we created (to undo). v1
  * cpuset children start with empty cpus/mems and refuse tasks: copy them
- * down from the parent at every level we create. */
+ * down from the parent at every level below the base where they are empty. */
 static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err **err)
 {
   char p[4096];
@@ -232,11 +235,14 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err *
     if (mkdir(p, 0755) == 0) {
       if (d->created == NULL)
         d->created = xstrdup(p);
-      if (cpuset && cgroup_cpuset_inherit(p, err) < 0)
-        return -1;
     } else if (errno != EEXIST) {
       return berth_err_sys(err, "cgroup: mkdir %s", p);
     }
+    /* Found levels too: one made earlier (by another container of a pod,
+     * or by hand) may still have an empty cpuset. Only empty values are
+     * filled in; nothing with processes can have one. */
+    if (cpuset && cgroup_cpuset_inherit(p, err) < 0)
+      return -1;
     if (saved == '\0')
       break;
     if (enable_v2 && cgroup_v2_enable_controllers(p, true, err) < 0)
@@ -377,6 +383,54 @@ int cgroup_join_missing(struct cgroup *cg, const struct cgroup_resources *r, str
   return 0;
 }
 
+/* A process born into (or moved into) a frozen cgroup stops at once, in
+ * uninterruptible sleep: `run` would hang. The freezer state of a new
+ * directory is its parent's, so this also catches a frozen parent. */
+static bool dir_frozen(const struct cgroup_dir *d)
+{
+  char buf[256] = "";
+  if (d->v2) {
+    cgroup_read(d, "cgroup.events", buf, sizeof(buf));
+    const char *f = strstr(buf, "frozen ");
+    return (f && f[7] == '1') ||
+           (cgroup_read(d, "cgroup.freeze", buf, sizeof(buf)) == 0 && buf[0] == '1');
+  }
+  if (!cgroup_find_in(d, "freezer") || cgroup_read(d, "freezer.state", buf, sizeof(buf)) < 0)
+    return false;
+  return buf[0] != '\0' && strncmp(buf, "THAWED", 6) != 0;
+}
+
+static int refuse_frozen(const struct cgroup *cg, struct berth_err **err)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    if (dir_frozen(&cg->h[i]))
+      return berth_err_set(err, 0,
+                           "linux.cgroupsPath: the container's cgroup %s is frozen; thaw it "
+                           "or choose another path",
+                           cg->h[i].dir);
+  return 0;
+}
+
+/* A cgroup found with processes in it: they stay, and are none of the
+ * container's (kill --all and delete leave them alone, see cgroup_filter). */
+static void warn_occupied(const struct cgroup *cg)
+{
+  for (size_t i = 0; i < cg->n; i++) {
+    const struct cgroup_dir *d = &cg->h[i];
+    pid_t *pids = NULL;
+    size_t n = 0, cap = 0;
+    if (d->created == NULL)
+      pids_collect(d->dir, &pids, &n, &cap);
+    free(pids);
+    if (n > 0) {
+      berth_warn("linux.cgroupsPath: cgroup %s already holds %zu process%s; %s not part of "
+                 "the container and will not be signalled",
+                 d->dir, n, n == 1 ? "" : "es", n == 1 ? "it is" : "they are");
+      return;
+    }
+  }
+}
+
 int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
                   struct cgroup **out, struct berth_err **err)
 {
@@ -393,8 +447,9 @@ int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_
   for (size_t i = 0; i < cg->n; i++)
     if (hierarchy_make(cg, i, r, err) < 0)
       goto undo;
-  if (cgroup_apply(cg, r, err) < 0)
+  if (refuse_frozen(cg, err) < 0 || cgroup_apply(cg, r, err) < 0)
     goto undo;
+  warn_occupied(cg);
   *out = cg;
   return 0;
 undo:
@@ -538,16 +593,39 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_e
   return 0;
 }
 
-int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err)
+bool cgroup_adopted(const struct cgroup *cg)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->h[i].created == NULL)
+      return true;
+  return false;
+}
+
+/* The cgroup's processes that f accepts (all without f). */
+static int member_pids(const struct cgroup *cg, const struct cgroup_filter *f, pid_t **pids,
+                       size_t *n, struct berth_err **err)
+{
+  if (cgroup_pids(cg, pids, n, err) < 0)
+    return -1;
+  size_t k = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (f == NULL || f->is_member((*pids)[i], f->arg))
+      (*pids)[k++] = (*pids)[i];
+  *n = k;
+  return 0;
+}
+
+int cgroup_signal_all(const struct cgroup *cg, int sig, const struct cgroup_filter *f,
+                      struct berth_err **err)
 {
   /* v2 kills a whole cgroup, forks racing or not, with one write. */
   const struct cgroup_dir *v2 = cgroup_find(cg, "", true);
-  if (sig == SIGKILL && cg->layout == CGROUP_LAYOUT_V2 && v2 &&
+  if (f == NULL && sig == SIGKILL && cg->layout == CGROUP_LAYOUT_V2 && v2 &&
       cgroup_write(v2, "cgroup.kill", "1", NULL) == 0)
     return 1;
   pid_t *pids;
   size_t n;
-  if (cgroup_pids(cg, &pids, &n, err) < 0)
+  if (member_pids(cg, f, &pids, &n, err) < 0)
     return -1;
   int sent = 0;
   for (size_t i = 0; i < n; i++)
@@ -558,36 +636,42 @@ int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_err **err)
 }
 
 /* Every process dies, including ones forking as fast as they can: v2 has
- * cgroup.kill; on v1 freeze first so nothing forks between read and kill. */
-static int kill_everything(const struct cgroup *cg, struct berth_err **err)
+ * cgroup.kill; on v1 freeze first so nothing forks between read and kill.
+ * A filtered kill touches only the members (freezing would stop the
+ * others too): each round takes the ones forked since. */
+static int kill_everything(const struct cgroup *cg, const struct cgroup_filter *f,
+                           struct berth_err **err)
 {
   const struct cgroup_dir *v2 = cgroup_find(cg, "", true);
-  if (cg->layout == CGROUP_LAYOUT_V2 && v2 && cgroup_write(v2, "cgroup.kill", "1", NULL) == 0)
+  if (f == NULL && cg->layout == CGROUP_LAYOUT_V2 && v2 &&
+      cgroup_write(v2, "cgroup.kill", "1", NULL) == 0)
     return 0;
-  bool frozen = cgroup_freeze(cg, true, NULL) == 0;
-  int r = cgroup_signal_all(cg, SIGKILL, err);
+  bool frozen = f == NULL && cgroup_freeze(cg, true, NULL) == 0;
+  int r = cgroup_signal_all(cg, SIGKILL, f, err);
   if (frozen)
     cgroup_freeze(cg, false, NULL);
   return r < 0 ? -1 : 0;
 }
 
-int cgroup_destroy(const struct cgroup *cg, struct berth_err **err)
+int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err)
 {
   for (int tries = 0; tries < 2000; tries++) {
     pid_t *pids;
     size_t n;
-    if (cgroup_pids(cg, &pids, &n, err) < 0)
+    if (member_pids(cg, f, &pids, &n, err) < 0)
       return -1;
     free(pids);
     if (n == 0)
       break;
-    if (kill_everything(cg, err) < 0)
+    if (kill_everything(cg, f, err) < 0)
       return -1;
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
   int ret = 0;
   for (size_t i = 0; i < cg->n; i++) {
+    if (cg->h[i].created == NULL)
+      continue; /* found, not made: not ours to remove */
     rmdir_tree(cg->h[i].dir);
     if (access(cg->h[i].dir, F_OK) == 0 && ret == 0)
       ret = berth_err_sys(err, "cgroup: remove %s", cg->h[i].dir);
@@ -601,9 +685,10 @@ static json_t *dirs_to_json(const struct cgroup_dir *h, size_t n)
 {
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b}", "controllers", h[i].controllers,
-                                       "mountpoint", h[i].mountpoint, "dir", h[i].dir, "base",
-                                       h[i].base ? h[i].base : h[i].mountpoint, "v2", h[i].v2));
+    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?}", "controllers",
+                                       h[i].controllers, "mountpoint", h[i].mountpoint, "dir",
+                                       h[i].dir, "base", h[i].base ? h[i].base : h[i].mountpoint,
+                                       "v2", h[i].v2, "created", h[i].created));
   return a;
 }
 
@@ -623,6 +708,13 @@ static size_t dirs_from_json(json_t *a, struct cgroup_dir *h)
     h[n].mountpoint = xstrdup(m);
     h[n].dir = xstrdup(d);
     h[n].base = xstrdup(b ? b : m);
+    /* "created": null (or absent from a later-joined entry's record made
+     * before berth kept it) means found; a state.json written before the
+     * field existed counts as made, as berth then treated it. */
+    json_t *cr = json_object_get(e, "created");
+    h[n].created = json_is_string(cr) ? xstrdup(json_string_value(cr))
+                   : cr == NULL       ? xstrdup(d)
+                                      : NULL;
     h[n++].v2 = json_is_true(json_object_get(e, "v2"));
   }
   return n;

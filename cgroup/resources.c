@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
+#include "../common/warn.h"
 #include "cgroup.h"
 
 struct ctx {
@@ -107,8 +109,9 @@ static int parse_memory(struct ctx *c, json_t *res, struct cgroup_resources *r)
     snprintf(field, sizeof(field), "memory.%s", gone[i]);
     if (get_i64(c, m, gone[i], field, INT64_MIN, INT64_MAX, &has, &k) < 0)
       return -1;
+    /* Linux 6.x has no such files; runc ignores them too. */
     if (has && k != 0)
-      return bad(c, field, "kernel memory limits are not supported (removed from Linux)");
+      berth_warn("%s.%s: ignored: kernel memory limits were removed from Linux", c->base, field);
   }
   if (r->has_mem_swap && r->mem_swap > 0 && r->has_mem_limit && r->mem_limit > 0 &&
       r->mem_swap < r->mem_limit)
@@ -142,6 +145,27 @@ static int cpuset_list_ok(const char *s)
       return 0;
   }
   return 1;
+}
+
+/* Real-time bandwidth, as v1's cpu.rt_period_us and cpu.rt_runtime_us take
+ * it: a period of 1 us .. 1 s (the kernel's bounds), a runtime of -1 (no
+ * limit) or up to the period. 0 means unset, as in runc. */
+static int parse_cpu_rt(struct ctx *c, json_t *cpu, struct cgroup_resources *r)
+{
+  int64_t v = 0;
+  if (get_i64(c, cpu, "realtimePeriod", "cpu.realtimePeriod", 0, 1000000, &r->has_cpu_rt_period,
+              &v) < 0)
+    return -1;
+  r->cpu_rt_period = (uint64_t)v;
+  r->has_cpu_rt_period = r->has_cpu_rt_period && v != 0;
+  if (get_i64(c, cpu, "realtimeRuntime", "cpu.realtimeRuntime", -1, 1000000, &r->has_cpu_rt_runtime,
+              &r->cpu_rt_runtime) < 0)
+    return -1;
+  r->has_cpu_rt_runtime = r->has_cpu_rt_runtime && r->cpu_rt_runtime != 0;
+  if (r->has_cpu_rt_runtime && r->has_cpu_rt_period && r->cpu_rt_runtime > (int64_t)v)
+    return bad(c, "cpu.realtimeRuntime", "must not exceed cpu.realtimePeriod (%lld > %lld)",
+               (long long)r->cpu_rt_runtime, (long long)v);
+  return 0;
 }
 
 static int parse_cpu(struct ctx *c, json_t *res, struct cgroup_resources *r)
@@ -178,15 +202,8 @@ static int parse_cpu(struct ctx *c, json_t *res, struct cgroup_resources *r)
   r->cpu_burst = (uint64_t)v;
   if (get_i64(c, cpu, "idle", "cpu.idle", 0, 1, &r->has_cpu_idle, &r->cpu_idle) < 0)
     return -1;
-  static const char *const rt[] = {"realtimeRuntime", "realtimePeriod"};
-  for (size_t i = 0; i < 2; i++) {
-    json_t *x = json_object_get(cpu, rt[i]);
-    if (x && !json_is_null(x) && !(json_is_integer(x) && json_integer_value(x) == 0)) {
-      char field[64];
-      snprintf(field, sizeof(field), "cpu.%s", rt[i]);
-      return bad(c, field, "not supported yet");
-    }
-  }
+  if (parse_cpu_rt(c, cpu, r) < 0)
+    return -1;
   static const char *const sets[] = {"cpus", "mems"};
   for (size_t i = 0; i < 2; i++) {
     json_t *x = json_object_get(cpu, sets[i]);
@@ -390,6 +407,63 @@ static int parse_devices(struct ctx *c, json_t *res, struct cgroup_resources *r)
   return 0;
 }
 
+/* An interface name as net_prio.ifpriomap takes it: the kernel's IFNAMSIZ
+ * less the NUL, and nothing that would split or escape the "NAME PRIO" line. */
+static bool ifname_ok(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isgraph((unsigned char)s[i]) || s[i] == '/' || s[i] == ':')
+      return false;
+  return true;
+}
+
+static int parse_net_prio(struct ctx *c, json_t *e, size_t i, struct cgroup_net_prio *p)
+{
+  char f[96], f2[128];
+  snprintf(f, sizeof(f), "network.priorities[%zu]", i);
+  if (!json_is_object(e))
+    return bad(c, f, "must be an object");
+  const char *name = json_string_value(json_object_get(e, "name"));
+  snprintf(f2, sizeof(f2), "%s.name", f);
+  if (name == NULL || !ifname_ok(name))
+    return bad(c, f2, "must be an interface name (1-15 characters, no blanks, '/' or ':')");
+  int64_t prio = 0;
+  snprintf(f2, sizeof(f2), "%s.priority", f);
+  if (get_i64(c, e, "priority", f2, 0, UINT32_MAX, NULL, &prio) < 0)
+    return -1;
+  p->ifname = xstrdup(name);
+  p->priority = (uint32_t)prio;
+  return 0;
+}
+
+static int parse_network(struct ctx *c, json_t *res, struct cgroup_resources *r)
+{
+  json_t *net;
+  if (get_obj(c, res, "network", &net) < 0)
+    return -1;
+  if (net == NULL)
+    return 0;
+  int64_t v = 0;
+  if (get_i64(c, net, "classID", "network.classID", 0, UINT32_MAX, &r->has_net_classid, &v) < 0)
+    return -1;
+  r->net_classid = (uint32_t)v;
+  json_t *arr;
+  if (get_arr(c, net, "priorities", "network.priorities", &arr) < 0)
+    return -1;
+  r->net_prios = xcalloc(json_array_size(arr), sizeof(*r->net_prios));
+  size_t i;
+  json_t *e;
+  json_array_foreach (arr, i, e) {
+    if (parse_net_prio(c, e, i, &r->net_prios[i]) < 0)
+      return -1;
+    r->n_net_prios++;
+  }
+  return 0;
+}
+
 static int parse_unified(struct ctx *c, json_t *res, struct cgroup_resources *r)
 {
   json_t *u;
@@ -424,16 +498,13 @@ int cgroup_resources_parse(json_t *obj, const char *path, struct cgroup_resource
     return 0;
   if (!json_is_object(obj))
     return berth_err_set(err, 0, "%s: must be an object", path);
-  static const char *const later[] = {"network", "rdma"};
-  for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-    json_t *v = json_object_get(obj, later[i]);
-    if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
-      return berth_err_set(err, 0, "%s.%s: not supported yet", path, later[i]);
-  }
+  json_t *rdma = json_object_get(obj, "rdma");
+  if (rdma && !json_is_null(rdma) && !(json_is_object(rdma) && json_object_size(rdma) == 0))
+    return berth_err_set(err, 0, "%s.rdma: not supported yet", path);
   if (parse_memory(&c, obj, out) < 0 || parse_cpu(&c, obj, out) < 0 ||
       parse_pids(&c, obj, out) < 0 || parse_blkio(&c, obj, out) < 0 ||
       parse_hugepages(&c, obj, out) < 0 || parse_devices(&c, obj, out) < 0 ||
-      parse_unified(&c, obj, out) < 0) {
+      parse_network(&c, obj, out) < 0 || parse_unified(&c, obj, out) < 0) {
     cgroup_resources_free(out);
     return -1;
   }
@@ -451,6 +522,9 @@ void cgroup_resources_free(struct cgroup_resources *r)
     free(r->hugepages[i].pagesize);
   free(r->hugepages);
   free(r->devices);
+  for (size_t i = 0; i < r->n_net_prios; i++)
+    free(r->net_prios[i].ifname);
+  free(r->net_prios);
   for (size_t i = 0; i < r->n_unified; i++) {
     free(r->unified[i].key);
     free(r->unified[i].value);

@@ -202,6 +202,8 @@ const struct verb verb_update = {
     "  --cpu-shares N            relative weight (v2: converted to cpu.weight)\n"
     "  --cpu-quota N             microseconds per period (-1 unlimited)\n"
     "  --cpu-period N            period in microseconds\n"
+    "  --cpu-rt-period N         real-time period in microseconds (v1)\n"
+    "  --cpu-rt-runtime N        real-time runtime per period (v1; -1 unlimited)\n"
     "  --cpuset-cpus LIST        e.g. 0-1\n"
     "  --cpuset-mems LIST        e.g. 0\n"
     "  --pids-limit N            max tasks (-1 or 0 unlimited)\n"

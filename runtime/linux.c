@@ -553,11 +553,15 @@ static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
 }
 
 /* The device rules the cgroup gets: deny everything, then the config's
- * rules, then runc's default allow list and the config's linux.devices
- * (appended last, as runc does, so a config cannot lock out /dev/null). */
+ * rules, then runc's default allow list (last, as runc does, so a config
+ * cannot lock out /dev/null). linux.devices entries are created in /dev but
+ * get no rule of their own: access to them is what linux.resources.devices
+ * allows, as with runc (1.1.5 measured: a linux.devices /dev/kmsg under a
+ * deny-all list is not writable). Allowing them here let a deny-all config
+ * write to the host's kernel log through a listed /dev/kmsg (issue #9). */
 static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
 {
-  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices + s->n_devices;
+  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices;
   struct cgroup_device_rule *r = xcalloc(max, sizeof(*r));
   size_t k = 0;
   r[k++] = (struct cgroup_device_rule){false, 'a', -1, -1, "rwm"};
@@ -565,13 +569,6 @@ static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
     r[k++] = s->resources.devices[i];
   for (size_t i = 0; i < cgroup_n_default_devices; i++)
     r[k++] = cgroup_default_devices[i];
-  for (size_t i = 0; i < s->n_devices; i++) {
-    const struct spec_device *d = &s->devices[i];
-    if (d->type == 'p')
-      continue; /* fifos are not devices to the cgroup */
-    r[k++] =
-        (struct cgroup_device_rule){true, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm"};
-  }
   *n = k;
   return r;
 }
@@ -679,6 +676,14 @@ out:
   return *err ? -1 : 0;
 }
 
+/* A filter that accepts no process. */
+static bool no_member(pid_t pid, void *arg)
+{
+  (void)pid;
+  (void)arg;
+  return false;
+}
+
 /* Rootless: without a cgroup delegated to us, a container that asks for
  * no limits runs without one, as with runc. */
 static int rootless_without_cgroup(const struct spec *s, struct berth_err **err)
@@ -723,7 +728,9 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
     ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
   if (ret < 0 && cg) {
     struct berth_err *e2 = NULL;
-    cgroup_destroy(cg, &e2); /* best effort: the first error is the one to report */
+    /* The init is reaped; a cgroup found may hold others' processes. */
+    const struct cgroup_filter none = {no_member, NULL};
+    cgroup_destroy(cg, cgroup_adopted(cg) ? &none : NULL, &e2); /* best effort */
     berth_err_free(&e2);
   }
   cgroup_free(cg);
@@ -785,31 +792,63 @@ static int init_pidfd(const struct state *st)
   return fd;
 }
 
-/* Signals every process other than the init that is in the container's own
- * namespace (see ns_key) and whose root is the container's rootfs: a
- * namespace inode number can be reused once the namespace is gone, so the
- * inode alone could name another container's processes. Returns how many
- * were signalled. */
+/* Who is the container's: the init (pid and start time), and every process
+ * in the container's own namespace (see ns_key) whose root is the
+ * container's rootfs. A namespace inode number can be reused once the
+ * namespace is gone, so the inode alone could name another container's
+ * processes. A host process never passes: the namespace was made for this
+ * container. */
+struct member_key {
+  const struct state *st;
+  bool has_ns;
+  char kind[8];
+  unsigned long dev, ino;
+  struct stat root;
+};
+
+static void member_key_init(const struct state *st, struct member_key *k)
+{
+  *k = (struct member_key){.st = st};
+  const char *key = st->ns_key;
+  const char *colon = key ? strchr(key, ':') : NULL;
+  if (colon == NULL || colon - key >= (long)sizeof(k->kind) || stat(st->rootfs, &k->root) < 0)
+    return;
+  memcpy(k->kind, key, (size_t)(colon - key));
+  k->kind[colon - key] = '\0';
+  char *end;
+  k->dev = strtoul(colon + 1, &end, 10);
+  if (*end != ':')
+    return;
+  k->ino = strtoul(end + 1, &end, 10);
+  k->has_ns = *end == '\0';
+}
+
+static bool ns_member(pid_t pid, const struct member_key *k)
+{
+  char path[64];
+  struct stat sb;
+  snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, k->kind);
+  if (!k->has_ns || stat(path, &sb) < 0 || sb.st_ino != k->ino || sb.st_dev != k->dev)
+    return false;
+  snprintf(path, sizeof(path), "/proc/%d/root", pid);
+  return stat(path, &sb) == 0 && sb.st_ino == k->root.st_ino && sb.st_dev == k->root.st_dev;
+}
+
+static bool is_member(pid_t pid, void *arg)
+{
+  const struct member_key *k = arg;
+  if (pid == k->st->pid && proc_start_time(pid) == k->st->start_time)
+    return true;
+  return ns_member(pid, k);
+}
+
+/* Signals every process other than the init that is a member (see
+ * member_key), wherever it is. Returns how many were signalled. */
 static int members_signal(const struct state *st, int sig)
 {
-  struct stat root;
-  if (stat(st->rootfs, &root) < 0)
-    return 0;
-  const char *key = st->ns_key;
-  if (key == NULL || key[0] == '\0')
-    return 0;
-  char kind[8];
-  const char *colon = strchr(key, ':');
-  if (colon == NULL || colon - key >= (long)sizeof(kind))
-    return 0;
-  memcpy(kind, key, (size_t)(colon - key));
-  kind[colon - key] = '\0';
-  char *end;
-  unsigned long dev = strtoul(colon + 1, &end, 10);
-  if (*end != ':')
-    return 0;
-  unsigned long ino = strtoul(end + 1, &end, 10);
-  if (*end != '\0')
+  struct member_key k;
+  member_key_init(st, &k);
+  if (!k.has_ns)
     return 0;
   int n = 0;
   cleanup_dir DIR *d = opendir("/proc");
@@ -817,15 +856,7 @@ static int members_signal(const struct state *st, int sig)
   while (d && (de = readdir(d)) != NULL) {
     char *pend;
     long p = strtol(de->d_name, &pend, 10);
-    if (*pend != '\0' || p <= 0 || p == st->pid)
-      continue;
-    char path[64];
-    struct stat sb;
-    snprintf(path, sizeof(path), "/proc/%ld/ns/%s", p, kind);
-    if (stat(path, &sb) < 0 || sb.st_ino != ino || sb.st_dev != dev)
-      continue;
-    snprintf(path, sizeof(path), "/proc/%ld/root", p);
-    if (stat(path, &sb) < 0 || sb.st_ino != root.st_ino || sb.st_dev != root.st_dev)
+    if (*pend != '\0' || p <= 0 || p == st->pid || !ns_member((pid_t)p, &k))
       continue;
     if (kill((pid_t)p, sig) == 0)
       n++;
@@ -833,12 +864,28 @@ static int members_signal(const struct state *st, int sig)
   return n;
 }
 
+/* The processes of the container's cgroup that kill --all and delete may
+ * signal: all of them in a cgroup berth made; in one it found (an existing
+ * cgroupsPath, perhaps holding host processes), only the members. */
+static const struct cgroup_filter *cgroup_members(const struct state *st, struct member_key *k,
+                                                  struct cgroup_filter *f)
+{
+  if (!cgroup_adopted(st->cg))
+    return NULL;
+  member_key_init(st, k);
+  *f = (struct cgroup_filter){is_member, k};
+  return f;
+}
+
 static int linux_kill(const struct state *st, int sig, bool all, struct berth_err **err)
 {
   cleanup_close int fd = init_pidfd(st);
+  struct member_key k;
+  struct cgroup_filter f;
   int n = 0;
   if (all)
-    n = st->cg ? cgroup_signal_all(st->cg, sig, err) : members_signal(st, sig);
+    n = st->cg ? cgroup_signal_all(st->cg, sig, cgroup_members(st, &k, &f), err)
+               : members_signal(st, sig);
   if (n < 0)
     return -1;
   if (fd < 0) {
@@ -853,8 +900,11 @@ static int linux_kill(const struct state *st, int sig, bool all, struct berth_er
 
 static int linux_destroy(const struct state *st, struct berth_err **err)
 {
-  if (st->cg)
-    return cgroup_destroy(st->cg, err);
+  if (st->cg) {
+    struct member_key k;
+    struct cgroup_filter f;
+    return cgroup_destroy(st->cg, cgroup_members(st, &k, &f), err);
+  }
   cleanup_close int fd = init_pidfd(st);
   /* Kill the others first: without a pid namespace they outlive the init. */
   for (int tries = 0; members_signal(st, SIGKILL) > 0 && tries < 100; tries++)

@@ -23,6 +23,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/warn.h"
 #include "backend.h"
 #include "linux.h"
 #include "spec.h"
@@ -30,11 +31,9 @@
 
 #define ID_MAX 255
 
-static void (*warn_fn)(const char *msg);
-
 void runtime_set_warn(void (*fn)(const char *msg))
 {
-  warn_fn = fn;
+  berth_warn_set_sink(fn);
 }
 
 /* poststart and poststop: a failure is a warning, and the remaining hooks
@@ -47,8 +46,7 @@ static void hooks_run_warn(json_t *hooks_json, enum hook_kind k, const struct st
   struct hooks h;
   struct berth_err *e = NULL;
   if (hooks_parse(hooks_json, &h, &e) < 0) {
-    if (warn_fn)
-      warn_fn(e->msg);
+    berth_warn("%s", e->msg);
     berth_err_free(&e);
     return;
   }
@@ -66,8 +64,7 @@ static void hooks_run_warn(json_t *hooks_json, enum hook_kind k, const struct st
         snprintf(msg, sizeof(msg), "hook %s[%zu] %.1900s", hook_kind_name(k), i, e->msg + n);
       else
         snprintf(msg, sizeof(msg), "%.2000s", e->msg);
-      if (warn_fn)
-        warn_fn(msg);
+      berth_warn("%s", msg);
       berth_err_free(&e);
     }
   }

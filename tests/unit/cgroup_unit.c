@@ -507,7 +507,9 @@ static const struct expect expect_deny_then_default[] = {
     {B(8, 0, ACC_R), 0},           {B(8, 0, ACC_M), 1},           {B(8, 0, ACC_R | ACC_W), 0},
     {C(136, 5, ACC_R | ACC_W), 1}, {C(136, 0, ACC_M | ACC_R), 1}, {C(10, 200, ACC_W), 1},
     {C(10, 201, ACC_R), 0},        {C(5, 1, ACC_R), 0},           {C(3, 1, ACC_R), 0},
-    {B(1, 3, ACC_R), 0}, /* the char rule does not cover a block device */
+    {B(1, 3, ACC_R), 0},  /* the char rule does not cover a block device */
+    {C(1, 11, ACC_W), 0}, /* /dev/kmsg: not in the default list */
+    {C(1, 11, ACC_M), 1},
 };
 static const struct expect expect_deny_after_allow[] = {
     {C(1, 3, ACC_R), 1}, {C(1, 3, ACC_W), 0}, {C(1, 3, ACC_R | ACC_W), 0},
@@ -931,8 +933,109 @@ static void test_devices_bpf_kernel(void)
   CHECK(r == 0, "rmdir %s: %s", test_dir, strerror(errno));
 }
 
+/* ---- linux.resources parsing: network, real-time, kernel memory ---- */
+
+/* Parses JSON text as linux.resources; returns 0 or -1, the error in msg. */
+static int parse_text(const char *text, struct cgroup_resources *r, char *msg, size_t len)
+{
+  json_error_t jerr;
+  json_t *o = json_loads(text, 0, &jerr);
+  struct berth_err *e = NULL;
+  int ret = cgroup_resources_parse(o, "linux.resources", r, &e);
+  snprintf(msg, len, "%s", e ? e->msg : "");
+  berth_err_free(&e);
+  json_decref(o);
+  return ret;
+}
+
+static void parse_fails(const char *text, const char *want, int line)
+{
+  struct cgroup_resources r;
+  char msg[2048];
+  int ret = parse_text(text, &r, msg, sizeof(msg));
+  CHECK(ret < 0 && strstr(msg, want) != NULL, "line %d: %s: got '%s', want '%s'", line, text, msg,
+        want);
+  if (ret == 0)
+    cgroup_resources_free(&r);
+}
+
+static void test_parse_network(void)
+{
+  struct cgroup_resources r;
+  char msg[2048], line[64];
+  int ret = parse_text("{\"network\": {\"classID\": 1048577, \"priorities\": "
+                       "[{\"name\": \"eth0\", \"priority\": 5}, {\"name\": \"lo\", "
+                       "\"priority\": 4294967295}]}}",
+                       &r, msg, sizeof(msg));
+  CHECK(ret == 0, "network parses: %s", msg);
+  CHECK(r.has_net_classid && r.net_classid == 1048577, "classID %u", r.net_classid);
+  CHECK(r.n_net_prios == 2, "%zu priorities", r.n_net_prios);
+  if (r.n_net_prios == 2) {
+    cgroup_ifpriomap_line(&r.net_prios[0], line, sizeof(line));
+    CHECK(strcmp(line, "eth0 5") == 0, "ifpriomap line '%s'", line);
+    cgroup_ifpriomap_line(&r.net_prios[1], line, sizeof(line));
+    CHECK(strcmp(line, "lo 4294967295") == 0, "ifpriomap line '%s'", line);
+  }
+  cgroup_resources_free(&r);
+  CHECK(parse_text("{\"network\": {}}", &r, msg, sizeof(msg)) == 0 && !r.has_net_classid &&
+            r.n_net_prios == 0,
+        "empty network: %s", msg);
+  cgroup_resources_free(&r);
+  parse_fails("{\"network\": {\"classID\": -1}}", "linux.resources.network.classID", __LINE__);
+  parse_fails("{\"network\": {\"classID\": 4294967296}}", "network.classID", __LINE__);
+  parse_fails("{\"network\": {\"priorities\": {}}}", "network.priorities", __LINE__);
+  parse_fails("{\"network\": {\"priorities\": [{\"name\": \"eth0 1\", \"priority\": 1}]}}",
+              "network.priorities[0].name", __LINE__);
+  parse_fails("{\"network\": {\"priorities\": [{\"name\": \"a/b\", \"priority\": 1}]}}",
+              "network.priorities[0].name", __LINE__);
+  parse_fails("{\"network\": {\"priorities\": [{\"name\": \"abcdefghijklmnop\"}]}}",
+              "network.priorities[0].name", __LINE__);
+  parse_fails("{\"network\": {\"priorities\": [{\"name\": \"eth0\", \"priority\": -2}]}}",
+              "network.priorities[0].priority", __LINE__);
+  parse_fails("{\"rdma\": {\"mlx\": {}}}", "linux.resources.rdma", __LINE__);
+}
+
+static void test_parse_rt(void)
+{
+  struct cgroup_resources r;
+  char msg[2048];
+  int ret = parse_text("{\"cpu\": {\"realtimePeriod\": 1000000, \"realtimeRuntime\": 20000}}", &r,
+                       msg, sizeof(msg));
+  CHECK(ret == 0 && r.has_cpu_rt_period && r.cpu_rt_period == 1000000 && r.has_cpu_rt_runtime &&
+            r.cpu_rt_runtime == 20000,
+        "rt parses: %s", msg);
+  cgroup_resources_free(&r);
+  ret = parse_text("{\"cpu\": {\"realtimePeriod\": 0, \"realtimeRuntime\": 0}}", &r, msg,
+                   sizeof(msg));
+  CHECK(ret == 0 && !r.has_cpu_rt_period && !r.has_cpu_rt_runtime, "rt 0 is unset: %s", msg);
+  cgroup_resources_free(&r);
+  ret = parse_text("{\"cpu\": {\"realtimeRuntime\": -1}}", &r, msg, sizeof(msg));
+  CHECK(ret == 0 && r.has_cpu_rt_runtime && r.cpu_rt_runtime == -1, "rt -1: %s", msg);
+  cgroup_resources_free(&r);
+  parse_fails("{\"cpu\": {\"realtimePeriod\": 1000, \"realtimeRuntime\": 2000}}",
+              "linux.resources.cpu.realtimeRuntime: must not exceed", __LINE__);
+  parse_fails("{\"cpu\": {\"realtimePeriod\": 2000000}}", "cpu.realtimePeriod", __LINE__);
+  parse_fails("{\"cpu\": {\"realtimeRuntime\": -2}}", "cpu.realtimeRuntime", __LINE__);
+  parse_fails("{\"cpu\": {\"realtimeRuntime\": \"5\"}}", "cpu.realtimeRuntime", __LINE__);
+}
+
+static void test_parse_kernel_memory(void)
+{
+  struct cgroup_resources r;
+  char msg[2048];
+  int ret = parse_text("{\"memory\": {\"kernel\": 1048576, \"kernelTCP\": 1048576, "
+                       "\"limit\": 4194304}}",
+                       &r, msg, sizeof(msg));
+  CHECK(ret == 0 && r.has_mem_limit && r.mem_limit == 4194304, "kernel memory ignored: %s", msg);
+  cgroup_resources_free(&r);
+  parse_fails("{\"memory\": {\"kernel\": \"1m\"}}", "memory.kernel", __LINE__);
+}
+
 void cgroup_unit_tests(void)
 {
+  test_parse_network();
+  test_parse_rt();
+  test_parse_kernel_memory();
   test_shares_to_weight();
   test_blkio_to_io_weight();
   test_swap();

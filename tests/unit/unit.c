@@ -223,8 +223,8 @@ static void test_spec_invalid(void)
   BAD(config(NULL, "{\"rootfsPropagation\":\"bogus\"}", NULL), "linux.rootfsPropagation");
   BAD(config(NULL, "{\"maskedPaths\":[\"proc/kcore\"]}", NULL), "linux.maskedPaths[0]");
   BAD(config(NULL, "{\"readonlyPaths\":[\"/proc/../etc\"]}", NULL), "linux.readonlyPaths[0]");
-  BAD(config(NULL, "{\"resources\":{\"network\":{\"classID\":1}}}", NULL),
-      "linux.resources.network: not supported yet");
+  BAD(config(NULL, "{\"resources\":{\"network\":{\"classID\":\"1\"}}}", NULL),
+      "linux.resources.network.classID");
   BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":-5}}}", NULL),
       "linux.resources.memory.limit: must be -1 (unlimited) or a positive number");
   BAD(config(NULL, "{\"resources\":{\"memory\":{\"limit\":100,\"swap\":50}}}", NULL),
