@@ -369,11 +369,7 @@ static int remains_remove(const char *root, const char *id, struct berth_err **e
     return 0; /* a create finished meanwhile: not remains */
   if (state_dir_remove(root, id, fd, err) < 0)
     return -1;
-  if (warn_fn) {
-    cleanup_free char *msg =
-        xasprintf("removed the remains of an interrupted create of \"%s\" (%s)", id, path);
-    warn_fn(msg);
-  }
+  berth_warn("removed the remains of an interrupted create of \"%s\" (%s)", id, path);
   return 0;
 }
 
