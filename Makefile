@@ -41,7 +41,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps install uninstall check unit integration parity asan lint format \
+.PHONY: all deps install uninstall check soak unit integration parity asan lint format \
         format-check demo bench clean clients clients-parity fuzz fuzz-build
 
 all: berth
@@ -84,6 +84,13 @@ uninstall:
 check: deps
 	@$(MAKE) --no-print-directory berth tests/unit/run_unit
 	@tests/run.sh
+
+# The race cases of tests/security for longer than `make check` gives them
+# (SEC_ITER/SEC_SECONDS per ns_windows.bats case, RACE_ITERATIONS for race.bats).
+soak: deps
+	@$(MAKE) --no-print-directory berth
+	@SEC_ITER=$${SEC_ITER:-5000} SEC_SECONDS=$${SEC_SECONDS:-1200} RACE_ITERATIONS=$${RACE_ITERATIONS:-10000} \
+	  tests/run.sh --integration-only tests/security/ns_windows.bats tests/security/race.bats
 
 unit: tests/unit/run_unit
 	@tests/unit/run_unit

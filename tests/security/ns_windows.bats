@@ -55,7 +55,7 @@ start_watcher() {
 # in a subshell.
 bare() {
 	local fd
-	for fd in /proc/$BASHPID/fd/*; do
+	for fd in "/proc/$BASHPID/fd/"*; do
 		fd=${fd##*/}
 		[ "$fd" -le 2 ] || eval "exec $fd>&-"
 	done

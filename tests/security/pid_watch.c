@@ -10,6 +10,9 @@
  *         root while N is still in the host's mount namespace)
  *   cwd   create escape-cwd-N through /proc/N/cwd (the runtime's working
  *         directory, which the test makes HOSTDIR, until N leaves it)
+ *
+ * A file created on one of the container's own mounts (N is already in the
+ * container) is removed again and not reported.
  *   fd    open every /proc/N/fd/K (K >= 3) and, for a directory, create
  *         HOSTDIR/escape-fd-N-K by climbing out of it with "..": from a
  *         directory of the host's mount namespace the climb ends at the
@@ -76,26 +79,10 @@ static void say(const char *fmt, ...)
     _exit(1);
 }
 
-static int create_at(int dirfd, const char *path, const char *what)
+static int fd_mnt_id(const char *fdinfo)
 {
-  int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -1;
-  if (write(fd, what, strlen(what)) < 0 || write(fd, "\n", 1) < 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return 0;
-}
-
-/* The mount id of /proc/PID/fd/K (mount ids are global: the test looks
- * them up in the host's mount table), or -1. */
-static int mnt_id(int pid, int k)
-{
-  char path[96], buf[512];
-  snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, k);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char buf[512];
+  int fd = open(fdinfo, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -105,6 +92,58 @@ static int mnt_id(int pid, int k)
   buf[n] = '\0';
   char *m = strstr(buf, "mnt_id:");
   return m ? atoi(m + 7) : -1;
+}
+
+/* Whether mount id M is one of our own mount namespace's. */
+static int mount_is_ours(int m)
+{
+  static char buf[1 << 16];
+  int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+    if (atoi(line) == m)
+      return 1;
+  return 0;
+}
+
+/* Creates PATH (relative to DIRFD) holding WHAT. 1: created on a mount
+ * that is not ours, an escape; 0: created inside the container (removed
+ * again: a process already in the container is no finding); -1: not
+ * created. */
+static int create_at(int dirfd, const char *path, const char *what)
+{
+  int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  char info[64];
+  snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
+  int m = fd_mnt_id(info);
+  if (m >= 0 && mount_is_ours(m)) {
+    close(fd);
+    unlinkat(dirfd, path, 0);
+    return 0;
+  }
+  if (write(fd, what, strlen(what)) < 0 || write(fd, "\n", 1) < 0) {
+    close(fd);
+    return 1;
+  }
+  close(fd);
+  return 1;
+}
+
+/* The mount id of /proc/PID/fd/K (mount ids are global: the test looks
+ * them up in the host's mount table), or -1. */
+static int mnt_id(int pid, int k)
+{
+  char path[96];
+  snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, k);
+  return fd_mnt_id(path);
 }
 
 static void attack_fds(int pid)
@@ -135,7 +174,7 @@ static void attack_fds(int pid)
     char name[4096 + 64], what[128];
     snprintf(name, sizeof(name), "%s/escape-fd-%d-%d", climb, pid, k);
     snprintf(what, sizeof(what), "escape fd pid=%d fd=%d", pid, k);
-    if (is_dir && create_at(fd, name, what) == 0)
+    if (is_dir && create_at(fd, name, what) == 1)
       say("%s target=%s", what, target);
     else if (seen[pid] == 1)
       say("fd pid=%d fd=%d mnt=%d %s %s", pid, k, mnt_id(pid, k), is_dir ? "dir" : "file", target);
@@ -149,11 +188,11 @@ static void attack(int pid)
   char path[4096 + 64], what[128];
   snprintf(what, sizeof(what), "escape root pid=%d", pid);
   snprintf(path, sizeof(path), "/proc/%d/root%s/escape-root-%d", pid, hostdir, pid);
-  if (create_at(AT_FDCWD, path, what) == 0)
+  if (create_at(AT_FDCWD, path, what) == 1)
     say("%s", what);
   snprintf(what, sizeof(what), "escape cwd pid=%d", pid);
   snprintf(path, sizeof(path), "/proc/%d/cwd/escape-cwd-%d", pid, pid);
-  if (create_at(AT_FDCWD, path, what) == 0)
+  if (create_at(AT_FDCWD, path, what) == 1)
     say("%s (look for it in %s on the host)", what, hostdir);
   attack_fds(pid);
 }
