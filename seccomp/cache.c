@@ -30,7 +30,7 @@ static char *cache_key(json_t *obj)
   const struct scmp_version *v = seccomp_version();
   /* Everything that shapes the program: how berth asks (bump "b2" when the
    * compile options change), libseccomp, the architecture, the profile. */
-  char *key = xasprintf("b3 libseccomp %u.%u.%u arch %u\n%s", v->major, v->minor, v->micro,
+  char *key = xasprintf("b4 libseccomp %u.%u.%u arch %u\n%s", v->major, v->minor, v->micro,
                         seccomp_arch_native(), canon);
   free(canon);
   return key;

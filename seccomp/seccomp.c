@@ -252,12 +252,25 @@ static int add_syscalls(scmp_filter_ctx ctx, const char *prefix, json_t *obj, ui
   return 0;
 }
 
-/* The highest native syscall number the profile names (any action), or -1.
- * Called on a profile add_syscalls has already checked. */
+/* The highest native syscall number the profile names (any action), or -1
+ * when its architectures do not list the native one (runc makes its stub
+ * only for the architectures a profile lists). Called on a profile
+ * seccomp_compile has already checked. */
 static int profile_max_nr(json_t *obj)
 {
   int max = -1;
+  bool native = false;
+  json_t *a;
   size_t i, k;
+  json_array_foreach (json_object_get(obj, "architectures"), i, a) {
+    uint32_t arch = 0;
+    struct berth_err *e = NULL;
+    if (parse_arch("", "", json_string_value(a) ? json_string_value(a) : "", &arch, &e) == 0)
+      native = native || arch == seccomp_arch_native();
+    berth_err_free(&e);
+  }
+  if (!native)
+    return -1;
   json_t *rule, *nm;
   json_array_foreach (json_object_get(obj, "syscalls"), i, rule) {
     json_array_foreach (json_object_get(rule, "names"), k, nm) {
