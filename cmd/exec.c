@@ -159,4 +159,5 @@ const struct verb verb_exec = {
     "  --preserve-fds N         pass fds 3..3+N-1 to the process\n"
     "  --ignore-paused          exec even into a paused container\n",
     run_exec,
+    .options_first = true,
 };

@@ -350,8 +350,9 @@ static void test_signals(void)
   static const struct {
     const char *in;
     int sig;
-  } cases[] = {{"KILL", SIGKILL},    {"SIGKILL", SIGKILL}, {"9", 9},   {"term", SIGTERM},
-               {"SIGUSR1", SIGUSR1}, {"HUP", SIGHUP},      {"15", 15}, {"WINCH", SIGWINCH}};
+  } cases[] = {{"KILL", SIGKILL}, {"SIGKILL", SIGKILL}, {"9", 9},
+               {"term", SIGTERM}, {"SIGUSR1", SIGUSR1}, {"HUP", SIGHUP},
+               {"15", 15},        {"WINCH", SIGWINCH},  {"0", 0}};
   struct berth_err *err = NULL;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     int sig = 0;
@@ -361,7 +362,7 @@ static void test_signals(void)
   }
   int sig;
   CHECK(runtime_parse_signal("RTMIN+1", &sig, &err) == 0 && sig == SIGRTMIN + 1, "RTMIN+1");
-  static const char *const bad[] = {"", "0", "65", "-1", "SIGFOO", "9x", "SIG"};
+  static const char *const bad[] = {"", "SIG0", "65", "-1", "SIGFOO", "9x", "SIG"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     CHECK(runtime_parse_signal(bad[i], &sig, &err) < 0, "signal '%s' should be invalid", bad[i]);
     berth_err_free(&err);
