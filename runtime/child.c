@@ -199,23 +199,29 @@ struct final_step {
   const sigset_t *mask;
 };
 
-/* The last steps of both recipes (init and exec), in this order: seccomp
+/* The process's privileges, as the config asks, in this order: seccomp
  * (first when without no_new_privs, which then needs CAP_SYS_ADMIN, so the
  * profile must allow what follows, as with runc), user and capabilities,
- * no_new_privs, umask, fds, signals, seccomp (last otherwise: after it
- * only execve has to be allowed), execve. Returns only on failure. */
-static void drop_and_exec(const struct spec *s, const struct final_step *f, const char *exe,
-                          char **env, struct berth_err **err)
+ * no_new_privs. The init does this before it reports ready, so that a bad
+ * user or capability set fails `create`, not the started container. */
+static int privileges_drop(const struct spec *s, const struct final_step *f, struct berth_err **err)
 {
   if (s->seccomp && !s->no_new_privileges &&
       seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
-    return;
+    return -1;
   if (user_and_caps_apply(s, err) < 0)
-    return;
-  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    berth_err_sys(err, "set no_new_privs");
-    return;
-  }
+    return -1;
+  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return berth_err_sys(err, "set no_new_privs");
+  return 0;
+}
+
+/* The last steps of both recipes (init and exec), after privileges_drop:
+ * umask, fds, signals, seccomp (last with no_new_privs: after it only
+ * execve has to be allowed), execve. Returns only on failure. */
+static void program_exec(const struct spec *s, const struct final_step *f, const char *exe,
+                         char **env, struct berth_err **err)
+{
   umask(s->has_umask ? s->umask : 022);
   if (fds_prepare(f->preserve_fds, err) < 0)
     return;
@@ -224,7 +230,7 @@ static void drop_and_exec(const struct spec *s, const struct final_step *f, cons
       seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
     return;
   execve(exe, s->args, env);
-  berth_err_sys(err, "exec %s", exe);
+  exec_error(exe, errno, err);
 }
 
 /* The container's hooks run by the init itself (createContainer,
@@ -285,13 +291,13 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   return 0;
 }
 
-static int setup_after_pivot(struct child_ctx *c, char **exe, struct berth_err **err)
+static int setup_after_pivot(struct child_ctx *c, struct berth_err **err)
 {
   const struct spec *s = c->spec;
   if (paths_mask(s->masked_paths, err) < 0 || paths_readonly(s->readonly_paths, err) < 0 ||
       rootfs_finish(s, err) < 0)
     return -1;
-  if (rlimits_apply(s, err) < 0 || cwd_enter(s, err) < 0 || exec_lookup(s, exe, err) < 0)
+  if (rlimits_apply(s, err) < 0 || cwd_enter(s, err) < 0)
     return -1;
   return 0;
 }
@@ -340,10 +346,15 @@ _Noreturn void child_main(struct child_ctx *c)
     berth_err_sys(&err, "chroot %s", s->rootfs);
     goto fail;
   }
-  if (setup_after_pivot(c, &exe, &err) < 0)
+  if (setup_after_pivot(c, &err) < 0)
     goto fail;
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
+    goto fail;
+  /* Everything that can fail before the program does so here, before
+   * `create` returns: privileges, then the program, as its user sees it. */
+  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask};
+  if (privileges_drop(s, &f, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
     goto fail;
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
@@ -351,12 +362,11 @@ _Noreturn void child_main(struct child_ctx *c)
   if (wait_for_start(c->fifo_fd, &err) < 0)
     goto fail;
   /* fifo_fd stays open (close-on-exec): `start` waits for it to close,
-   * which tells it the program has been executed. */
+   * which tells it the program has been executed. As in runc, the
+   * startContainer hooks run with the process's user and capabilities. */
   if (child_hooks_run(c, HOOK_START_CONTAINER, "created", &err) < 0)
     goto fail;
-
-  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask};
-  drop_and_exec(s, &f, exe, env, &err);
+  program_exec(s, &f, exe, env, &err);
 
 fail:
   /* Whoever waits on the socket (create, or run after start) prints it;
@@ -425,13 +435,15 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
     goto fail;
   close(c->pidfd);
   /* setns(mnt) left root and cwd at the namespace's root: the container's. */
-  if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+  if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0)
     goto fail;
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
   struct final_step f = {c->id, host_pid, listener, c->preserve_fds, &c->orig_mask};
-  drop_and_exec(s, &f, exe, env, &err);
+  if (privileges_drop(s, &f, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+    goto fail;
+  program_exec(s, &f, exe, env, &err);
 
 fail:
   if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "../../runtime/runtime.h"
+#include "../../runtime/linux.h"
 #include "../../runtime/spec.h"
 #include "check.h"
 
@@ -402,12 +403,25 @@ static void test_sysctl(void)
   berth_err_free(&err);
 }
 
+/* Capabilities above the kernel's cap_last_cap are found in any set. */
+static void test_caps_unknown(void)
+{
+  uint64_t sets[CAP_SET_COUNT] = {0};
+  sets[CAP_SET_BOUNDING] = (UINT64_C(1) << 40) | 1;
+  CHECK(caps_first_unknown(sets, 40) == -1, "cap 40 is known when cap_last_cap is 40");
+  CHECK(caps_first_unknown(sets, 39) == 40, "cap 40 is unknown when cap_last_cap is 39");
+  sets[CAP_SET_AMBIENT] = UINT64_C(1) << 63;
+  CHECK(caps_first_unknown(sets, 40) == 63, "cap 63 in ambient is unknown");
+  CHECK(caps_first_unknown(sets, 63) == -1, "every cap is known when cap_last_cap is 63");
+}
+
 int main(void)
 {
   test_spec_valid();
   test_spec_invalid();
   test_ids();
   test_signals();
+  test_caps_unknown();
   test_mount_options();
   test_sysctl();
   cgroup_unit_tests();
