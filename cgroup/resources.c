@@ -365,6 +365,38 @@ static int parse_hugepages(struct ctx *c, json_t *res, struct cgroup_resources *
   return 0;
 }
 
+/* r, w and m in any order, repeats allowed ("mrw", "wr", "rrw"), as runc
+ * reads them; stored as the kernel's canonical subset of "rwm". Absent
+ * means all three. Empty is refused, as by runc, and so is any other
+ * letter: runc drops unknown ones ("rwa" -> "rw") and fails on "a" alone,
+ * but a rule that says less than it seems to is a typo to report. */
+static int parse_device_access(struct ctx *c, json_t *acc, const char *field, char out[4])
+{
+  if (acc == NULL || json_is_null(acc)) {
+    memcpy(out, "rwm", 4);
+    return 0;
+  }
+  static const char letters[] = "rwm";
+  const char *a = json_string_value(acc);
+  if (a == NULL)
+    return bad(c, field, "must be a string");
+  if (a[0] == '\0')
+    return bad(c, field, "must not be empty (r, w and m)");
+  bool has[3] = {false, false, false};
+  for (const char *p = a; *p; p++) {
+    const char *at = strchr(letters, *p);
+    if (at == NULL)
+      return bad(c, field, "must be made of r, w and m, not \"%s\"", a);
+    has[at - letters] = true;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < 3; i++)
+    if (has[i])
+      out[k++] = letters[i];
+  out[k] = '\0';
+  return 0;
+}
+
 static int parse_devices(struct ctx *c, json_t *res, struct cgroup_resources *r)
 {
   json_t *arr;
@@ -397,12 +429,9 @@ static int parse_devices(struct ctx *c, json_t *res, struct cgroup_resources *r)
     snprintf(f2, sizeof(f2), "%s.minor", f);
     if (get_i64(c, e, "minor", f2, -1, 0xfffff, NULL, &d->minor) < 0)
       return -1;
-    json_t *acc = json_object_get(e, "access");
-    const char *a = acc && !json_is_null(acc) ? json_string_value(acc) : "rwm";
     snprintf(f2, sizeof(f2), "%s.access", f);
-    if (a == NULL || strlen(a) > 3 || strspn(a, "rwm") != strlen(a))
-      return bad(c, f2, "must be made of r, w and m");
-    snprintf(d->access, sizeof(d->access), "%s", a[0] ? a : "rwm");
+    if (parse_device_access(c, json_object_get(e, "access"), f2, d->access) < 0)
+      return -1;
   }
   return 0;
 }

@@ -24,6 +24,10 @@ struct verb {
   const char *summary;
   const char *usage; /* shown by `berth VERB --help` */
   int (*fn)(int argc, char **argv);
+  /* Options end at the first operand: what follows the ID is a command
+   * (exec) or arguments for another program (ps), as in runc. Other verbs
+   * take options after their operands too. */
+  bool options_first;
 };
 
 /* Reports err (one line on stderr, and in the --log file), frees it, returns 1. */

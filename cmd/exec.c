@@ -164,4 +164,5 @@ const struct verb verb_exec = {
     "  --cgroup [CTL[,CTL]:]PATH  join this existing sub-cgroup of the container's\n"
     "                           (all hierarchies, or those of CTL; repeatable)\n",
     run_exec,
+    .options_first = true,
 };

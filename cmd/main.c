@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "../seccomp/seccomp.h"
 #include "cmd.h"
 
 struct globals g = {.root = "/run/berth"};
@@ -21,20 +22,17 @@ static const struct verb *const verbs[] = {
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
-static void log_line(const char *level, const char *msg)
+/* One line in the --log-format: a JSON object {"level","msg","time"}, or
+ * logfmt as logrus writes it (time="…" level=… msg="…", quotes and
+ * backslashes escaped). */
+static void log_write(int fd, const char *level, const char *msg)
 {
-  if (g.log_path == NULL)
-    return;
-  int fd = open(g.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return;
   struct timespec ts;
   struct tm tm;
-  char when[64];
+  char when[64], stamp[96];
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-  char stamp[96];
   snprintf(stamp, sizeof(stamp), "%s.%09ldZ", when, ts.tv_nsec);
   if (g.log_json) {
     json_t *o = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", stamp);
@@ -43,18 +41,27 @@ static void log_line(const char *level, const char *msg)
       dprintf(fd, "%s\n", text);
     free(text);
     json_decref(o);
-  } else {
-    /* logfmt, as logrus writes it: quotes and backslashes escaped. */
-    char esc[4200];
-    size_t k = 0;
-    for (const char *p = msg; *p && k < sizeof(esc) - 3; p++) {
-      if (*p == '"' || *p == '\\')
-        esc[k++] = '\\';
-      esc[k++] = *p;
-    }
-    esc[k] = '\0';
-    dprintf(fd, "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level, esc);
+    return;
   }
+  char esc[4200];
+  size_t k = 0;
+  for (const char *p = msg; *p && k < sizeof(esc) - 3; p++) {
+    if (*p == '"' || *p == '\\')
+      esc[k++] = '\\';
+    esc[k++] = *p;
+  }
+  esc[k] = '\0';
+  dprintf(fd, "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level, esc);
+}
+
+static void log_line(const char *level, const char *msg)
+{
+  if (g.log_path == NULL)
+    return;
+  int fd = open(g.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  log_write(fd, level, msg);
   close(fd);
 }
 
@@ -99,6 +106,38 @@ int cmd_usage_error(const struct verb *v, const char *fmt, ...)
   return cmd_fail(&err);
 }
 
+/* One option from getopt: --help, a bad option, or the verb's own. */
+static int cmd_on_opt(const struct verb *v, char **argv, int opt,
+                      int (*on_opt)(int opt, const char *arg))
+{
+  if (opt == 'h') {
+    printf("%s", v->usage);
+    return 0;
+  }
+  if (opt == '?')
+    return cmd_usage_error(v, "unknown option '%s'", argv[optind - 1]);
+  if (opt == ':')
+    return cmd_usage_error(v, "option '%s' needs a value", argv[optind - 1]);
+  return on_opt(opt, optarg);
+}
+
+/* Puts the operands collected while parsing (pos, in order) right after the
+ * options and points optind at the first of them, so that callers find
+ * argv[optind..argc) as if every option had come first. */
+static void operands_gather(int argc, char **argv, char **pos, int n_pos, int rest)
+{
+  int n_rest = argc - rest;
+  char **tail = argv + argc - n_pos - n_rest;
+  memmove(tail + n_pos, argv + rest, (size_t)n_rest * sizeof(char *));
+  memcpy(tail, pos, (size_t)n_pos * sizeof(char *));
+  optind = argc - n_pos - n_rest;
+}
+
+/* Options may follow operands, as runc (urfave/cli) takes them: `kill ID
+ * KILL --all`, `update ID --memory 1g`. Not for verbs with options_first
+ * (exec, ps), whose words after the ID belong to a command. "--" ends the
+ * options. Done by hand: glibc's own permutation depends on
+ * POSIXLY_CORRECT and is fixed at its first call (main's, "+"). */
 int cmd_getopt(const struct verb *v, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int (*on_opt)(int opt, const char *arg))
 {
@@ -110,23 +149,27 @@ int cmd_getopt(const struct verb *v, int argc, char **argv, const char *shortopt
     all[n] = longopts[n];
   all[n++] = (struct option){"help", no_argument, NULL, 'h'};
   all[n] = (struct option){0};
+  char **pos = calloc((size_t)argc + 1, sizeof(char *));
+  if (pos == NULL)
+    abort();
+  int n_pos = 0, r = -1;
   optind = 1;
   opterr = 0;
-  int opt;
-  while ((opt = getopt_long(argc, argv, optstring, all, NULL)) != -1) {
-    if (opt == 'h') {
-      printf("%s", v->usage);
-      return 0;
+  while (r < 0) {
+    int before = optind;
+    int opt = getopt_long(argc, argv, optstring, all, NULL);
+    if (opt == -1) {
+      bool dashdash = optind == before + 1 && strcmp(argv[before], "--") == 0;
+      if (dashdash || optind >= argc || v->options_first)
+        break;
+      pos[n_pos++] = argv[optind++];
+    } else {
+      r = cmd_on_opt(v, argv, opt, on_opt);
     }
-    if (opt == '?')
-      return cmd_usage_error(v, "unknown option '%s'", argv[optind - 1]);
-    if (opt == ':')
-      return cmd_usage_error(v, "option '%s' needs a value", argv[optind - 1]);
-    int r = on_opt(opt, optarg);
-    if (r >= 0)
-      return r;
   }
-  return -1;
+  operands_gather(argc, argv, pos, n_pos, optind);
+  free(pos);
+  return r;
 }
 
 int cmd_want_args(const struct verb *v, int argc, char **argv, int n_min, int n_max)
@@ -150,7 +193,8 @@ int cmd_parse_uint(const struct verb *v, const char *flag, const char *s, unsign
   return -1;
 }
 
-/* --debug: the invocation and its outcome, in the log (stderr without --log). */
+/* --debug: the invocation and its outcome, in the log, or without --log on
+ * stderr, in the log format (as runc: level=debug lines). */
 static void debug_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void debug_line(const char *fmt, ...)
@@ -165,7 +209,7 @@ static void debug_line(const char *fmt, ...)
   if (g.log_path)
     log_line("debug", msg);
   else
-    fprintf(stderr, "berth: debug: %s\n", msg);
+    log_write(2, "debug", msg);
 }
 
 static int verb_run_logged(const struct verb *v, int argc, char **argv)
@@ -198,6 +242,16 @@ static void usage(FILE *f)
              "  -v, --version       print the version\n"
              "  -h, --help          this help\n\n"
              "Run 'berth COMMAND --help' for the options of a command.\n");
+}
+
+/* runc's shape: clients and scripts read the first line (and tell runtimes
+ * apart by its first word), "spec:" and "libseccomp:". */
+static void version_print(void)
+{
+  char seccomp[32];
+  seccomp_library_version(seccomp, sizeof(seccomp));
+  printf("berth version %s\nspec: %s\nlibseccomp: %s\n", BERTH_VERSION, BERTH_SPEC_VERSION,
+         seccomp);
 }
 
 /* runc's default for ordinary users: $XDG_RUNTIME_DIR/berth. */
@@ -262,7 +316,7 @@ int main(int argc, char **argv)
     case OPT_CRIU:
       break; /* checkpointing is not offered; the path alone changes nothing */
     case 'v':
-      printf("berth version %s\nspec: %s\n", BERTH_VERSION, BERTH_SPEC_VERSION);
+      version_print();
       return 0;
     case 'h':
       usage(stdout);

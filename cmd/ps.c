@@ -119,4 +119,5 @@ const struct verb verb_ps = {
     "Table: the host's 'ps' (default -ef) limited to the container's processes.\n"
     "JSON: the host pids of the container's processes.\n",
     run_ps,
+    .options_first = true,
 };

@@ -1,4 +1,5 @@
-/* User, groups and capabilities: the last privileged step before execve.
+/* User, groups and capabilities: the last privileged step of the init
+ * before it reports ready (and of an exec'd process before execve).
  * Child, inside the container after pivot_root, still uid 0 with all caps. */
 #include <errno.h>
 #include <grp.h>
@@ -75,11 +76,36 @@ static int user_switch(const struct spec *s, struct berth_err **err)
   return 0;
 }
 
+int caps_first_unknown(const uint64_t sets[CAP_SET_COUNT], int last)
+{
+  uint64_t known = last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+  for (int set = 0; set < CAP_SET_COUNT; set++)
+    if (sets[set] & ~known)
+      return __builtin_ctzll(sets[set] & ~known);
+  return -1;
+}
+
+/* A capability libcap can name but this kernel lacks would otherwise be
+ * left out silently (runc warns and drops it): refuse it instead. */
+static int caps_check_known(const struct spec *s, int last, struct berth_err **err)
+{
+  int c = caps_first_unknown(s->caps, last);
+  if (c < 0)
+    return 0;
+  char *name = cap_to_name(c);
+  berth_err_set(err, 0, "process.capabilities: %s is not known to this kernel (cap_last_cap is %d)",
+                name ? name : "?", last);
+  cap_free(name);
+  return -1;
+}
+
 /* keep_admin: CAP_SYS_ADMIN stays effective (and permitted) for loading
  * the seccomp filter afterwards without no_new_privs; execve drops it. */
 int user_and_caps_apply(const struct spec *s, bool keep_admin, struct berth_err **err)
 {
   int last = (int)cap_max_bits() - 1;
+  if (s->has_caps && caps_check_known(s, last, err) < 0)
+    return -1;
   if (s->has_caps && caps_drop_bounding(s->caps[CAP_SET_BOUNDING], last, err) < 0)
     return -1;
   bool set_caps = s->has_caps || keep_admin;

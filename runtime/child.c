@@ -241,25 +241,34 @@ struct final_step {
 static int child_hooks_run(struct child_ctx *c, enum hook_kind k, const char *status,
                            struct berth_err **err);
 
-/* The last steps of both recipes (init and exec). The seccomp filter comes
- * last, so nothing berth needs can be refused by the profile: after it only
- * the listener hand-off (notify) and execve. Without no_new_privs, loading
- * it needs CAP_SYS_ADMIN, which the user switch then keeps in the effective
- * set; execve recomputes the sets from bounding, inheritable and ambient,
- * where it is not unless the config asks. Returns only on failure. */
-static void drop_and_exec(const struct spec *s, const struct final_step *f, const char *exe,
-                          char **env, struct berth_err **err)
+/* The process's user, capabilities and no_new_privs, as the config asks.
+ * The init does this before it reports ready, so that a bad user or
+ * capability set fails `create`, not the started container. Without
+ * no_new_privs the seccomp filter (loaded in program_exec) needs
+ * CAP_SYS_ADMIN, which the user switch then keeps in the effective set;
+ * execve recomputes the sets from bounding, inheritable and ambient, where
+ * it is not unless the config asks. */
+static int privileges_drop(const struct spec *s, struct berth_err **err)
+{
+  if (user_and_caps_apply(s, s->seccomp && !s->no_new_privileges, err) < 0)
+    return -1;
+  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return berth_err_sys(err, "set no_new_privs");
+  return 0;
+}
+
+/* The last steps of both recipes (init and exec), after privileges_drop:
+ * personality, fds, umask, signals, then the seccomp filter, last, so
+ * nothing berth needs can be refused by the profile: after it only the
+ * listener hand-off (notify), the init's startContainer hooks and execve.
+ * Returns only on failure. */
+static void program_exec(const struct spec *s, const struct final_step *f, const char *exe,
+                         char **env, struct berth_err **err)
 {
   if (personality_apply(s, err) < 0 || fds_prepare(f->preserve_fds, err) < 0)
     return;
   umask(s->has_umask ? s->umask : 022);
   signals_reset(f->mask);
-  if (user_and_caps_apply(s, s->seccomp && !s->no_new_privileges, err) < 0)
-    return;
-  if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    berth_err_sys(err, "set no_new_privs");
-    return;
-  }
   if (s->seccomp && seccomp_load(s, f->listener, f->id, f->host_pid, err) < 0)
     return;
   /* startContainer: inside, as the process will run (user, capabilities,
@@ -267,7 +276,7 @@ static void drop_and_exec(const struct spec *s, const struct final_step *f, cons
   if (f->init && child_hooks_run(f->init, HOOK_START_CONTAINER, "created", err) < 0)
     return;
   execve(exe, s->args, env);
-  berth_err_sys(err, "exec %s", exe);
+  exec_error(exe, errno, err);
 }
 
 /* The container's hooks run by the init itself (createContainer,
@@ -332,13 +341,13 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   return 0;
 }
 
-static int setup_after_pivot(struct child_ctx *c, char **exe, struct berth_err **err)
+static int setup_after_pivot(struct child_ctx *c, struct berth_err **err)
 {
   const struct spec *s = c->spec;
   if (paths_mask(s->masked_paths, err) < 0 || paths_readonly(s->readonly_paths, err) < 0 ||
       rootfs_finish(s, err) < 0)
     return -1;
-  if (rlimits_apply(s, err) < 0 || cwd_enter(s, err) < 0 || exec_lookup(s, exe, err) < 0)
+  if (rlimits_apply(s, err) < 0 || cwd_enter(s, err) < 0)
     return -1;
   return 0;
 }
@@ -390,7 +399,7 @@ _Noreturn void child_main(struct child_ctx *c)
     berth_err_sys(&err, "chroot %s", s->rootfs);
     goto fail;
   }
-  if (setup_after_pivot(c, &exe, &err) < 0)
+  if (setup_after_pivot(c, &err) < 0)
     goto fail;
   /* Only now, with nothing of the host's reachable, may a process of ours
    * appear in a pid namespace shared with others. */
@@ -400,6 +409,11 @@ _Noreturn void child_main(struct child_ctx *c)
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
+  /* Everything that can fail before the program does so here, before
+   * `create` returns: privileges, then the program, as its user sees it. */
+  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask, c};
+  if (privileges_drop(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+    goto fail;
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)
     _exit(1);
@@ -407,8 +421,7 @@ _Noreturn void child_main(struct child_ctx *c)
     goto fail;
   /* fifo_fd stays open (close-on-exec): `start` waits for it to close,
    * which tells it the program has been executed. */
-  struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask, c};
-  drop_and_exec(s, &f, exe, env, &err);
+  program_exec(s, &f, exe, env, &err);
 
 fail:
   /* Whoever waits on the socket (create, or run after start) prints it;
@@ -546,13 +559,15 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
 
   if (sync_recv_val(c->sync_fd, NULL, &host_pid, &err) != SYNC_GO)
     _exit(1);
-  if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+  if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0)
     goto fail;
   char **env = exec_env(s);
   if (terminal_setup(s, c->sync_fd, &err) < 0)
     goto fail;
   struct final_step f = {c->id, (pid_t)host_pid, c->listener, c->preserve_fds, &c->orig_mask, NULL};
-  drop_and_exec(s, &f, exe, env, &err);
+  if (privileges_drop(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+    goto fail;
+  program_exec(s, &f, exe, env, &err);
 
 fail:
   if (sync_send(c->sync_fd, SYNC_ERROR, err) < 0 && err)

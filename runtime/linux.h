@@ -112,10 +112,12 @@ int paths_mask(char **paths, struct berth_err **err);
 int paths_readonly(char **paths, struct berth_err **err);
 int rootfs_finish(const struct spec *s, struct berth_err **err);
 
-/* caps.c (child, last step before execve) */
+/* caps.c (child, before reporting ready; exec: before execve) */
 /* keep_admin: CAP_SYS_ADMIN stays effective until execve (a seccomp
  * filter loaded after, without no_new_privs). */
 int user_and_caps_apply(const struct spec *s, bool keep_admin, struct berth_err **err);
+/* The lowest capability in sets above last (cap_last_cap), or -1. */
+int caps_first_unknown(const uint64_t sets[CAP_SET_COUNT], int last);
 
 /* process.c (child) */
 int rlimits_apply(const struct spec *s, struct berth_err **err);
@@ -123,7 +125,10 @@ int personality_apply(const struct spec *s, struct berth_err **err);
 int oom_score_adj_apply(const struct spec *s, pid_t pid, struct berth_err **err); /* parent */
 int sysctl_apply(const struct spec *s, struct berth_err **err);
 int sysctl_check_unshared(const struct spec *s, struct berth_err **err); /* parent */
+/* As the process's user, just before reporting ready: finds args[0]. */
 int exec_lookup(const struct spec *s, char **path, struct berth_err **err);
+/* The error for a failed execve of exe: "exec EXE: permission denied". */
+int exec_error(const char *exe, int errnum, struct berth_err **err);
 char **exec_env(const struct spec *s);
 
 /* sync.c: parent <-> child messages over a SOCK_SEQPACKET socketpair */

@@ -1,5 +1,6 @@
 /* Process attributes applied in the child: rlimits, oom_score_adj, sysctls,
  * and finding the program to exec inside the container. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,26 +120,62 @@ static const char *env_get(char **env, const char *key)
   return NULL;
 }
 
-static bool is_executable(const char *path)
+/* strerror as Go words it (lower case): clients match these messages.
+ * Docker maps a start failure to 126 on "permission denied" and to 127 on
+ * "executable file not found" or "no such file or directory". */
+static void errno_text(int errnum, char *buf, size_t len)
 {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+  snprintf(buf, len, "%s", strerrordesc_np(errnum) ? strerrordesc_np(errnum) : "unknown error");
+  buf[0] = (char)tolower((unsigned char)buf[0]);
 }
 
-/* Runs after pivot_root: looks the program up in the container's own PATH
- * (from process.env, not berth's environment), like runc. */
-int exec_lookup(const struct spec *s, char **out, struct berth_err **err)
+int exec_error(const char *exe, int errnum, struct berth_err **err)
 {
-  const char *arg0 = s->args[0];
-  if (strchr(arg0, '/')) {
-    if (!is_executable(arg0)) {
-      if (access(arg0, F_OK) < 0)
-        return berth_err_sys(err, "exec: \"%s\"", arg0);
-      return berth_err_set(err, EACCES, "exec: \"%s\"", arg0);
-    }
+  char why[128];
+  errno_text(errnum, why, sizeof(why));
+  berth_err_set(err, 0, "exec %s: %s", exe, why);
+  (*err)->errnum = errnum;
+  return -1;
+}
+
+/* As the process's own user (the caller has switched to it): what execve
+ * will check, short of the file's format. 0, or an errno. */
+static int executable_check(const char *path)
+{
+  struct stat st;
+  if (stat(path, &st) < 0)
+    return errno;
+  if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+    return EACCES;
+  return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0 ? errno : 0;
+}
+
+/* A path with a slash, checked as given. */
+static int exec_check_path(const char *arg0, char **out, struct berth_err **err)
+{
+  char why[128];
+  int e = executable_check(arg0);
+  if (e == 0) {
     *out = xstrdup(arg0);
     return 0;
   }
+  errno_text(e, why, sizeof(why));
+  if (e == EACCES || e == EPERM)
+    berth_err_set(err, 0, "exec: \"%s\": %s", arg0, why);
+  else
+    berth_err_set(err, 0, "exec: \"%s\": stat %s: %s", arg0, arg0, why);
+  (*err)->errnum = e;
+  return -1;
+}
+
+/* Runs after pivot_root, as the process's user: looks the program up in the
+ * container's own PATH (from process.env, not berth's environment), like
+ * runc, with runc's messages. */
+int exec_lookup(const struct spec *s, char **out, struct berth_err **err)
+{
+  const char *arg0 = s->args[0];
+  if (strchr(arg0, '/'))
+    return exec_check_path(arg0, out, err);
   const char *path = env_get(s->env, "PATH");
   if (path == NULL)
     path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -146,12 +183,14 @@ int exec_lookup(const struct spec *s, char **out, struct berth_err **err)
   char *save = NULL;
   for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
     cleanup_free char *cand = xasprintf("%s/%s", dir[0] ? dir : ".", arg0);
-    if (is_executable(cand)) {
+    if (executable_check(cand) == 0) {
       *out = steal_ptr(&cand);
       return 0;
     }
   }
-  return berth_err_set(err, 0, "exec: \"%s\": executable file not found in $PATH", arg0);
+  berth_err_set(err, 0, "exec: \"%s\": executable file not found in $PATH", arg0);
+  (*err)->errnum = ENOENT;
+  return -1;
 }
 
 /* HOME from the container's /etc/passwd when process.env does not set it. */

@@ -88,8 +88,9 @@ int runtime_validate_id(const char *id, struct berth_err **err)
 int runtime_parse_signal(const char *s, int *sig, struct berth_err **err)
 {
   if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s)) {
+    /* 0 checks that the process exists, as kill(1) and runc take it. */
     long v = strtol(s, NULL, 10);
-    if (v < 1 || v > SIGRTMAX)
+    if (v < 0 || v > SIGRTMAX)
       return berth_err_set(err, 0, "invalid signal \"%s\"", s);
     *sig = (int)v;
     return 0;
@@ -443,6 +444,12 @@ int runtime_state(const char *root, const char *id, struct runtime_info *info,
   return 0;
 }
 
+static int info_cmp_id(const void *a, const void *b)
+{
+  return strcmp(((const struct runtime_info *)a)->id, ((const struct runtime_info *)b)->id);
+}
+
+/* Sorted by ID (byte order), as runc lists them, not in directory order. */
 int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct berth_err **err)
 {
   *list = NULL;
@@ -479,6 +486,8 @@ int runtime_list(const char *root, struct runtime_info **list, size_t *n, struct
     info_fill(&(*list)[(*n)++], &st, status);
     state_clear(&st);
   }
+  if (*n > 1)
+    qsort(*list, *n, sizeof(**list), info_cmp_id);
   return 0;
 }
 

@@ -45,7 +45,7 @@ int runtime_self_protect(char **argv, char **envp, struct berth_err **err);
 void runtime_set_warn(void (*fn)(const char *msg));
 
 int runtime_validate_id(const char *id, struct berth_err **err);
-/* "KILL", "SIGKILL", "9" -> 9 */
+/* "KILL", "SIGKILL", "9" -> 9; "0" -> 0 (only checks the process exists) */
 int runtime_parse_signal(const char *s, int *sig, struct berth_err **err);
 
 int runtime_create(const char *root, const char *id, const struct runtime_create_opts *o,

@@ -499,3 +499,12 @@ void seccomp_filter_free(struct seccomp_filter *f)
   free(f->listener_metadata);
   free(f);
 }
+
+void seccomp_library_version(char *buf, size_t len)
+{
+  const struct scmp_version *v = seccomp_version();
+  if (v == NULL)
+    snprintf(buf, len, "unknown");
+  else
+    snprintf(buf, len, "%u.%u.%u", v->major, v->minor, v->micro);
+}

@@ -44,6 +44,9 @@ int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f
 
 void seccomp_filter_free(struct seccomp_filter *f);
 
+/* The version of the libseccomp berth runs with, "2.5.4" (`berth --version`). */
+void seccomp_library_version(char *buf, size_t len);
+
 /* The profile `berth spec` writes (a linux.seccomp object). */
 json_t *seccomp_default_profile(void);
 

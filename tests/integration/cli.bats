@@ -121,3 +121,120 @@ load helpers
 	jq -e -s 'all(has("level") and has("msg") and has("time"))' "$log"
 	jq -e -s 'any(.level == "error" and (.msg | contains("does not exist")))' "$log"
 }
+
+# --- options after operands, as runc takes them ---------------------------------
+# runc (urfave/cli) moves options found after the container ID in front of
+# it, for every verb except exec and ps, whose words after the ID are a
+# command or ps(1) arguments. Container IDs start with cli-.
+
+@test "--version: the runtime's name and version first, then spec: and libseccomp: lines" {
+	run_berth --version
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^[a-z]+\ version\ [0-9]+\.[0-9]+ ]]
+	printf '%s\n' "${lines[@]}" | grep -Eq '^spec: [0-9]+\.[0-9]+\.[0-9]+'
+	printf '%s\n' "${lines[@]}" | grep -Eq '^libseccomp: [0-9]+\.[0-9]+\.[0-9]+$'
+	if is_berth; then
+		[[ "${lines[0]}" == "berth version "* ]]
+		[ "${lines[1]}" = "spec: 1.2.0" ]
+	fi
+}
+
+@test "kill, update, delete and state take their options after the container ID" {
+	local id=cli-$BATS_TEST_NUMBER-$$
+	set_args sleep 100
+	run_berth run --detach "$id"
+	[ "$status" -eq 0 ]
+	if cgroup_has pids; then
+		run_berth update "$id" --pids-limit 123
+		[ "$status" -eq 0 ]
+		[ "$(cat "$(container_cgroup_dir pids "$id")/pids.max")" = 123 ]
+		run_berth update "$id" --pids-limit=124
+		[ "$status" -eq 0 ]
+		[ "$(cat "$(container_cgroup_dir pids "$id")/pids.max")" = 124 ]
+	fi
+	run_berth state "$id" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *state* ]]
+	[ "$(container_status "$id")" = running ]
+	# Still an error: an unknown option, wherever it is.
+	run_berth state "$id" --no-such-option
+	[ "$status" -eq 1 ]
+	# After "--" nothing is an option.
+	run_berth state -- "$id"
+	[ "$status" -eq 0 ]
+	run_berth kill "$id" KILL --all
+	[ "$status" -eq 0 ]
+	wait_for_status "$id" stopped
+	run_berth delete "$id" --force
+	[ "$status" -eq 0 ]
+	[ -z "$(root_entries)" ]
+}
+
+@test "exec: words after the container ID are the command, options included" {
+	local id=cli-$BATS_TEST_NUMBER-$$
+	set_args sleep 100
+	run_berth run --detach "$id"
+	[ "$status" -eq 0 ]
+	run_berth exec "$id" echo --env X=1 -t
+	[ "$status" -eq 0 ]
+	[ "$output" = "--env X=1 -t" ]
+	run_berth exec --env X=1 "$id" sh -c 'echo "x=$X"'
+	[ "$status" -eq 0 ]
+	[ "$output" = "x=1" ]
+	# "--env" is taken for the program's name, which does not exist.
+	run_berth exec "$id" --env X=1 env
+	[ "$status" -eq 255 ]
+	[[ "$output" == *'--env'*'executable file not found in $PATH'* ]]
+	run_berth exec -- "$id" echo hi
+	[ "$status" -eq 0 ]
+	[ "$output" = hi ]
+}
+
+@test "ps: words after the container ID are ps(1)'s" {
+	local id=cli-$BATS_TEST_NUMBER-$$
+	set_args sleep 100
+	run_berth run --detach "$id"
+	[ "$status" -eq 0 ]
+	run_berth ps "$id" -o pid
+	[ "$status" -eq 0 ]
+	[ "${lines[0]// /}" = PID ]
+	[ "${lines[1]// /}" = "$(container_pid "$id")" ]
+}
+
+@test "kill with signal 0 checks the container without signalling it" {
+	local id=cli-$BATS_TEST_NUMBER-$$
+	set_args sleep 100
+	run_berth run --detach "$id"
+	[ "$status" -eq 0 ]
+	run_berth kill --all "$id" 0
+	[ "$status" -eq 0 ]
+	run_berth kill "$id" 0
+	[ "$status" -eq 0 ]
+	sleep 0.1
+	[ "$(container_status "$id")" = running ]
+	run_berth kill "$id" KILL
+	[ "$status" -eq 0 ]
+	wait_for_status "$id" stopped
+	run_berth kill "$id" 0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not running"* ]]
+}
+
+@test "list: containers sorted by ID in every format" {
+	local base=cli-$BATS_TEST_NUMBER-$$ s want
+	set_args sleep 100
+	for s in m c x a q b; do
+		run_berth create "$base-$s"
+		[ "$status" -eq 0 ]
+	done
+	want=$(for s in a b c m q x; do echo "$base-$s"; done)
+	run_berth list -q
+	[ "$status" -eq 0 ]
+	[ "$output" = "$want" ]
+	run_berth list
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]:1}" | awk '{print $1}')" = "$want" ]
+	run_berth list --format json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.[].id' <<<"$output")" = "$want" ]
+}

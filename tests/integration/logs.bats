@@ -197,8 +197,8 @@ assert_stderr_has_msg() {
 	requires_berth "runc 1.1 --debug prints nothing for these verbs"
 	logged --debug list
 	[ "$status" -eq 0 ]
-	grep -q '^berth: debug: list' "$ERR"
-	grep -q '^berth: debug: list: exit status 0$' "$ERR"
+	grep -q '^time="[^"]*" level=debug msg="list ' "$ERR"
+	grep -q '^time="[^"]*" level=debug msg="list: exit status 0"$' "$ERR"
 
 	logged --debug --log "$LOG" --log-format json state lg-nosuch
 	[ "$status" -eq 1 ]
@@ -214,4 +214,18 @@ assert_stderr_has_msg() {
 	rm -f "$LOG"
 	logged --log "$LOG" --log-format json state lg-nosuch
 	refute jq -e -s 'any(.level == "debug")' "$LOG"
+}
+
+@test "--debug: level=debug lines on stderr in the log format, text or JSON, as runc writes them" {
+	set_args true
+	logged --debug run "$ID"
+	[ "$status" -eq 0 ]
+	grep -Eq '^time="[^"]+" level=debug msg=".+"' "$ERR"
+	# Every debug line is in that format (no private prefix).
+	refute grep -v '^time="[^"]*" level=' "$ERR"
+
+	logged --debug --log-format json run "$ID-j"
+	[ "$status" -eq 0 ]
+	assert_json_lines "$ERR"
+	jq -e -s 'any(.level == "debug")' "$ERR"
 }

@@ -166,6 +166,47 @@ static void test_device_lines(void)
   device_line_is((struct cgroup_device_rule){true, 'c', 136, -1, "rw"}, "c 136:* rw", __LINE__);
 }
 
+/* The access of one linux.resources.devices rule, as parsed: want is the
+ * stored (canonical) access, or NULL when the rule must be refused. */
+static void device_access_is(const char *json_access, const char *want, int line)
+{
+  char text[256];
+  snprintf(text, sizeof(text), "{\"devices\":[{\"allow\":true,\"type\":\"c\",\"access\":%s}]}",
+           json_access);
+  json_t *obj = json_loads(text, 0, NULL);
+  struct cgroup_resources r;
+  struct berth_err *err = NULL;
+  int ret = cgroup_resources_parse(obj, "linux.resources", &r, &err);
+  if (want == NULL)
+    CHECK(ret < 0 && err && strstr(err->msg, "linux.resources.devices[0].access: must"),
+          "line %d: access %s accepted", line, json_access);
+  else
+    CHECK(ret == 0 && r.n_devices == 1 && strcmp(r.devices[0].access, want) == 0,
+          "line %d: access %s -> '%s', want '%s' (%s)", line, json_access,
+          ret == 0 ? r.devices[0].access : "", want, err ? err->msg : "");
+  if (ret == 0)
+    cgroup_resources_free(&r);
+  berth_err_free(&err);
+  json_decref(obj);
+}
+
+/* Any order and repeats of r, w, m (as runc); nothing else, not empty. */
+static void test_device_access(void)
+{
+  device_access_is("\"rwm\"", "rwm", __LINE__);
+  device_access_is("\"mrw\"", "rwm", __LINE__);
+  device_access_is("\"wr\"", "rw", __LINE__);
+  device_access_is("\"rrw\"", "rw", __LINE__);
+  device_access_is("\"rwmrwm\"", "rwm", __LINE__);
+  device_access_is("\"m\"", "m", __LINE__);
+  device_access_is("null", "rwm", __LINE__);
+  device_access_is("\"rwa\"", NULL, __LINE__);
+  device_access_is("\"a\"", NULL, __LINE__);
+  device_access_is("\"\"", NULL, __LINE__);
+  device_access_is("\"rwx\"", NULL, __LINE__);
+  device_access_is("7", NULL, __LINE__);
+}
+
 /* ---- an interpreter for the device programs ---- */
 
 #define ACC_M BPF_DEVCG_ACC_MKNOD
@@ -1042,6 +1083,7 @@ void cgroup_unit_tests(void)
   test_cpu_max();
   test_io_max();
   test_device_lines();
+  test_device_access();
   test_default_devices();
   test_devices_bpf_rejects();
   test_devices_bpf_programs();

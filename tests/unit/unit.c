@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "../../runtime/runtime.h"
+#include "../../runtime/linux.h"
 #include "../../runtime/spec.h"
 #include "check.h"
 
@@ -351,8 +352,9 @@ static void test_signals(void)
   static const struct {
     const char *in;
     int sig;
-  } cases[] = {{"KILL", SIGKILL},    {"SIGKILL", SIGKILL}, {"9", 9},   {"term", SIGTERM},
-               {"SIGUSR1", SIGUSR1}, {"HUP", SIGHUP},      {"15", 15}, {"WINCH", SIGWINCH}};
+  } cases[] = {{"KILL", SIGKILL}, {"SIGKILL", SIGKILL}, {"9", 9},
+               {"term", SIGTERM}, {"SIGUSR1", SIGUSR1}, {"HUP", SIGHUP},
+               {"15", 15},        {"WINCH", SIGWINCH},  {"0", 0}};
   struct berth_err *err = NULL;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     int sig = 0;
@@ -362,7 +364,7 @@ static void test_signals(void)
   }
   int sig;
   CHECK(runtime_parse_signal("RTMIN+1", &sig, &err) == 0 && sig == SIGRTMIN + 1, "RTMIN+1");
-  static const char *const bad[] = {"", "0", "65", "-1", "SIGFOO", "9x", "SIG"};
+  static const char *const bad[] = {"", "SIG0", "65", "-1", "SIGFOO", "9x", "SIG"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     CHECK(runtime_parse_signal(bad[i], &sig, &err) < 0, "signal '%s' should be invalid", bad[i]);
     berth_err_free(&err);
@@ -428,6 +430,18 @@ static void test_path_clean(void)
   }
 }
 
+/* Capabilities above the kernel's cap_last_cap are found in any set. */
+static void test_caps_unknown(void)
+{
+  uint64_t sets[CAP_SET_COUNT] = {0};
+  sets[CAP_SET_BOUNDING] = (UINT64_C(1) << 40) | 1;
+  CHECK(caps_first_unknown(sets, 40) == -1, "cap 40 is known when cap_last_cap is 40");
+  CHECK(caps_first_unknown(sets, 39) == 40, "cap 40 is unknown when cap_last_cap is 39");
+  sets[CAP_SET_AMBIENT] = UINT64_C(1) << 63;
+  CHECK(caps_first_unknown(sets, 40) == 63, "cap 63 in ambient is unknown");
+  CHECK(caps_first_unknown(sets, 63) == -1, "every cap is known when cap_last_cap is 63");
+}
+
 int main(void)
 {
   test_path_clean();
@@ -435,6 +449,7 @@ int main(void)
   test_spec_invalid();
   test_ids();
   test_signals();
+  test_caps_unknown();
   test_mount_options();
   test_sysctl();
   cgroup_unit_tests();
