@@ -811,18 +811,18 @@ static int exec_process_from_file(const char *path, bool tty, json_t **out, stru
   return 0;
 }
 
+/* proc: the --process object, already read (NULL: built from the flags). */
 static int exec_spec(int dirfd, const struct state *st, const struct runtime_exec_opts *o,
-                     struct spec **spec, struct berth_err **err)
+                     json_t *proc, struct spec **spec, struct berth_err **err)
 {
   cleanup_free char *text = NULL;
   if (read_file_trusted_at(dirfd, CONFIG_FILE, 4u << 20, &text, err) < 0)
     return berth_err_wrap(err, "container \"%s\": saved config", st->id);
-  json_t *proc = NULL;
-  int ret;
+  int ret = 0;
   cleanup_free char *label = NULL;
-  if (o->process_file) {
+  if (proc) {
     label = xasprintf("--process %s", o->process_file);
-    ret = exec_process_from_file(o->process_file, o->tty, &proc, err);
+    json_incref(proc);
   } else {
     json_error_t jerr;
     json_t *config = json_loads(text, 0, &jerr);
@@ -843,6 +843,14 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     return -2;
   if (o->process_file == NULL && (o->args == NULL || o->args[0] == NULL))
     return berth_err_set(err, 0, "exec: no command given (ARGS or --process)"), -2;
+  /* Inputs first, while SIGTERM and SIGINT still work and no lock is held:
+   * a --process FIFO nobody writes to must not make an exec that only
+   * SIGKILL ends. */
+  json_t *proc = NULL;
+  if (o->process_file && exec_process_from_file(o->process_file, o->tty, &proc, err) < 0) {
+    json_decref(proc);
+    return -2;
+  }
   sigset_t set, orig;
   forward_set(&set);
   sigprocmask(SIG_BLOCK, &set, &orig);
@@ -861,7 +869,7 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     berth_err_set(err, 0, "cannot exec in a paused container");
   else if (ops->exec == NULL)
     berth_err_set(err, ENOTSUP, "backend %s cannot exec", ops->name);
-  else if (exec_spec(dirfd, &st, o, &spec, err) < 0)
+  else if (exec_spec(dirfd, &st, o, proc, &spec, err) < 0)
     ret = o->process_file ? -2 : -1;
   else if (terminal_check(spec, o->console_socket, !o->detach, err) == 0) {
     struct backend_exec_opts bo = {.preserve_fds = o->preserve_fds,
@@ -893,6 +901,7 @@ out:
   if (c.pidfd >= 0)
     close(c.pidfd);
   spec_free(spec);
+  json_decref(proc);
   sigprocmask(SIG_SETMASK, &orig, NULL);
   return ret;
 }

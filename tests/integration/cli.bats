@@ -238,3 +238,26 @@ load helpers
 	[ "$status" -eq 0 ]
 	[ "$(jq -r '.[].id' <<<"$output")" = "$want" ]
 }
+
+@test "exec --process FIFO with no writer ends on SIGTERM and leaves nothing running" {
+	local id=cli-$BATS_TEST_NUMBER-$$ fifo=$BATS_TEST_TMPDIR/process.fifo
+	set_args sleep 100
+	run_berth run --detach "$id"
+	[ "$status" -eq 0 ]
+	mkfifo "$fifo"
+	timeout -s TERM 1 "$BERTH" --root "$ROOT" exec --process "$fifo" "$id" \
+		>"$BATS_TEST_TMPDIR/exec.out" 2>&1 </dev/null &
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
+	if ! wait_bg 6; then
+		# Release the blocked reader so that it does not outlive the test.
+		: >"$fifo"
+		fail "exec --process on a FIFO did not end on SIGTERM"
+	fi
+	# timeout(1) exits 124 when its command ended on the signal it sent.
+	[ "$status" -eq 124 ]
+	# Nothing was started in the container.
+	run_berth ps --format json "$id"
+	[ "$status" -eq 0 ]
+	jq -e 'length == 1' <<<"$output"
+}
