@@ -369,3 +369,17 @@ remove_ct() {
 	for m in $(ct_mounts all); do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$CT"
 }
+
+# only_mounted_hierarchies: /proc/PID/cgroup lines (stdin) less those of v1
+# hierarchies no mount on this host shows. A v1 hierarchy mounted once (in
+# a private mount namespace, say) lives on unmounted while processes sit in
+# its root; no runtime can place a container in it, runc included.
+only_mounted_hierarchies() {
+	local opts n ctl path
+	opts=$(awk '$0 ~ / - cgroup / { split($0, a, " - "); split(a[2], f, " "); print "," f[3] "," }' /proc/self/mountinfo)
+	while IFS=: read -r n ctl path; do
+		if [ -z "$ctl" ] || grep -q ",${ctl%%,*}," <<<"$opts"; then
+			echo "$n:$ctl:$path"
+		fi
+	done
+}

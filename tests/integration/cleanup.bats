@@ -39,6 +39,7 @@ check_no_leaks() {
 	[ "$(fd_count "$OBS_PID")" -eq "$OBS_FDS" ] || fail "observer fds: $OBS_FDS before, $(fd_count "$OBS_PID") after"
 	local pid
 	for pid in $(rootfs_pids "$BUNDLE/rootfs"); do
+		[ -e "/proc/$pid" ] || continue # gone between the listing and this look
 		[ "$pid" = "$OBS_PID" ] || grep -q "^PPid:[[:space:]]*$OBS_PID\$" "/proc/$pid/status" 2>/dev/null ||
 			fail "leftover container process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
 	done
