@@ -514,12 +514,11 @@ static char *ns_key_of(pid_t pid, const char *kind)
 static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
                         struct cgroup *cg, struct berth_err **err)
 {
+  /* pid 0: before the clone, what a killed create leaves for delete. */
   char *key = NULL;
-  if (pid == 0)
-    ; /* before the clone: what a killed create leaves for delete to find */
-  else if (s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
+  if (pid > 0 && s->ns[NS_MNT].enabled && !s->ns[NS_MNT].path)
     key = ns_key_of(pid, "mnt");
-  else if (s->ns[NS_PID].enabled && !s->ns[NS_PID].path)
+  else if (pid > 0 && s->ns[NS_PID].enabled && !s->ns[NS_PID].path)
     key = ns_key_of(pid, "pid");
   struct state st = {
       .id = (char *)id,

@@ -173,15 +173,17 @@ static bool state_root_writable_through(const struct spec_mount *m, const char *
   char src[PATH_MAX];
   if (!m->bind || m->source == NULL || realpath(m->source, src) == NULL)
     return false;
+  bool ro_all = m->rec_attr_set & MOUNT_ATTR_RDONLY; /* rro */
+  bool ro_top = (m->flags & MS_RDONLY) || ro_all;
   if (path_within(src, state)) /* the state itself, or a container's */
-    return !(m->flags & MS_RDONLY);
+    return !ro_top;
   if (!path_within(state, src))
     return false;
   bool same_mount = mount_id_of(state) == mount_id_of(src);
   if (!(m->flags & MS_REC))
-    return same_mount && !(m->flags & MS_RDONLY);
-  /* rbind: "ro" covers the top mount only, not the submounts. */
-  return !(m->flags & MS_RDONLY) || !same_mount;
+    return same_mount && !ro_top;
+  /* rbind: "ro" covers the top mount only, not the submounts; rro all. */
+  return !ro_top || (!same_mount && !ro_all);
 }
 
 static int state_root_guard(const char *root, const struct spec *s, struct berth_err **err)

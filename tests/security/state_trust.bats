@@ -50,6 +50,10 @@ evil_hook_json() {
 	update_config '.mounts[-1].options = ["bind", "ro"]'
 	run_berth run "$ID"
 	[ "$status" -eq 0 ]
+	# Recursive and recursively read-only (rro), as the refusal suggests.
+	update_config '.mounts[-1].options = ["rbind", "rro"]'
+	run_berth run "$ID"
+	[ "$status" -eq 0 ]
 }
 
 @test "control: the attack works when the state is writable (the refusal is what stops it)" {
