@@ -18,9 +18,8 @@ static int sub_path_check(const char *value, const char *path, struct berth_err 
   if (path[0] == '\0' || path[0] == '/')
     return berth_err_set(
         err, 0, "exec --cgroup %s: the path must be relative to the container's cgroup", value);
-  for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
-    if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
-      return berth_err_set(err, 0, "exec --cgroup %s: the path must not contain \"..\"", value);
+  if (path_has_dotdot(path))
+    return berth_err_set(err, 0, "exec --cgroup %s: the path must not contain \"..\"", value);
   return 0;
 }
 

@@ -190,9 +190,8 @@ static int path_check(const char *p, struct berth_err **err)
                          "linux.cgroupsPath: \"%s\": systemd-style paths (slice:prefix:name) "
                          "are not supported; use a path",
                          p);
-  for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
-    if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
-      return berth_err_set(err, 0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", p);
+  if (path_has_dotdot(p))
+    return berth_err_set(err, 0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", p);
   return 0;
 }
 

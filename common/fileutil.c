@@ -167,3 +167,11 @@ int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
     return berth_err_sys(err, "mkdir %s", p);
   return 0;
 }
+
+bool path_has_dotdot(const char *p)
+{
+  for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
+    if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
+      return true;
+  return false;
+}

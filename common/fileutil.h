@@ -2,6 +2,7 @@
 #ifndef BERTH_FILEUTIL_H
 #define BERTH_FILEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,6 +28,8 @@ int write_string_at(int dirfd, const char *path, const char *s, struct berth_err
 int mkdir_p(const char *path, mode_t mode, struct berth_err **err);
 
 /* asprintf that aborts on allocation failure (there is no recovery). */
+/* Does path p hold a ".." component? */
+bool path_has_dotdot(const char *p);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);

@@ -95,19 +95,6 @@ static int get_strv(json_t *parent, const char *key, const char *path, char ***o
   return jf_strv(parent, key, "config.json: ", path, out, err);
 }
 
-static bool path_has_dotdot(const char *p)
-{
-  const char *s = p;
-  while ((s = strstr(s, "..")) != NULL) {
-    bool start = s == p || s[-1] == '/';
-    bool end = s[2] == '\0' || s[2] == '/';
-    if (start && end)
-      return true;
-    s += 2;
-  }
-  return false;
-}
-
 /* ---- namespaces ---- */
 
 static const struct {
