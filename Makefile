@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BATS ?= bats
 
-PKGS := jansson libcap libseccomp
+PKGS := jansson libcap libseccomp libmnl libnftnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcap)
 # jansson and libcap are linked statically by default: every container start
@@ -16,10 +16,14 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lca
 # at all, which saves ~1 ms per `run` (berth executes twice: once more from
 # a read-only bind of itself, see runtime/selfexec.c).
 STATIC_DEPS ?= 1
+# Debian 12 has no libmnl.a: scripts/static-libmnl.sh provides one (see there).
+MNL_A := build/deps/libmnl.a
 ifeq ($(STATIC_DEPS),1)
-BERTH_LIBS := -static-pie $(PKG_LIBS)
+BERTH_LIBS := -static-pie $(filter-out -lmnl,$(PKG_LIBS)) $(MNL_A)
+BERTH_DEPS := $(MNL_A)
 else
 BERTH_LIBS := $(PKG_LIBS)
+BERTH_DEPS :=
 endif
 
 WARN := -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -46,9 +50,12 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 all: berth
 
-berth: $(LIB_OBJS) $(CMD_OBJS)
+berth: $(LIB_OBJS) $(CMD_OBJS) $(BERTH_DEPS)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BERTH_LIBS)
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(CMD_OBJS) $(BERTH_LIBS)
+
+$(MNL_A):
+	@scripts/static-libmnl.sh $@
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,12 +1,142 @@
-/* Container networking. Functions are named by where they run: *_in_child
- * runs inside the container's new network namespace. */
+/* Container networking: rtnetlink (libmnl) for veth, bridge, addresses and
+ * routes; IPAM leases; nftables (libnftnl) NAT and published ports; the
+ * container's /etc/hosts, hostname and resolv.conf. The runtime and the CNI
+ * plugin face (cmd/cni.c) are both thin callers of these functions.
+ * Functions named *_in_child run inside the container's network namespace;
+ * the rest run in the "host" namespace (the runtime's own). */
 #ifndef BERTH_NETNS_H
 #define BERTH_NETNS_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "../common/err.h"
 
 /* Brings the loopback interface up, as every OCI runtime does for a new
  * network namespace. */
 int netns_loopback_up_in_child(struct berth_err **err);
+
+enum net_mode { NET_MODE_NONE = 0, NET_MODE_BRIDGE, NET_MODE_SLIRP };
+
+/* An address with a prefix length ("10.88.0.5/16"). family 0: unset. */
+struct net_prefix {
+  int family; /* AF_INET or AF_INET6 */
+  uint8_t addr[16];
+  unsigned len;
+};
+
+struct net_port {
+  uint16_t host_port;
+  uint16_t cont_port;
+  uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+#define NET_MAX_PORTS 64
+#define NET_DEFAULT_BRIDGE "berth0"
+#define NET_DEFAULT_SUBNET "10.88.0.0/16"
+
+/* What a container asks for: the dev.berth.net* annotations. */
+struct net_config {
+  enum net_mode mode;
+  char bridge[IFNAMSIZ];
+  struct net_prefix subnet4, subnet6; /* family 0: no such subnet */
+  struct net_prefix ip4, ip6;         /* static addresses; family 0: from IPAM */
+  struct net_port ports[NET_MAX_PORTS];
+  size_t nports;
+  bool nat;
+  unsigned mtu; /* 0: 1500 */
+};
+
+/* ---- configuration (netns/config.c; pure) ---- */
+
+/* Defaults: mode none, bridge berth0, subnet 10.88.0.0/16, nat on. */
+void netns_config_init(struct net_config *c);
+/* Is `key` ("net", "net.bridge", ... without "dev.berth.") a net key? */
+bool netns_config_is_key(const char *key);
+/* Applies one annotation; the error names the value's problem, e.g.
+ * `"10.88.0.300/16": not an IPv4 or IPv6 prefix`. Keys: net (none|bridge|
+ * slirp), net.bridge, net.subnet (one IPv4 and/or one IPv6 prefix, comma
+ * separated), net.ip (IPv4 or IPv6 address), net.ipv6 (an IPv6 address),
+ * net.publish (HOSTPORT:CPORT[/tcp|udp][,…]), net.nat (true|false), net.mtu. */
+int netns_config_set(struct net_config *c, const char *key, const char *val,
+                     struct berth_err **err);
+/* Cross-field checks once all keys are set: static address inside its
+ * subnet and not its network, gateway or broadcast address; ports need
+ * bridge mode; duplicate host ports. */
+int netns_config_check(const struct net_config *c, struct berth_err **err);
+
+/* Parsers used above (also by the CNI config reader). */
+int net_prefix_parse(const char *s, struct net_prefix *p, struct berth_err **err);
+int net_addr_parse(const char *s, struct net_prefix *p, struct berth_err **err); /* len = 32/128 */
+/* "10.88.0.5/16" (with_len) or "10.88.0.5"; buf of at least 64 bytes. */
+const char *net_prefix_format(const struct net_prefix *p, bool with_len, char *buf, size_t n);
+int net_ports_parse(const char *s, struct net_port *ports, size_t max, size_t *n,
+                    struct berth_err **err);
+/* The subnet's gateway: its first host address (".1", "::1"). */
+void net_subnet_gateway(const struct net_prefix *subnet, struct net_prefix *gw);
+bool net_prefix_contains(const struct net_prefix *subnet, const struct net_prefix *addr);
+
+/* ---- one attachment: a container's interface on a bridge ---- */
+
+/* Everything needed to wire and later undo one attachment. Derived from a
+ * config and a holder by netns_attach_prepare, saved as JSON in the state
+ * dir (runtime) or rebuilt from the CNI config (cni), so teardown works
+ * after a crash at any point. */
+struct net_attachment {
+  char holder[256];         /* who holds the leases: state dir path, or CNI "ID/IFNAME" */
+  char lease_dir[256];      /* IPAM directory for this bridge */
+  char bridge[IFNAMSIZ];
+  char host_if[IFNAMSIZ];   /* host end of the veth, derived from holder */
+  char cont_if[IFNAMSIZ];   /* "eth0" */
+  struct net_prefix subnet4, subnet6;
+  struct net_prefix addr4, addr6; /* leased, with the subnet's prefix length */
+  struct net_prefix gw4, gw6;
+  uint8_t mac[6];           /* container side */
+  struct net_port ports[NET_MAX_PORTS];
+  size_t nports;
+  bool nat;
+  unsigned mtu;
+};
+
+/* The IPAM directory of the runtime's leases for `bridge`: under base
+ * (/run/berth-net), keyed by the host network namespace (a bridge belongs
+ * to one namespace, and two --root dirs share it). */
+int netns_lease_dir(const char *base, const char *bridge, char *out, size_t n,
+                    struct berth_err **err);
+/* Fills *a from c, takes the leases (locked; a static address is honoured
+ * or refused). On failure nothing is leased. */
+int netns_attach_prepare(const struct net_config *c, const char *holder, const char *lease_dir,
+                         const char *cont_if, struct net_attachment *a, struct berth_err **err);
+/* Wires it: bridge (made if missing, gateway addresses, up), veth with the
+ * peer made in netns_fd, addresses, routes, NAT and published ports. On
+ * failure the caller calls netns_attach_teardown. */
+int netns_attach_wire(const struct net_attachment *a, int netns_fd, struct berth_err **err);
+/* Checks that the wiring is still there (CNI CHECK). */
+int netns_attach_check(const struct net_attachment *a, int netns_fd, struct berth_err **err);
+/* Undoes whatever of prepare+wire happened; idempotent, every missing piece
+ * is fine. The bridge stays. */
+int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err);
+
+/* JSON form of an attachment (state dir "net.json"). Caller frees. */
+char *netns_attach_to_json(const struct net_attachment *a);
+int netns_attach_from_json(const char *text, struct net_attachment *a, struct berth_err **err);
+
+/* /etc/hosts, /etc/hostname and /etc/resolv.conf for the container, written
+ * into dirfd as "hosts", "hostname", "resolv.conf". a may be NULL (no
+ * address: loopback only). */
+int netns_etc_write(int dirfd, const char *hostname, const struct net_attachment *a,
+                    struct berth_err **err);
+
+/* ---- rootless: slirp4netns ---- */
+
+/* Starts slirp4netns for the network namespace of pid (tap0, 10.0.2.100/24,
+ * host loopback not reachable), waits until it is ready and returns its pid
+ * (a daemon: not berth's child once berth exits). */
+int netns_slirp_start(pid_t pid, pid_t *slirp_pid, struct berth_err **err);
+/* Stops it (no error when it is gone already). */
+int netns_slirp_stop(pid_t slirp_pid, unsigned long long start_time, struct berth_err **err);
 
 #endif

@@ -4,7 +4,7 @@
 set -eu
 want="${1:-all}"
 
-build_pkgs="gcc libc6-dev make pkg-config libjansson-dev libcap-dev libseccomp-dev libmnl-dev"
+build_pkgs="gcc libc6-dev make pkg-config libjansson-dev libcap-dev libseccomp-dev libmnl-dev libnftnl-dev curl"
 test_pkgs="bats jq busybox-static util-linux iproute2 procps time"
 bench_pkgs="runc time"
 lint_pkgs="clang-format clang-tidy cppcheck"
