@@ -21,5 +21,9 @@ extern int unit_passed, unit_failed;
 
 void cgroup_unit_tests(void);
 void hooks_unit_tests(void);
+void netlink_unit_tests(void);
+void ipam_unit_tests(void);
+void netfw_unit_tests(void);
+void netcfg_unit_tests(void);
 
 #endif

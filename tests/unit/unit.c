@@ -454,6 +454,10 @@ int main(void)
   test_sysctl();
   cgroup_unit_tests();
   hooks_unit_tests();
+  netlink_unit_tests();
+  ipam_unit_tests();
+  netfw_unit_tests();
+  netcfg_unit_tests();
   printf("%d passed, %d failed\n", unit_passed, unit_failed);
   return unit_failed ? 1 : 0;
 }

@@ -1,0 +1,6 @@
+/* Unit tests of netns/ (netfw). */
+#include "check.h"
+
+void netfw_unit_tests(void)
+{
+}
