@@ -12,6 +12,7 @@
 #   BENCH_TMPDIR where the bundle goes (default: $TMPDIR or /tmp)
 #   BENCH_STATEDIR where the --root dirs go (default: /run, the tmpfs both runtimes
 #                use by default: /run/runc and /run/berth)
+#   BENCH_NET_N  iterations per row of the networking section (default BENCH_N; 0 skips it)
 #
 # Every figure is measured for both runtimes in the same run, alternating berth and runc each
 # iteration (and swapping which goes first), so both see the same machine conditions. Ratios are
@@ -474,4 +475,17 @@ bench_rss "peak RSS of run /bin/true" '{RUNTIME}' run --bundle '{BUNDLE}' '{ID}'
 bench_ref "namespace floor: unshare -pmnui --fork true" unshare -pmnui --fork /bin/true
 
 print_report
+
+# Networking: berth's --net bridge and CNI plugin against ip commands and the reference CNI
+# plugins (no runc equivalent: runc has no networking); its own table, from bench/net.sh.
+NET_N=${BENCH_NET_N:-$N}
+if [[ $NET_N == 0 ]]; then
+  log "networking section skipped (BENCH_NET_N=0)"
+elif "${BIN[berth]}" --version 2>/dev/null | head -n 1 | grep -q '^runc'; then
+  log "networking section skipped: BERTH is runc (no --net)"
+else
+  net_args=()
+  ((MARKDOWN)) && net_args+=(--markdown)
+  BERTH=${BIN[berth]} N=$NET_N "$REPO/bench/net.sh" "${net_args[@]}" || log "warning: bench/net.sh failed"
+fi
 exit 0
