@@ -1,5 +1,6 @@
 /* Container networking, runtime side: the host half of the recipe (see
  * net.h). Runs in berth on the host, before and after the init's clone. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -53,6 +54,9 @@ static char *state_dir_path(int dirfd)
 static int bridge_prepare(int dirfd, const struct spec *s, struct net_attachment *a,
                           struct berth_err **err)
 {
+  if (geteuid() != 0)
+    return berth_err_set(err, 0,
+                         "dev.berth.net=bridge: a bridge needs root; without it, use --net slirp");
   cleanup_free char *holder = state_dir_path(dirfd);
   if (holder == NULL)
     return berth_err_sys(err, "network: state directory path");
@@ -167,6 +171,33 @@ static void slirp_stop(json_t *o)
     kill(p, SIGKILL);
 }
 
+/* A record that cannot be read (truncated by a crash, or garbage): the
+ * holder is the directory itself, and the veth and rules are named by it;
+ * its leases are looked for on every bridge of this namespace. */
+static int release_by_holder(int dirfd, struct berth_err **err)
+{
+  cleanup_free char *holder = state_dir_path(dirfd);
+  char base[256];
+  if (holder == NULL || netns_lease_dir(NET_LEASE_BASE, "", base, sizeof(base), err) < 0)
+    return holder ? -1 : berth_err_sys(err, "network: state directory path");
+  cleanup_dir DIR *d = opendir(base);
+  struct dirent *de;
+  struct net_config c;
+  netns_config_init(&c);
+  int ret = 0;
+  while (ret == 0 && d && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(c.bridge))
+      continue;
+    snprintf(c.bridge, sizeof(c.bridge), "%s", de->d_name);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s%s", base, de->d_name);
+    struct net_attachment a;
+    netns_attach_names(&c, holder, dir, NULL, &a);
+    ret = netns_attach_teardown(&a, err);
+  }
+  return ret;
+}
+
 int net_release(int dirfd, struct berth_err **err)
 {
   cleanup_free char *text = NULL;
@@ -179,12 +210,13 @@ int net_release(int dirfd, struct berth_err **err)
   json_t *o = json_loads(text, 0, NULL);
   json_t *att = json_object_get(o, "attachment");
   int ret = 0;
-  if (json_is_object(att)) {
-    cleanup_free char *atext = json_dumps(att, JSON_COMPACT);
-    struct net_attachment a;
-    ret = netns_attach_from_json(atext, &a, err);
-    if (ret == 0)
-      ret = netns_attach_teardown(&a, err);
+  struct net_attachment a;
+  cleanup_free char *atext = json_is_object(att) ? json_dumps(att, JSON_COMPACT) : NULL;
+  if (atext && netns_attach_from_json(atext, &a, err) == 0)
+    ret = netns_attach_teardown(&a, err);
+  else if (o == NULL || atext) {
+    berth_err_free(err);
+    ret = release_by_holder(dirfd, err);
   }
   slirp_stop(json_object_get(o, "slirp"));
   json_decref(o);
