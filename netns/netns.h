@@ -70,6 +70,9 @@ int netns_config_check(const struct net_config *c, struct berth_err **err);
 
 /* Parsers used above (also by the CNI config reader). */
 int net_prefix_parse(const char *s, struct net_prefix *p, struct berth_err **err);
+/* A subnet for a bridge: a prefix with no host bits set, IPv4 /8../30 or
+ * IPv6 /64../126 (room for a gateway and containers). */
+int net_subnet_parse(const char *s, struct net_prefix *p, struct berth_err **err);
 int net_addr_parse(const char *s, struct net_prefix *p, struct berth_err **err); /* len = 32/128 */
 /* "10.88.0.5/16" (with_len) or "10.88.0.5"; buf of at least 64 bytes. */
 const char *net_prefix_format(const struct net_prefix *p, bool with_len, char *buf, size_t n);
