@@ -69,7 +69,9 @@ if [[ -z ${BERTH_NET_BENCH_NS:-} ]]; then
   # berth's leases for that namespace (keyed by its identity, which the kernel may reuse)
   for d in /run/berth-net/*/; do
     [[ -d $d ]] || continue
-    basename "$d" | grep -oE '[0-9]+' | grep -qx "$NS_INO" && rm -rf "$d"
+    case $(basename "$d") in # "DEV-INODE", inode in hex ("4-f0000256"), or decimal
+      *-"$(printf %x "$NS_INO")" | "$NS_INO" | *-"$NS_INO") rm -rf "$d" ;;
+    esac
   done
   rmdir /run/berth-net 2>/dev/null
   exit "$rc"

@@ -274,9 +274,10 @@ net_teardown() {
 	if [ -n "${HOST_INO:-}" ] && [ -d "$LEASE_BASE" ]; then
 		for d in "$LEASE_BASE"/*/; do
 			[ -d "$d" ] || continue
-			if basename "$d" | grep -oE '[0-9]+' | grep -qx "$HOST_INO"; then
-				rm -rf "$d"
-			fi
+			# Named after the namespace's device and inode: "4-f0000256" (hex), or decimal.
+			case $(basename "$d") in
+			*-"$(printf %x "$HOST_INO")" | "$HOST_INO" | *-"$HOST_INO") rm -rf "$d" ;;
+			esac
 		done
 	fi
 	teardown_bundle || rc=1
