@@ -3,57 +3,6 @@
 #include <string.h>
 #include "internal.h"
 #define NI(name) return berth_err_set(err, 0, name ": not implemented")
-__attribute__((weak)) void netns_config_init(struct net_config *c)
-{
-  memset(c, 0, sizeof(*c));
-}
-__attribute__((weak)) bool netns_config_is_key(const char *k)
-{
-  return strncmp(k, "net", 3) == 0;
-}
-__attribute__((weak)) int netns_config_set(struct net_config *c, const char *k, const char *v,
-                                           struct berth_err **err)
-{
-  (void)c;
-  (void)k;
-  (void)v;
-  NI("cfg");
-}
-__attribute__((weak)) int netns_config_check(const struct net_config *c, struct berth_err **err)
-{
-  (void)c;
-  (void)err;
-  return 0;
-}
-__attribute__((weak)) int net_prefix_parse(const char *s, struct net_prefix *p,
-                                           struct berth_err **err)
-{
-  (void)s;
-  (void)p;
-  NI("x");
-}
-__attribute__((weak)) const char *net_prefix_format(const struct net_prefix *p, bool w, char *b,
-                                                    size_t n)
-{
-  (void)p;
-  (void)w;
-  (void)n;
-  b[0] = 0;
-  return b;
-}
-__attribute__((weak)) int net_ports_parse(const char *s, struct net_port *p, size_t m, size_t *n,
-                                          struct berth_err **err)
-{
-  (void)s;
-  (void)p;
-  (void)m;
-  (void)n;
-  NI("x");
-}
-__attribute__((weak)) void net_subnet_gateway(const struct net_prefix *s, struct net_prefix *g)
-{
-  *g = *s;
-}
 __attribute__((weak)) int rtnl_open(struct rtnl *r, int fd, struct berth_err **err)
 {
   (void)r;
@@ -115,35 +64,6 @@ __attribute__((weak)) int rtnl_link_del(struct rtnl *r, const char *n, struct be
   (void)n;
   NI("x");
 }
-__attribute__((weak)) int ipam_lock(const char *d, struct berth_err **err)
-{
-  (void)d;
-  NI("x");
-}
-__attribute__((weak)) int ipam_lease(const char *d, const char *h, const struct net_prefix *s,
-                                     const struct net_prefix *w, bool (*g)(const char *),
-                                     struct net_prefix *o, struct berth_err **err)
-{
-  (void)d;
-  (void)h;
-  (void)s;
-  (void)w;
-  (void)g;
-  (void)o;
-  NI("x");
-}
-__attribute__((weak)) int ipam_release(const char *d, const char *h, struct berth_err **err)
-{
-  (void)d;
-  (void)h;
-  NI("x");
-}
-__attribute__((weak)) int ipam_count(const char *d, size_t *n, struct berth_err **err)
-{
-  (void)d;
-  (void)n;
-  NI("x");
-}
 __attribute__((weak)) int netfw_masq_add(const struct net_prefix *s, const char *b,
                                          struct berth_err **err)
 {
@@ -169,11 +89,5 @@ __attribute__((weak)) int netfw_ports_add(const char *h, const struct net_prefix
 __attribute__((weak)) int netfw_holder_del(const char *h, struct berth_err **err)
 {
   (void)h;
-  NI("x");
-}
-__attribute__((weak)) int net_addr_parse(const char *s, struct net_prefix *p, struct berth_err **err)
-{
-  (void)s;
-  (void)p;
   NI("x");
 }
