@@ -14,6 +14,9 @@
 
 static struct nlmsghdr *msg_start(void *buf, uint16_t type, uint16_t flags, uint32_t seq)
 {
+  /* libmnl before 1.0.5 (Debian 12's, which the unit tests link) leaves
+   * attribute padding as it finds it: stack garbage would go to the kernel. */
+  memset(buf, 0, NL_BUF);
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
