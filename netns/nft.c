@@ -113,10 +113,9 @@ struct nfw_attr {
   const void *data;
   uint32_t len;
 };
-#define NFW_U32(type, val)                                                                         \
-  {                                                                                                \
-    (type), &(const uint32_t){(val)}, sizeof(uint32_t)                                             \
-  }
+/* clang-format off */
+#define NFW_U32(type, val) {(type), &(const uint32_t){(val)}, sizeof(uint32_t)}
+/* clang-format on */
 
 static int rule_add_expr(struct nftnl_rule *r, const char *name, const struct nfw_attr *a, size_t n)
 {
@@ -716,6 +715,11 @@ int netfw_masq_del(const struct net_prefix *subnet, struct berth_err **err)
   return delete_tagged(nfw_chains[NFW_POSTROUTING].name, comment, err);
 }
 
+static const char *proto_name(uint8_t proto)
+{
+  return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "(not tcp or udp)";
+}
+
 static int ports_batch_add(struct nfw_batch *b, const char *tag, const struct net_prefix *addr,
                            const struct net_port *p, struct berth_err **err)
 {
@@ -725,7 +729,7 @@ static int ports_batch_add(struct nfw_batch *b, const char *tag, const struct ne
   for (size_t i = 0; i < 2; i++) {
     const char *chain = nfw_chains[chains[i]].name;
     snprintf(what, sizeof(what), "add rule %s dnat %u->%s:%u/%s", chain, p->host_port, a,
-             p->cont_port, p->proto == IPPROTO_UDP ? "udp" : "tcp");
+             p->cont_port, proto_name(p->proto));
     struct nftnl_rule *r = netfw_rule_dnat(chain, addr, p, tag);
     if (r == NULL)
       return berth_err_sys(err, "nftables: %s", what);
