@@ -161,7 +161,7 @@ FUZZ_DIR := build/fuzz
 FUZZ_OBJ := $(FUZZ_DIR)/obj
 FUZZ_TARGETS := fuzz_spec fuzz_seccomp fuzz_resources
 # Only what the harnesses reach: the code under test, none of the runtime.
-FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c)
+FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # No -Werror: clang warns where gcc does not, and this build must not break on that.
 FUZZ_CFLAGS := -std=gnu11 $(filter-out -Werror,$(WARN)) -Wno-format-nonliteral -fPIE -O1 -g \
