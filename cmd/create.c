@@ -1,11 +1,40 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../common/fileutil.h"
 
 #include "../runtime/runtime.h"
 #include "cmd.h"
 
 static struct runtime_create_opts opts;
 
-enum { OPT_PID_FILE = 256, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS, OPT_CONSOLE };
+enum {
+  OPT_PID_FILE = 256,
+  OPT_NO_PIVOT,
+  OPT_NO_NEW_KEYRING,
+  OPT_PRESERVE_FDS,
+  OPT_CONSOLE,
+  OPT_NET, /* the network flags: each sets one dev.berth.net* annotation */
+  OPT_IP,
+  OPT_PUBLISH,
+  OPT_BRIDGE,
+  OPT_SUBNET,
+};
+
+/* Flag -> annotation; repeated flags join with ',' (--publish A --publish B). */
+static const struct {
+  int opt;
+  const char *key;
+} net_flags[] = {
+    {OPT_NET, "dev.berth.net"},
+    {OPT_IP, "dev.berth.net.ip"},
+    {OPT_PUBLISH, "dev.berth.net.publish"},
+    {OPT_BRIDGE, "dev.berth.net.bridge"},
+    {OPT_SUBNET, "dev.berth.net.subnet"},
+};
+#define N_NET_FLAGS (sizeof(net_flags) / sizeof(net_flags[0]))
+static char *net_values[N_NET_FLAGS + 1]; /* "KEY=VALUE", NULL-terminated */
 
 const struct option create_longopts[] = {
     {"bundle", required_argument, NULL, 'b'},
@@ -14,8 +43,36 @@ const struct option create_longopts[] = {
     {"no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING},
     {"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
     {"console-socket", required_argument, NULL, OPT_CONSOLE},
+    {"net", required_argument, NULL, OPT_NET},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"publish", required_argument, NULL, OPT_PUBLISH},
+    {"bridge", required_argument, NULL, OPT_BRIDGE},
+    {"subnet", required_argument, NULL, OPT_SUBNET},
     {0},
 };
+
+/* The network flags, kept in the order given for the runtime. */
+static int net_opt(struct runtime_create_opts *o, int opt, const char *arg)
+{
+  size_t n = 0;
+  while (net_values[n])
+    n++;
+  for (size_t i = 0; i < N_NET_FLAGS; i++) {
+    if (net_flags[i].opt != opt)
+      continue;
+    size_t klen = strlen(net_flags[i].key);
+    for (size_t j = 0; j < n; j++)
+      if (strncmp(net_values[j], net_flags[i].key, klen) == 0 && net_values[j][klen] == '=') {
+        char *joined = xasprintf("%s,%s", net_values[j], arg);
+        free(net_values[j]);
+        net_values[j] = joined;
+        return -1;
+      }
+    net_values[n] = xasprintf("%s=%s", net_flags[i].key, arg);
+  }
+  o->annotations = net_values;
+  return -1;
+}
 
 /* Shared with run: returns -1 to go on, else an exit code. */
 int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, const char *arg)
@@ -38,6 +95,12 @@ int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, con
   case OPT_CONSOLE:
     o->console_socket = arg;
     return -1;
+  case OPT_NET:
+  case OPT_IP:
+  case OPT_PUBLISH:
+  case OPT_BRIDGE:
+  case OPT_SUBNET:
+    return net_opt(o, opt, arg);
   }
   return cmd_usage_error(v, "unhandled option");
 }
@@ -71,6 +134,13 @@ const struct verb verb_create = {
     "  --no-new-keyring       keep the caller's session keyring\n"
     "  --preserve-fds N       pass fds 3..3+N-1 to the container\n"
     "  --console-socket PATH  send the pty master (process.terminal) to this\n"
-    "                         unix socket\n",
+    "                         unix socket\n"
+    "\nNetwork (each sets a dev.berth.net* annotation over config.json's):\n"
+    "  --net none|bridge|slirp  no network (only lo), a veth on a bridge, or\n"
+    "                         slirp4netns (rootless)\n"
+    "  --bridge NAME          bridge to attach to (default berth0)\n"
+    "  --subnet CIDR[,CIDR6]  the bridge's subnets (default 10.88.0.0/16)\n"
+    "  --ip ADDR[,ADDR6]      a static address instead of the next free one\n"
+    "  --publish HOSTPORT:CPORT[/tcp|udp]  publish a port (repeatable)\n",
     run_create,
 };

@@ -22,7 +22,7 @@ static int on_opt(int opt, const char *arg)
 
 static int run_run(int argc, char **argv)
 {
-  struct option longopts[16];
+  struct option longopts[24];
   size_t n = 0;
   for (; create_longopts[n].name; n++)
     longopts[n] = create_longopts[n];
@@ -56,6 +56,7 @@ const struct verb verb_run = {
     "  --preserve-fds N       pass fds 3..3+N-1 to the container\n"
     "  --console-socket PATH  send the pty master (process.terminal) to this\n"
     "                         unix socket; without it, `run` relays its own\n"
-    "                         terminal\n",
+    "                         terminal\n"
+    "\nNetwork: --net, --bridge, --subnet, --ip, --publish as for create.\n",
     run_run,
 };

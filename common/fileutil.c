@@ -123,7 +123,8 @@ int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t l
                          struct berth_err **err)
 {
   cleanup_free char *tmp = xasprintf(".%s.tmp.%d", name, getpid());
-  cleanup_close int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  cleanup_close int fd =
+      openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return berth_err_sys(err, "create %s", tmp);
   /* No fsync: state lives on tmpfs (/run) and does not outlive a reboot. */

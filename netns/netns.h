@@ -70,6 +70,9 @@ int netns_config_check(const struct net_config *c, struct berth_err **err);
 
 /* Parsers used above (also by the CNI config reader). */
 int net_prefix_parse(const char *s, struct net_prefix *p, struct berth_err **err);
+/* A subnet for a bridge: a prefix with no host bits set, IPv4 /8../30 or
+ * IPv6 /64../126 (room for a gateway and containers). */
+int net_subnet_parse(const char *s, struct net_prefix *p, struct berth_err **err);
 int net_addr_parse(const char *s, struct net_prefix *p, struct berth_err **err); /* len = 32/128 */
 /* "10.88.0.5/16" (with_len) or "10.88.0.5"; buf of at least 64 bytes. */
 const char *net_prefix_format(const struct net_prefix *p, bool with_len, char *buf, size_t n);
@@ -86,15 +89,15 @@ bool net_prefix_contains(const struct net_prefix *subnet, const struct net_prefi
  * dir (runtime) or rebuilt from the CNI config (cni), so teardown works
  * after a crash at any point. */
 struct net_attachment {
-  char holder[256];         /* who holds the leases: state dir path, or CNI "ID/IFNAME" */
-  char lease_dir[256];      /* IPAM directory for this bridge */
+  char holder[256];    /* who holds the leases: state dir path, or CNI "ID/IFNAME" */
+  char lease_dir[256]; /* IPAM directory for this bridge */
   char bridge[IFNAMSIZ];
-  char host_if[IFNAMSIZ];   /* host end of the veth, derived from holder */
-  char cont_if[IFNAMSIZ];   /* "eth0" */
+  char host_if[IFNAMSIZ]; /* host end of the veth, derived from holder */
+  char cont_if[IFNAMSIZ]; /* "eth0" */
   struct net_prefix subnet4, subnet6;
   struct net_prefix addr4, addr6; /* leased, with the subnet's prefix length */
   struct net_prefix gw4, gw6;
-  uint8_t mac[6];           /* container side */
+  uint8_t mac[6]; /* container side */
   struct net_port ports[NET_MAX_PORTS];
   size_t nports;
   bool nat;
@@ -106,8 +109,15 @@ struct net_attachment {
  * to one namespace, and two --root dirs share it). */
 int netns_lease_dir(const char *base, const char *bridge, char *out, size_t n,
                     struct berth_err **err);
-/* Fills *a from c, takes the leases (locked; a static address is honoured
- * or refused). On failure nothing is leased. */
+/* Fills *a from c with everything but the addresses: names, subnets,
+ * ports. Nothing is taken yet, so *a can be recorded first. */
+void netns_attach_names(const struct net_config *c, const char *holder, const char *lease_dir,
+                        const char *cont_if, struct net_attachment *a);
+/* Takes the leases (locked; a static address is honoured or refused) and
+ * sets the addresses and MAC. On failure nothing is leased. */
+int netns_attach_lease(const struct net_config *c, struct net_attachment *a,
+                       struct berth_err **err);
+/* names + lease. */
 int netns_attach_prepare(const struct net_config *c, const char *holder, const char *lease_dir,
                          const char *cont_if, struct net_attachment *a, struct berth_err **err);
 /* Wires it: bridge (made if missing, gateway addresses, up), veth with the
@@ -132,12 +142,11 @@ int netns_etc_write(int dirfd, const char *hostname, const struct net_attachment
 
 /* ---- rootless: slirp4netns ---- */
 
-/* Starts slirp4netns for the network namespace of pid (tap0, 10.0.2.100/24,
- * host loopback not reachable), waits until it is ready and returns its pid
- * (a daemon: not berth's child once berth exits). */
-int netns_slirp_start(pid_t pid, pid_t *slirp_pid, struct berth_err **err);
-/* Stops it (no error when it is gone already). */
-int netns_slirp_stop(pid_t slirp_pid, unsigned long long start_time, struct berth_err **err);
+/* Starts slirp4netns for the network namespace of pid (tap0 with
+ * 10.0.2.100/24, DNS on 10.0.2.3, the host's loopback not reachable),
+ * waits until it is ready and returns its pid: a daemon in its own session,
+ * not berth's child, that runs until it is killed (by delete). */
+int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_err **err);
 
 /* ---- the CNI plugin face (netns/cni.c): the protocol, pure but for
  * cni_link_mac; cmd/cni.c drives the attach functions above with it ---- */

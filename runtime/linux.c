@@ -25,6 +25,7 @@
 #include "../common/fileutil.h"
 #include "backend.h"
 #include "linux.h"
+#include "net.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -586,12 +587,16 @@ static int cgroup_for(const char *id, const struct spec *s, struct cgroup **cg,
  * the state. On failure the process (and a replacement) is killed. */
 static int init_settle(int dirfd, int sock, struct synced *p, const char *id, const struct spec *s,
                        const struct runtime_create_opts *o, struct cgroup *cg,
-                       struct backend_created *out, bool late_maps, struct berth_err **err)
+                       const struct net_attachment *na, struct backend_created *out, bool late_maps,
+                       struct berth_err **err)
 {
+  /* The network is wired once the init is ready: only then are its
+   * namespaces final (a joined pid namespace makes them late, pidns.c). */
   if ((!late_maps && userns_write_maps(p->pid, s, err) < 0) ||
       oom_score_adj_apply(s, p->pid, err) < 0 ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
       state_record(dirfd, id, s, p->pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
+      net_wire(dirfd, s, na, p->pid, err) < 0 ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
     if (out->pty >= 0)
@@ -607,7 +612,8 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
  * Nothing to undo but the process on failure. */
 static int spawn_init(int dirfd, const char *id, const struct spec *s,
                       const struct runtime_create_opts *o, const sigset_t *orig_mask, bool keep,
-                      struct cgroup *cg, struct backend_created *out, struct berth_err **err)
+                      struct cgroup *cg, const struct net_attachment *na,
+                      struct backend_created *out, struct berth_err **err)
 {
   if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0)
     return berth_err_sys(err, "create exec fifo");
@@ -661,7 +667,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   trees = NULL;
   pidns_release(&ctx);
   close(steal_fd(&child_sock));
-  if (init_settle(dirfd, sock, &p, id, s, o, cg, out, ctx.late_userns, err) < 0)
+  if (init_settle(dirfd, sock, &p, id, s, o, cg, na, out, ctx.late_userns, err) < 0)
     goto out;
   out->pid = p.pid;
   out->pidfd = keep ? steal_fd(&p.pidfd) : -1;
@@ -723,8 +729,15 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   /* Written before any process exists, so that delete finds the cgroup
    * should this create be killed half way. */
   int ret = state_record(dirfd, id, s, 0, cg, err);
+  struct net_attachment na;
+  struct spec with_net = *s; /* s with the network files' mounts */
   if (ret == 0)
-    ret = spawn_init(dirfd, id, s, o, orig_mask, keep, cg, out, err);
+    ret = net_prepare(dirfd, s, id, &na, err);
+  if (ret == 0)
+    ret = net_mounts(dirfd, s, &with_net, err);
+  if (ret == 0)
+    ret = spawn_init(dirfd, id, &with_net, o, orig_mask, keep, cg, &na, out, err);
+  net_mounts_free(s, &with_net);
   if (ret < 0 && cg) {
     struct berth_err *e2 = NULL;
     /* The init is reaped; a cgroup found may hold others' processes. */

@@ -17,6 +17,7 @@ struct runtime_create_opts {
   bool no_new_keyring;
   unsigned preserve_fds;
   const char *console_socket; /* receives the pty master (process.terminal) */
+  char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
 };
 
 struct runtime_run_opts {

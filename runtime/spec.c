@@ -1035,11 +1035,59 @@ static int parse_linux(json_t *root, struct spec *s, const char *seccomp_cache,
 
 /* ---- annotations ---- */
 
+static int annotation_backend(const char *path, const char *val, struct berth_err **err)
+{
+  if (strcmp(val, "linux") == 0)
+    return 0;
+  if (strcmp(val, "microvm") == 0)
+    return berth_err_set(err, 0, "config.json: %s: not supported yet: microvm", path);
+  return bad(err, path, "must be linux or microvm, got \"%s\"", val);
+}
+
+/* One dev.berth.* annotation (k without the prefix). */
+static int annotation_berth(struct spec *s, const char *path, const char *k, const char *val,
+                            struct berth_err **err)
+{
+  if (strcmp(k, "backend") == 0)
+    return annotation_backend(path, val, err);
+  if (netns_config_is_key(k)) {
+    if (netns_config_set(&s->net, k, val, err) < 0)
+      return berth_err_wrap(err, "config.json: %s", path);
+    return 0;
+  }
+  if (strcmp(k, "vm.kernel") == 0 || strcmp(k, "vm.accel") == 0)
+    return unsupported(err, path);
+  return bad(err, path, "unknown berth annotation (a typo?)");
+}
+
+/* Built-in networking wires a network namespace berth made: a joined one
+ * belongs to someone else, and without one the host's would be rewired. */
+static int net_check(const struct spec *s, struct berth_err **err)
+{
+  if (s->net.mode == NET_MODE_NONE)
+    return 0;
+  const char *mode = s->net.mode == NET_MODE_BRIDGE ? "bridge" : "slirp";
+  if (!s->ns[NS_NET].enabled)
+    return berth_err_set(err, 0,
+                         "config.json: dev.berth.net=%s needs a network namespace "
+                         "(add {\"type\":\"network\"} to linux.namespaces)",
+                         mode);
+  if (s->ns[NS_NET].path)
+    return berth_err_set(err, 0,
+                         "config.json: dev.berth.net=%s: the network namespace %s is joined, "
+                         "and berth leaves a joined one alone (drop its path, or dev.berth.net)",
+                         mode, s->ns[NS_NET].path);
+  if (netns_config_check(&s->net, err) < 0)
+    return berth_err_wrap(err, "config.json: dev.berth.net");
+  return 0;
+}
+
 static int parse_annotations(json_t *root, struct spec *s, struct berth_err **err)
 {
   json_t *obj = NULL;
   if (get_object(root, "annotations", "annotations", &obj, err) < 0)
     return -1;
+  netns_config_init(&s->net);
   const char *key;
   json_t *v;
   json_object_foreach (obj, key, v) {
@@ -1047,35 +1095,12 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
     jpath(path, sizeof(path), "annotations[\"%s\"]", key);
     if (!json_is_string(v))
       return bad(err, path, "must be a string");
-    if (strncmp(key, "dev.berth.", 10) != 0)
-      continue;
-    const char *val = json_string_value(v);
-    const char *k = key + 10;
-    if (strcmp(k, "backend") == 0) {
-      if (strcmp(val, "linux") == 0)
-        continue;
-      if (strcmp(val, "microvm") == 0)
-        return berth_err_set(err, 0, "config.json: %s: not supported yet: microvm", path);
-      return bad(err, path, "must be linux or microvm, got \"%s\"", val);
-    }
-    if (strcmp(k, "net") == 0) {
-      if (strcmp(val, "none") == 0)
-        continue;
-      if (strcmp(val, "bridge") == 0)
-        return berth_err_set(err, 0, "config.json: %s: not supported yet: bridge", path);
-      return bad(err, path, "must be none or bridge, got \"%s\"", val);
-    }
-    static const char *const later[] = {"net.bridge",  "net.subnet", "net.ip",    "net.ipv6",
-                                        "net.publish", "net.nat",    "vm.kernel", "vm.accel"};
-    bool known = false;
-    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-      known |= strcmp(k, later[i]) == 0;
-    if (known)
-      return unsupported(err, path);
-    return bad(err, path, "unknown berth annotation (a typo?)");
+    if (strncmp(key, "dev.berth.", 10) == 0 &&
+        annotation_berth(s, path, key + 10, json_string_value(v), err) < 0)
+      return -1;
   }
   s->backend = xstrdup("linux");
-  return 0;
+  return net_check(s, err);
 }
 
 /* ---- top level ---- */
@@ -1233,8 +1258,37 @@ int spec_parse_exec(const char *config_text, const char *bundle, json_t *process
   return 0;
 }
 
+/* Flags that set annotations (create --net bridge ...) win over the
+ * config's, and are saved with it. */
+static int annotations_override(json_t *doc, char *const *overrides, struct berth_err **err)
+{
+  if (overrides == NULL || overrides[0] == NULL || !json_is_object(doc))
+    return 0;
+  json_t *ann = json_object_get(doc, "annotations");
+  if (ann == NULL) {
+    ann = json_object();
+    json_object_set_new(doc, "annotations", ann);
+  }
+  if (!json_is_object(ann))
+    return bad(err, "annotations", "must be an object");
+  for (size_t i = 0; overrides[i]; i++) {
+    const char *eq = strchr(overrides[i], '=');
+    if (eq == NULL)
+      return berth_err_set(err, 0, "annotation \"%s\": must be KEY=VALUE", overrides[i]);
+    cleanup_free char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
+    json_object_set_new(ann, key, json_string(eq + 1));
+  }
+  return 0;
+}
+
 int spec_load(const char *bundle, const char *seccomp_cache, struct spec **out,
               struct berth_err **err)
+{
+  return spec_load_with(bundle, seccomp_cache, NULL, out, err);
+}
+
+int spec_load_with(const char *bundle, const char *seccomp_cache, char *const *overrides,
+                   struct spec **out, struct berth_err **err)
 {
   char abs[PATH_MAX];
   if (realpath(bundle, abs) == NULL)
@@ -1243,8 +1297,17 @@ int spec_load(const char *bundle, const char *seccomp_cache, struct spec **out,
   cleanup_free char *path = xasprintf("%s/config.json", abs);
   if (read_file_at(AT_FDCWD, path, SPEC_MAX_SIZE, &text, NULL, err) < 0)
     return berth_err_wrap(err, "config.json");
+  json_error_t jerr;
+  json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc == NULL)
+    return berth_err_set(err, 0, "config.json: invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+  if (annotations_override(doc, overrides, err) < 0) {
+    json_decref(doc);
+    return -1;
+  }
   struct spec *s = NULL;
-  if (spec_parse(text, abs, seccomp_cache, &s, err) < 0 || s == NULL)
+  if (spec_parse_doc(doc, abs, seccomp_cache, &s, err) < 0 || s == NULL)
     return -1;
   if (!s->has_process) {
     spec_free(s);

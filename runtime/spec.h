@@ -11,6 +11,7 @@
 
 #include "../cgroup/cgroup.h"
 #include "../common/err.h"
+#include "../netns/netns.h"
 #include "../seccomp/seccomp.h"
 #include "hooks.h"
 
@@ -134,7 +135,8 @@ struct spec {
   struct hooks hooks;
 
   /* dev.berth.* annotations */
-  char *backend; /* "linux" */
+  char *backend;         /* "linux" */
+  struct net_config net; /* dev.berth.net* */
 };
 
 /* Loads and validates BUNDLE/config.json. Errors read
@@ -151,6 +153,11 @@ int spec_parse(const char *json_text, const char *bundle, const char *seccomp_ca
  * ("--process FILE: args: ...") when given. */
 int spec_parse_exec(const char *config_text, const char *bundle, json_t *process, const char *label,
                     const char *seccomp_cache, struct spec **out, struct berth_err **err);
+
+/* spec_load with annotations ("KEY=VALUE", NULL-terminated; may be NULL)
+ * set over the config's, as create's --net flags do. */
+int spec_load_with(const char *bundle, const char *seccomp_cache, char *const *overrides,
+                   struct spec **out, struct berth_err **err);
 
 void spec_free(struct spec *s);
 

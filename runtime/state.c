@@ -13,6 +13,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "net.h"
 
 const char *status_name(enum status s)
 {
@@ -80,6 +81,9 @@ int state_dir_open(const char *root, const char *id, bool exclusive, struct bert
 
 int state_dir_remove(const char *root, const char *id, int dirfd, struct berth_err **err)
 {
+  /* The network goes with the directory that records it. */
+  if (net_release(dirfd, err) < 0)
+    return -1;
   cleanup_dir DIR *d = fdopendir(dup(dirfd));
   if (d == NULL)
     return berth_err_sys(err, "read state directory of %s", id);

@@ -1,0 +1,31 @@
+/* Container networking as the runtime drives it (netns/ does the work):
+ * prepared before the init is cloned, wired once it is ready, released with
+ * the state directory. What was set up is recorded in the state directory
+ * ("net.json") before it is set up, so a create killed at any point is
+ * undone by delete. Internal to runtime/. */
+#ifndef BERTH_RUNTIME_NET_H
+#define BERTH_RUNTIME_NET_H
+
+#include <sys/types.h>
+
+#include "../netns/netns.h"
+#include "spec.h"
+
+#define NET_FILE "net.json"
+#define NET_LEASE_BASE "/run/berth-net"
+
+/* Leases an address (bridge) and writes hosts/hostname/resolv.conf into
+ * dirfd. *a is the attachment to wire (bridge mode). */
+int net_prepare(int dirfd, const struct spec *s, const char *id, struct net_attachment *a,
+                struct berth_err **err);
+/* The bind mounts of those files: s's mounts plus one per file the config
+ * does not mount itself. *out is s with that mount list; net_mounts_free. */
+int net_mounts(int dirfd, const struct spec *s, struct spec *out, struct berth_err **err);
+void net_mounts_free(const struct spec *s, struct spec *with);
+/* Wires the network namespace of pid (bridge) or starts slirp4netns. */
+int net_wire(int dirfd, const struct spec *s, const struct net_attachment *a, pid_t pid,
+             struct berth_err **err);
+/* Undoes all of it, from the record (none: nothing to do). */
+int net_release(int dirfd, struct berth_err **err);
+
+#endif
