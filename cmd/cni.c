@@ -2,18 +2,20 @@
  * to berth) or `berth cni`, by a container runtime, with CNI_COMMAND and
  * friends in the environment and the network config on stdin. The same
  * netns/ attach functions as `berth run` do the work; this file reads the
- * request, keeps the attachment (as JSON, so DEL works after a crash) and
- * answers on stdout: a result, nothing (DEL) or an error object with exit
- * status 1. Runs as root in the "host" network namespace. */
+ * request and answers on stdout: a result, nothing (DEL) or an error object
+ * with exit status 1. No record is kept: DEL and CHECK rebuild the
+ * attachment from the config and the holder ("ID/IFNAME"), which name the
+ * leases, rules and host interface. Runs as root in the "host" network
+ * namespace. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -32,7 +34,6 @@ struct cni_req {
   char *stdin_text;
   struct cni_config cc;
   char holder[256];
-  char attach_path[512];
 };
 
 /* Sets err and returns -code, for the failures found here. */
@@ -98,80 +99,6 @@ static int netns_open(const char *path, struct berth_err **err)
   return steal_fd(&fd);
 }
 
-/* ---- the saved attachment ---- */
-
-static int attach_save(const struct cni_req *q, const struct net_attachment *a,
-                       struct berth_err **err)
-{
-  char dir[sizeof(q->attach_path)];
-  snprintf(dir, sizeof(dir), "%s", q->attach_path);
-  char *slash = strrchr(dir, '/');
-  *slash = '\0';
-  if (mkdir_p(dir, 0700, err) < 0)
-    return -CNI_ERR_IO;
-  cleanup_free char *json = netns_attach_to_json(a);
-  if (json == NULL)
-    return req_fail(err, CNI_ERR_IO, "attachment: out of memory");
-  cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || write_file_atomic_at(dfd, slash + 1, json, strlen(json), 0600, err) < 0) {
-    if (dfd < 0)
-      berth_err_sys(err, "%s", dir);
-    return -CNI_ERR_IO;
-  }
-  return 0;
-}
-
-/* 1: loaded; 0: there is none. */
-static int attach_load(const struct cni_req *q, struct net_attachment *a, struct berth_err **err)
-{
-  cleanup_free char *json = NULL;
-  if (read_file_trusted_at(AT_FDCWD, q->attach_path, 1 << 20, &json, err) < 0) {
-    if ((*err)->errnum == ENOENT) {
-      berth_err_free(err);
-      return 0;
-    }
-    return -CNI_ERR_IO;
-  }
-  if (netns_attach_from_json(json, a, err) < 0) {
-    berth_err_wrap(err, "%s", q->attach_path);
-    return -CNI_ERR_DECODE;
-  }
-  return 1;
-}
-
-/* Removes the saved attachment and, when it was the network's last, its
- * directory (and .attach when that empties too). */
-static void attach_forget(const struct cni_req *q)
-{
-  char dir[sizeof(q->attach_path)];
-  snprintf(dir, sizeof(dir), "%s", q->attach_path);
-  unlink(dir);
-  for (int i = 0; i < 2; i++) {
-    char *slash = strrchr(dir, '/');
-    *slash = '\0';
-    if (rmdir(dir) < 0)
-      break;
-  }
-}
-
-/* What DEL tears down when ADD never got as far as saving: the leases and
- * rules of the holder (the veth is made only after the save). */
-static void attach_from_config(const struct cni_req *q, struct net_attachment *a)
-{
-  const struct net_config *c = &q->cc.net;
-  memset(a, 0, sizeof(*a));
-  snprintf(a->holder, sizeof(a->holder), "%s", q->holder);
-  snprintf(a->lease_dir, sizeof(a->lease_dir), "%s", q->cc.lease_dir);
-  snprintf(a->bridge, sizeof(a->bridge), "%s", c->bridge);
-  snprintf(a->cont_if, sizeof(a->cont_if), "%s", q->env.ifname);
-  a->subnet4 = c->subnet4;
-  a->subnet6 = c->subnet6;
-  memcpy(a->ports, c->ports, sizeof(a->ports));
-  a->nports = c->nports;
-  a->nat = c->nat;
-  a->mtu = c->mtu;
-}
-
 /* ---- the commands ---- */
 
 static void result_print(const struct cni_req *q, const struct net_attachment *a)
@@ -187,29 +114,33 @@ static void result_print(const struct cni_req *q, const struct net_attachment *a
   printf("%s\n", json);
 }
 
-/* prepare (leases), save, wire; whatever fails, teardown undoes it all. */
+/* The attachment's names (bridge, host end named by the holder, container
+ * interface), as ADD made them: DEL and CHECK need no record of their own. */
+static void attach_names(const struct cni_req *q, struct net_attachment *a)
+{
+  netns_attach_names(&q->cc.net, q->holder, q->cc.lease_dir, q->env.ifname, a);
+}
+
+/* Leases, then the wiring; whatever fails, teardown undoes it all. */
 static int cni_add(const struct cni_req *q, struct berth_err **err)
 {
   struct net_attachment a;
-  if (access(q->attach_path, F_OK) == 0)
-    return req_fail(err, CNI_ERR_ATTACHED,
-                    "already attached to this network: DEL it before another ADD");
+  attach_names(q, &a);
+  if (if_nametoindex(a.host_if) != 0) {
+    berth_err_set(err, 0, "already attached to this network (host interface %s): DEL it first",
+                  a.host_if);
+    return -CNI_ERR_ATTACHED;
+  }
   cleanup_close int fd = netns_open(q->env.netns, err);
   if (fd < 0)
     return fd;
-  if (mkdir_p(q->cc.data_dir, 0700, err) < 0)
+  if (netns_attach_lease(&q->cc.net, &a, err) < 0)
     return -CNI_ERR_IO;
-  if (netns_attach_prepare(&q->cc.net, q->holder, q->cc.lease_dir, q->env.ifname, &a, err) < 0)
-    return -CNI_ERR_IO;
-  int r = attach_save(q, &a, err);
-  if (r == 0 && netns_attach_wire(&a, fd, err) < 0)
-    r = -CNI_ERR_IO;
-  if (r < 0) {
+  if (netns_attach_wire(&a, fd, err) < 0) {
     struct berth_err *undo = NULL;
     netns_attach_teardown(&a, &undo);
     berth_err_free(&undo);
-    attach_forget(q);
-    return r;
+    return -CNI_ERR_IO;
   }
   result_print(q, &a);
   return 0;
@@ -219,15 +150,8 @@ static int cni_add(const struct cni_req *q, struct berth_err **err)
 static int cni_del(const struct cni_req *q, struct berth_err **err)
 {
   struct net_attachment a;
-  int r = attach_load(q, &a, err);
-  if (r < 0)
-    return r;
-  if (r == 0)
-    attach_from_config(q, &a);
-  if (netns_attach_teardown(&a, err) < 0)
-    return -CNI_ERR_IO;
-  attach_forget(q);
-  return 0;
+  attach_names(q, &a);
+  return netns_attach_teardown(&a, err) < 0 ? -CNI_ERR_IO : 0;
 }
 
 static int cni_check(const struct cni_req *q, struct berth_err **err)
@@ -235,15 +159,11 @@ static int cni_check(const struct cni_req *q, struct berth_err **err)
   struct net_attachment a;
   if (!cni_version_has_check(q->cc.version))
     return req_fail(err, CNI_ERR_VERSION, "CHECK: needs cniVersion 0.4.0 or later");
-  int r = attach_load(q, &a, err);
-  if (r == 0)
-    r = req_fail(err, CNI_ERR_CONTAINER, "CHECK: not attached to this network");
-  if (r < 0)
-    return r;
   cleanup_close int fd = netns_open(q->env.netns, err);
   if (fd < 0)
     return fd;
-  return netns_attach_check(&a, fd, err) < 0 ? -CNI_ERR_IO : 0;
+  attach_names(q, &a);
+  return netns_attach_check(&a, fd, err) < 0 ? -CNI_ERR_BROKEN : 0;
 }
 
 /* ---- the request ---- */
@@ -256,12 +176,10 @@ static int req_parse(struct cni_req *q, struct berth_err **err)
   r = cni_config_parse(q->stdin_text, &q->cc, err);
   if (r == 0)
     r = cni_args_apply(q->env.args, &q->cc.net, err);
-  if (r == 0 && netns_config_check(&q->cc.net, err) < 0)
-    r = -CNI_ERR_CONFIG;
+  if (r == 0)
+    r = cni_config_check(&q->cc, err);
   if (r == 0)
     r = cni_holder(&q->env, q->holder, sizeof(q->holder), err);
-  if (r == 0)
-    r = cni_attach_path(&q->cc, &q->env, q->attach_path, sizeof(q->attach_path), err);
   return r;
 }
 

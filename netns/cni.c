@@ -228,26 +228,14 @@ static int top_mtu(struct cni_parse *p, json_t *v, const char *path, struct bert
 
 /* ---- ipam ---- */
 
-/* A prefix whose host bits are all zero. */
-static bool prefix_is_network(const struct net_prefix *n)
-{
-  unsigned bytes = n->family == AF_INET ? 4 : 16;
-  for (unsigned bit = n->len; bit < bytes * 8; bit++)
-    if (n->addr[bit / 8] & (0x80 >> (bit % 8)))
-      return false;
-  return true;
-}
-
+/* A bridge subnet: a network prefix of a useful size (net_subnet_parse). */
 static int subnet_parse(const char *s, const char *path, struct net_prefix *out,
                         struct berth_err **err)
 {
-  if (net_prefix_parse(s, out, err) < 0) {
+  if (net_subnet_parse(s, out, err) < 0) {
     berth_err_wrap(err, "%s", path);
     return -CNI_ERR_CONFIG;
   }
-  if (!prefix_is_network(out))
-    return cni_fail(err, CNI_ERR_CONFIG, "%s \"%s\": host bits set (a subnet is a network prefix)",
-                    path, s);
   return 0;
 }
 
@@ -662,6 +650,34 @@ static int required_check(const struct cni_config *cc, struct berth_err **err)
   return 0;
 }
 
+/* netns_config_check speaks of the dev.berth.net* annotations; here the
+ * same rules are about the CNI config's fields. */
+static const struct {
+  const char *key, *cni;
+} check_words[] = {
+    {"net.ip/net.ipv6: ", "static address (CNI_ARGS IP or runtimeConfig.ips): "},
+    {"net.ip: ", "static address (CNI_ARGS IP or runtimeConfig.ips): "},
+    {"net.publish: ", "runtimeConfig.portMappings: "},
+    {"net.subnet: ", "ipam: "},
+    {"net.mtu: ", "mtu: "},
+};
+
+int cni_config_check(const struct cni_config *cc, struct berth_err **err)
+{
+  if (netns_config_check(&cc->net, err) == 0)
+    return 0;
+  for (size_t i = 0; i < sizeof(check_words) / sizeof(check_words[0]); i++) {
+    size_t n = strlen(check_words[i].key);
+    if (strncmp((*err)->msg, check_words[i].key, n) == 0) {
+      char rest[sizeof((*err)->msg)];
+      snprintf(rest, sizeof(rest), "%s", (*err)->msg + n);
+      berth_err_set(err, 0, "%s%s", check_words[i].cni, rest);
+      break;
+    }
+  }
+  return -CNI_ERR_CONFIG;
+}
+
 static int config_finish(struct cni_parse *p, struct berth_err **err)
 {
   struct cni_config *cc = p->cc;
@@ -670,8 +686,9 @@ static int config_finish(struct cni_parse *p, struct berth_err **err)
     r = routes_check(p, err);
   if (r < 0)
     return r;
-  if (netns_config_check(&cc->net, err) < 0)
-    return -CNI_ERR_CONFIG;
+  r = cni_config_check(cc, err);
+  if (r < 0)
+    return r;
   if ((size_t)snprintf(cc->lease_dir, sizeof(cc->lease_dir), "%s/%s", cc->data_dir, cc->name) >=
       sizeof(cc->lease_dir))
     return cni_fail(err, CNI_ERR_CONFIG, "ipam.dataDir: too long");
@@ -810,15 +827,6 @@ int cni_env_check(const struct cni_env *e, enum cni_command *cmd, struct berth_e
 int cni_holder(const struct cni_env *e, char *out, size_t n, struct berth_err **err)
 {
   if ((size_t)snprintf(out, n, "%s/%s", e->container_id, e->ifname) >= n)
-    return cni_fail(err, CNI_ERR_ENV, "CNI_CONTAINERID: too long");
-  return 0;
-}
-
-int cni_attach_path(const struct cni_config *cc, const struct cni_env *e, char *out, size_t n,
-                    struct berth_err **err)
-{
-  if ((size_t)snprintf(out, n, "%s/.attach/%s/%s:%s.json", cc->data_dir, cc->name, e->container_id,
-                       e->ifname) >= n)
     return cni_fail(err, CNI_ERR_ENV, "CNI_CONTAINERID: too long");
   return 0;
 }

@@ -162,7 +162,8 @@ enum cni_code {
   CNI_ERR_DECODE = 6,    /* failed to decode content */
   CNI_ERR_CONFIG = 7,    /* invalid network config */
   CNI_ERR_AGAIN = 11,    /* try again later */
-  CNI_ERR_ATTACHED = 100 /* ADD for a container and interface already attached */
+  CNI_ERR_ATTACHED = 100, /* ADD for a container and interface already attached */
+  CNI_ERR_BROKEN = 101    /* CHECK: the wiring is not as ADD left it */
 };
 
 #define CNI_DEFAULT_DATA_DIR "/run/berth-cni"
@@ -178,9 +179,13 @@ struct cni_config {
   char lease_dir[256];   /* data_dir/name */
 };
 
-/* Parses text into *cc. Returns 0, or -code (enum cni_code) with err set
- * to one message naming the field ("ipam.ranges[0][0].subnet: ..."). */
+/* Parses text into *cc (and checks it, as cni_config_check). Returns 0, or
+ * -code (enum cni_code) with err set to one message naming the field
+ * ("ipam.ranges[0][0].subnet: ..."). */
 int cni_config_parse(const char *text, struct cni_config *cc, struct berth_err **err);
+/* netns_config_check, its messages in the CNI config's words; again after
+ * cni_args_apply. Returns 0 or -CNI_ERR_CONFIG. */
+int cni_config_check(const struct cni_config *cc, struct berth_err **err);
 /* CNI_ARGS ("K=V;K=V"): IP= (one IPv4 and/or one IPv6 address, comma
  * separated) sets the static addresses; IgnoreUnknown=1|true allows other
  * keys. Returns 0 or -code. */
@@ -200,11 +205,8 @@ struct cni_env {
  * interface name the kernel accepts, CNI_NETNS for ADD and CHECK, CNI_PATH.
  * Returns 0 or -CNI_ERR_ENV. */
 int cni_env_check(const struct cni_env *e, enum cni_command *cmd, struct berth_err **err);
-/* holder: "ID/IFNAME"; the saved attachment:
- * data_dir/.attach/NAME/ID:IFNAME.json. */
+/* The holder of an attachment's leases and rules: "ID/IFNAME". */
 int cni_holder(const struct cni_env *e, char *out, size_t n, struct berth_err **err);
-int cni_attach_path(const struct cni_config *cc, const struct cni_env *e, char *out, size_t n,
-                    struct berth_err **err);
 
 /* The ADD result for cc->version (1.0.0, 0.4.0, 0.3.x): interfaces bridge,
  * host veth, container interface (sandbox netns_path), ips with gateway and

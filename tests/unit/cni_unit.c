@@ -271,18 +271,39 @@ static void test_env(void)
   }
 }
 
-static void test_paths(void)
+static void test_holder_check(void)
 {
   struct cni_config cc;
   struct berth_err *err = NULL;
   struct cni_env e = {"ADD", "abc", "/n", "eth1", NULL, "/p"};
   char buf[512];
-  int r = parse("{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"t\"}", &cc, &err);
-  CHECK(r == 0 && cni_holder(&e, buf, sizeof(buf), &err) == 0 && strcmp(buf, "abc/eth1") == 0,
-        "holder %s", buf);
-  CHECK(cni_attach_path(&cc, &e, buf, sizeof(buf), &err) == 0 &&
-            strcmp(buf, "/run/berth-cni/.attach/net1/abc:eth1.json") == 0,
-        "attach path %s", buf);
+  CHECK(cni_holder(&e, buf, sizeof(buf), &err) == 0 && strcmp(buf, "abc/eth1") == 0, "holder %s",
+        buf);
+  /* The cross-field rules in the config's own words. */
+  int r = parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\",\"ipam\":{\"subnet\":"
+                "\"10.88.1.0/24\"},\"runtimeConfig\":{\"ips\":[\"10.88.2.5\"]}}",
+                &cc, &err);
+  CHECK(r == -CNI_ERR_CONFIG && err &&
+            strstr(err->msg,
+                   "static address (CNI_ARGS IP or runtimeConfig.ips): \"10.88.2.5\" is outside"),
+        "static address outside: %s", err ? err->msg : "(accepted)");
+  berth_err_free(&err);
+  r = parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\",\"runtimeConfig\":{"
+            "\"portMappings\":[{\"hostPort\":80,\"containerPort\":80},{\"hostPort\":80,"
+            "\"containerPort\":81}]}}",
+            &cc, &err);
+  CHECK(r == -CNI_ERR_CONFIG && err &&
+            strstr(err->msg, "runtimeConfig.portMappings: host port 80/tcp"),
+        "duplicate host port: %s", err ? err->msg : "(accepted)");
+  berth_err_free(&err);
+  r = parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\"}", &cc, &err);
+  CHECK(r == 0, "plain config");
+  netns_config_init(&cc.net);
+  cc.net.mode = NET_MODE_BRIDGE;
+  cni_args_apply("IP=10.88.0.1", &cc.net, &err);
+  CHECK(cni_config_check(&cc, &err) == -CNI_ERR_CONFIG && err &&
+            strstr(err->msg, "gateway address"),
+        "CNI_ARGS IP= on the gateway: %s", err ? err->msg : "(accepted)");
   berth_err_free(&err);
 }
 
@@ -415,7 +436,7 @@ void cni_unit_tests(void)
   test_config_bad();
   test_args();
   test_env();
-  test_paths();
+  test_holder_check();
   test_result();
   test_version_error();
 }
