@@ -129,6 +129,11 @@ int netns_attach_check(const struct net_attachment *a, int netns_fd, struct bert
 /* Undoes whatever of prepare+wire happened; idempotent, every missing piece
  * is fine. The bridge stays. */
 int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err);
+/* The same, but the veth is removed by a detached process (the kernel
+ * takes ~16 ms to unregister one): for delete, whose container namespace
+ * is dead. A new attachment of the same holder replaces a veth still
+ * there. */
+int netns_attach_release(const struct net_attachment *a, struct berth_err **err);
 
 /* JSON form of an attachment (state dir "net.json"). Caller frees. */
 char *netns_attach_to_json(const struct net_attachment *a);
