@@ -163,7 +163,11 @@ static int cni_check(const struct cni_req *q, struct berth_err **err)
   if (fd < 0)
     return fd;
   attach_names(q, &a);
-  return netns_attach_check(&a, fd, err) < 0 ? -CNI_ERR_BROKEN : 0;
+  if (netns_attach_check(&a, fd, err) < 0) {
+    berth_err_wrap(err, "CHECK");
+    return -CNI_ERR_BROKEN;
+  }
+  return 0;
 }
 
 /* ---- the request ---- */
