@@ -17,7 +17,7 @@
 #include "net.h"
 #include "state.h"
 
-#define NET_RECORD_MAX (64 * 1024)
+#define NET_RECORD_MAX ((size_t)64 * 1024)
 
 /* ---- the record: {"attachment": {...}, "slirp": {"pid","start_time"}} ---- */
 
