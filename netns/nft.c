@@ -667,9 +667,9 @@ static int forwarding_enable(int family, struct berth_err **err)
 
 static int find_comment_cb(const struct nftnl_rule *r, void *data)
 {
-  const char *comment = netfw_rule_comment(r);
-  if (comment && strcmp(comment, *(const char **)data) == 0)
-    *(const char **)data = NULL; /* found */
+  const char *comment = netfw_rule_comment(r), *want = *(const char **)data;
+  if (want && comment && strcmp(comment, want) == 0)
+    *(const char **)data = NULL; /* found; later rules have nothing to compare with */
   return 0;
 }
 
