@@ -81,11 +81,18 @@ tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 deps:
 	@scripts/deps.sh test
 
+# The CNI plugin berth-bridge is berth under another name (cmd/cni.c),
+# linked into PREFIX/lib/cni, beside where Debian keeps the reference
+# plugins (/usr/lib/cni); point the runtime's CNI plugin path there.
+CNI_DIR ?= $(PREFIX)/lib/cni
+
 install: berth
 	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -d $(DESTDIR)$(CNI_DIR)
+	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(CNI_DIR)/berth-bridge
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/berth
+	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(DESTDIR)$(CNI_DIR)/berth-bridge
 
 # Unit tests, then the bats suite; ends with "N passed, N failed".
 check: deps
@@ -161,7 +168,7 @@ FUZZ_DIR := build/fuzz
 FUZZ_OBJ := $(FUZZ_DIR)/obj
 FUZZ_TARGETS := fuzz_spec fuzz_seccomp fuzz_resources
 # Only what the harnesses reach: the code under test, none of the runtime.
-FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c)
+FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # No -Werror: clang warns where gcc does not, and this build must not break on that.
 FUZZ_CFLAGS := -std=gnu11 $(filter-out -Werror,$(WARN)) -Wno-format-nonliteral -fPIE -O1 -g \

@@ -51,6 +51,11 @@ json_t *state_to_json(const struct runtime_info *in);
 
 extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kill, verb_delete,
     verb_list, verb_spec, verb_features, verb_pause, verb_resume, verb_update, verb_ps, verb_events,
-    verb_exec;
+    verb_exec, verb_cni;
+
+/* cni.c: the CNI plugin berth-bridge (the CNI_* environment, config on
+ * stdin); returns the exit status. */
+int cni_main(void);
+#define CNI_PLUGIN_NAME "berth-bridge"
 
 #endif

@@ -16,9 +16,9 @@
 struct globals g = {.root = "/run/berth"};
 
 static const struct verb *const verbs[] = {
-    &verb_create, &verb_start,  &verb_run,  &verb_state,    &verb_kill,
-    &verb_delete, &verb_list,   &verb_spec, &verb_features, &verb_pause,
-    &verb_resume, &verb_update, &verb_ps,   &verb_events,   &verb_exec,
+    &verb_create, &verb_start,  &verb_run,      &verb_state, &verb_kill,   &verb_delete,
+    &verb_list,   &verb_spec,   &verb_features, &verb_pause, &verb_resume, &verb_update,
+    &verb_ps,     &verb_events, &verb_exec,     &verb_cni,
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -273,6 +273,11 @@ static void root_default(void)
 int main(int argc, char **argv)
 {
   runtime_set_warn(warn_line);
+  /* Called by a CNI runtime through the berth-bridge link: a plugin call,
+   * not a container runtime call (no global options, no self re-exec). */
+  const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+  if (argc > 0 && strcmp(self ? self + 1 : argv[0], CNI_PLUGIN_NAME) == 0)
+    return cni_main();
   root_default();
   enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
   static const struct option opts[] = {

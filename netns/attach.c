@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -142,6 +143,22 @@ static int ports_add(const struct net_attachment *a, struct berth_err **err)
   return 0;
 }
 
+/* A host end left by a container of the same holder whose delete let it
+ * go in the background (netns_attach_release) may still be there: it is
+ * removed and the pair made again, once. */
+static int veth_attach(struct rtnl *host, const struct net_attachment *a, int netns_fd,
+                       struct berth_err **err)
+{
+  if (rtnl_veth_attach(host, a->host_if, a->bridge, netns_fd, a->cont_if, a->mtu, a->mac, err) == 0)
+    return 0;
+  if ((*err)->errnum != EEXIST)
+    return -1;
+  berth_err_free(err);
+  if (rtnl_link_del(host, a->host_if, err) < 0)
+    return -1;
+  return rtnl_veth_attach(host, a->host_if, a->bridge, netns_fd, a->cont_if, a->mtu, a->mac, err);
+}
+
 static int links_wire(const struct net_attachment *a, int netns_fd, struct berth_err **err)
 {
   struct rtnl host = {0}, cont = {0};
@@ -149,7 +166,7 @@ static int links_wire(const struct net_attachment *a, int netns_fd, struct berth
   if (ret == 0)
     ret = rtnl_bridge_ensure(&host, a->bridge, a->mtu, &a->gw4, &a->gw6, err);
   if (ret == 0)
-    ret = rtnl_veth_attach(&host, a->host_if, a->bridge, netns_fd, a->cont_if, a->mtu, a->mac, err);
+    ret = veth_attach(&host, a, netns_fd, err);
   if (ret == 0)
     ret = rtnl_open(&cont, netns_fd, err);
   if (ret == 0)
@@ -215,15 +232,44 @@ static int leases_release(const struct net_attachment *a, struct berth_err **err
   return 0;
 }
 
-int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err)
+static int link_del(const char *name, struct berth_err **err)
 {
   struct rtnl host = {0};
   /* Deleting the host end takes the peer with it; with the container's
    * namespace gone, both are gone already. */
   int ret = rtnl_open(&host, -1, err);
   if (ret == 0)
-    ret = rtnl_link_del(&host, a->host_if, err);
+    ret = rtnl_link_del(&host, name, err);
   rtnl_close(&host);
+  return ret;
+}
+
+/* Unregistering a veth waits for an RCU grace period inside the caller's
+ * syscall (~16 ms per pair here, the same with `ip link del`), ten times
+ * the rest of the teardown. A detached process does it instead, holding
+ * none of berth's fds (so no pipe waits for it, and no lock); the kernel
+ * would remove the pair with the dead namespace anyway. */
+static int link_del_background(const char *name, struct berth_err **err)
+{
+  pid_t c = fork();
+  if (c < 0)
+    return link_del(name, err);
+  if (c == 0) {
+    if (fork() == 0) {
+      struct berth_err *e = NULL;
+      close_range(0, ~0U, 0);
+      _exit(link_del(name, &e) == 0 ? 0 : 1);
+    }
+    _exit(0);
+  }
+  while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+    ;
+  return 0;
+}
+
+static int teardown(const struct net_attachment *a, bool wait, struct berth_err **err)
+{
+  int ret = wait ? link_del(a->host_if, err) : link_del_background(a->host_if, err);
   if (ret == 0)
     ret = netfw_holder_del(a->holder, err);
   if (ret == 0)
@@ -231,4 +277,14 @@ int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err
   if (ret < 0)
     return berth_err_wrap(err, "network teardown of %s", a->host_if);
   return 0;
+}
+
+int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err)
+{
+  return teardown(a, true, err);
+}
+
+int netns_attach_release(const struct net_attachment *a, struct berth_err **err)
+{
+  return teardown(a, false, err);
 }

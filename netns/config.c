@@ -138,7 +138,7 @@ void net_subnet_gateway(const struct net_prefix *subnet, struct net_prefix *gw)
 
 int net_subnet_parse(const char *s, struct net_prefix *p, struct berth_err **err)
 {
-  struct net_prefix tmp, net;
+  struct net_prefix tmp = {0}, net = {0};
   if (net_prefix_parse(s, &tmp, err) < 0)
     return -1;
   if (tmp.family == AF_INET && (tmp.len < 8 || tmp.len > 30))

@@ -10,7 +10,7 @@
 #include "../common/fileutil.h"
 #include "netns.h"
 
-#define RESOLV_MAX (64 * 1024)
+#define RESOLV_MAX ((size_t)64 * 1024)
 
 static char *hosts_text(const char *hostname, const struct net_attachment *a)
 {
@@ -44,18 +44,19 @@ static char *resolv_text(const char *host_resolv, const char *extra_ns)
   struct berth_err *err = NULL;
   if (read_file_at(AT_FDCWD, host_resolv, RESOLV_MAX, &in, NULL, &err) < 0)
     berth_err_free(&err); /* no resolv.conf on the host: none here either */
-  size_t cap = (in ? strlen(in) : 0) + 128;
-  char *out = calloc(1, cap);
-  if (out == NULL)
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
     abort();
   if (extra_ns)
-    snprintf(out, cap, "nameserver %s\n", extra_ns);
+    fprintf(f, "nameserver %s\n", extra_ns);
   for (char *save = NULL, *l = in ? strtok_r(in, "\n", &save) : NULL; l;
        l = strtok_r(NULL, "\n", &save))
-    if (line_keep(l)) {
-      strcat(out, l);
-      strcat(out, "\n");
-    }
+    if (line_keep(l))
+      fprintf(f, "%s\n", l);
+  if (fclose(f) != 0 || out == NULL)
+    abort();
   return out;
 }
 

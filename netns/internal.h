@@ -89,4 +89,19 @@ int netfw_ports_add(const char *holder, const struct net_prefix *addr, const str
 /* Removes every rule tagged with holder; no table or no rule is fine. */
 int netfw_holder_del(const char *holder, struct berth_err **err);
 
+/* Pure parts, for the unit tests. A holder's rules carry the comment
+ * "berth:" + 16 hex digits of the 64-bit FNV-1a hash of holder: a holder is
+ * up to 255 bytes, a rule comment at most 128. */
+#define NETFW_TAG_SIZE 23 /* "berth:" + 16 + NUL */
+void netfw_holder_tag(const char *holder, char out[NETFW_TAG_SIZE]);
+struct nftnl_rule;
+/* The DNAT rule of port p to addr in chain ("prerouting" or "output");
+ * NULL with errno set (EINVAL: not IPv4/IPv6, not tcp/udp). */
+struct nftnl_rule *netfw_rule_dnat(const char *chain, const struct net_prefix *addr,
+                                   const struct net_port *p, const char *tag);
+/* The masquerade rule of subnet, comment "berth-masq:10.88.0.0/16". */
+struct nftnl_rule *netfw_rule_masq(const struct net_prefix *subnet, const char *bridge);
+/* The rule's comment, NULL if none; points into r. */
+const char *netfw_rule_comment(const struct nftnl_rule *r);
+
 #endif

@@ -129,6 +129,11 @@ int netns_attach_check(const struct net_attachment *a, int netns_fd, struct bert
 /* Undoes whatever of prepare+wire happened; idempotent, every missing piece
  * is fine. The bridge stays. */
 int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err);
+/* The same, but the veth is removed by a detached process (the kernel
+ * takes ~16 ms to unregister one): for delete, whose container namespace
+ * is dead. A new attachment of the same holder replaces a veth still
+ * there. */
+int netns_attach_release(const struct net_attachment *a, struct berth_err **err);
 
 /* JSON form of an attachment (state dir "net.json"). Caller frees. */
 char *netns_attach_to_json(const struct net_attachment *a);
@@ -147,5 +152,79 @@ int netns_etc_write(int dirfd, const char *hostname, const struct net_attachment
  * waits until it is ready and returns its pid: a daemon in its own session,
  * not berth's child, that runs until it is killed (by delete). */
 int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_err **err);
+
+/* ---- the CNI plugin face (netns/cni.c): the protocol, pure but for
+ * cni_link_mac; cmd/cni.c drives the attach functions above with it ---- */
+
+/* The CNI spec's error codes; berth's own start at 100 (the spec leaves
+ * them to plugins). */
+enum cni_code {
+  CNI_ERR_VERSION = 1,   /* incompatible CNI version */
+  CNI_ERR_FIELD = 2,     /* unsupported field in the network config */
+  CNI_ERR_CONTAINER = 3, /* container unknown or does not exist */
+  CNI_ERR_ENV = 4,       /* invalid environment variables */
+  CNI_ERR_IO = 5,        /* I/O failure */
+  CNI_ERR_DECODE = 6,    /* failed to decode content */
+  CNI_ERR_CONFIG = 7,    /* invalid network config */
+  CNI_ERR_AGAIN = 11,    /* try again later */
+  CNI_ERR_ATTACHED = 100, /* ADD for a container and interface already attached */
+  CNI_ERR_BROKEN = 101    /* CHECK: the wiring is not as ADD left it */
+};
+
+#define CNI_DEFAULT_DATA_DIR "/run/berth-cni"
+
+/* A network config as the runtime passes it on stdin: a plugin config, or
+ * a conflist with one entry of this type. */
+struct cni_config {
+  char version[16]; /* cniVersion */
+  char name[128];
+  char type[64];
+  struct net_config net; /* mode bridge; subnets, ports, nat, mtu */
+  char data_dir[192];    /* ipam.dataDir, default CNI_DEFAULT_DATA_DIR */
+  char lease_dir[256];   /* data_dir/name */
+};
+
+/* Parses text into *cc (and checks it, as cni_config_check). Returns 0, or
+ * -code (enum cni_code) with err set to one message naming the field
+ * ("ipam.ranges[0][0].subnet: ..."). */
+int cni_config_parse(const char *text, struct cni_config *cc, struct berth_err **err);
+/* netns_config_check, its messages in the CNI config's words; again after
+ * cni_args_apply. Returns 0 or -CNI_ERR_CONFIG. */
+int cni_config_check(const struct cni_config *cc, struct berth_err **err);
+/* CNI_ARGS ("K=V;K=V"): IP= (one IPv4 and/or one IPv6 address, comma
+ * separated) sets the static addresses; IgnoreUnknown=1|true allows other
+ * keys. Returns 0 or -code. */
+int cni_args_apply(const char *args, struct net_config *net, struct berth_err **err);
+bool cni_version_supported(const char *version);
+/* Is CHECK defined for this config version (0.4.0 and later)? */
+bool cni_version_has_check(const char *version);
+
+enum cni_command { CNI_CMD_NONE = 0, CNI_CMD_ADD, CNI_CMD_DEL, CNI_CMD_CHECK, CNI_CMD_VERSION };
+
+/* The CNI_* environment variables (NULL: unset). */
+struct cni_env {
+  const char *command, *container_id, *netns, *ifname, *args, *path;
+};
+/* The command, after checking that what it needs is set and well formed:
+ * container ID (letters, digits, "_.-", a letter or digit first), an
+ * interface name the kernel accepts, CNI_NETNS for ADD and CHECK, CNI_PATH.
+ * Returns 0 or -CNI_ERR_ENV. */
+int cni_env_check(const struct cni_env *e, enum cni_command *cmd, struct berth_err **err);
+/* The holder of an attachment's leases and rules: "ID/IFNAME". */
+int cni_holder(const struct cni_env *e, char *out, size_t n, struct berth_err **err);
+
+/* The ADD result for cc->version (1.0.0, 0.4.0, 0.3.x): interfaces bridge,
+ * host veth, container interface (sandbox netns_path), ips with gateway and
+ * interface index, default routes, empty dns. MACs of the bridge and the
+ * host end may be NULL (left out). Caller frees. */
+char *cni_result_json(const char *version, const struct net_attachment *a, const char *netns_path,
+                      const uint8_t *bridge_mac, const uint8_t *host_mac);
+/* VERSION's answer. Caller frees. */
+char *cni_version_json(void);
+/* {"cniVersion","code","msg","details"}; version NULL or unsupported: the
+ * newest; details NULL: left out. Caller frees. */
+char *cni_error_json(const char *version, int code, const char *msg, const char *details);
+/* The MAC address of link name in the current network namespace. */
+int cni_link_mac(const char *name, uint8_t mac[6], struct berth_err **err);
 
 #endif

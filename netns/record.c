@@ -91,9 +91,10 @@ static int field_from_json(json_t *o, const struct field *f, struct net_attachme
   char *p = (char *)a + f->off;
   const char *s = json_string_value(v);
   if (f->kind == F_STR) {
-    if (strlen(s) >= f->size)
+    size_t n = strlen(s);
+    if (n >= f->size)
       return berth_err_set(err, 0, "%s: too long", f->name);
-    strcpy(p, s);
+    memcpy(p, s, n + 1);
     return 0;
   }
   if (net_prefix_parse(s, (struct net_prefix *)(void *)p, err) < 0)
@@ -101,12 +102,24 @@ static int field_from_json(json_t *o, const struct field *f, struct net_attachme
   return 0;
 }
 
+/* "02:42:0a:58:00:07" */
+static int mac_parse(const char *s, uint8_t mac[6])
+{
+  for (int i = 0; i < 6; i++) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 16);
+    if (end != s + 2 || v > 0xff || *end != (i < 5 ? ':' : '\0'))
+      return -1;
+    mac[i] = (uint8_t)v;
+    s = end + 1;
+  }
+  return 0;
+}
+
 static int rest_from_json(json_t *o, struct net_attachment *a, struct berth_err **err)
 {
   json_t *mac = json_object_get(o, "mac");
-  if (json_is_string(mac) &&
-      sscanf(json_string_value(mac), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &a->mac[0], &a->mac[1],
-             &a->mac[2], &a->mac[3], &a->mac[4], &a->mac[5]) != 6)
+  if (json_is_string(mac) && mac_parse(json_string_value(mac), a->mac) < 0)
     return berth_err_set(err, 0, "mac: not a MAC address");
   json_t *ports = json_object_get(o, "ports");
   if (json_is_array(ports) && json_array_size(ports) > 0) {

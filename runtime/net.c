@@ -17,7 +17,7 @@
 #include "net.h"
 #include "state.h"
 
-#define NET_RECORD_MAX (64 * 1024)
+#define NET_RECORD_MAX ((size_t)64 * 1024)
 
 /* ---- the record: {"attachment": {...}, "slirp": {"pid","start_time"}} ---- */
 
@@ -193,7 +193,7 @@ static int release_by_holder(int dirfd, struct berth_err **err)
     snprintf(dir, sizeof(dir), "%s%s", base, de->d_name);
     struct net_attachment a;
     netns_attach_names(&c, holder, dir, NULL, &a);
-    ret = netns_attach_teardown(&a, err);
+    ret = netns_attach_release(&a, err);
   }
   return ret;
 }
@@ -213,7 +213,7 @@ int net_release(int dirfd, struct berth_err **err)
   struct net_attachment a;
   cleanup_free char *atext = json_is_object(att) ? json_dumps(att, JSON_COMPACT) : NULL;
   if (atext && netns_attach_from_json(atext, &a, err) == 0)
-    ret = netns_attach_teardown(&a, err);
+    ret = netns_attach_release(&a, err);
   else if (o == NULL || atext) {
     berth_err_free(err);
     ret = release_by_holder(dirfd, err);

@@ -302,8 +302,8 @@ static int create_common(const char *root, const char *id, const struct runtime_
   if (preserved_fds_check(opts.preserve_fds, err) < 0 || runtime_validate_id(id, err) < 0)
     return -1;
   struct spec *spec = NULL;
-  if (spec_load_with(o->bundle ? o->bundle : ".", seccomp_cache_dir(), o->annotations, &spec,
-                     err) < 0)
+  if (spec_load_with(o->bundle ? o->bundle : ".", seccomp_cache_dir(), o->annotations, &spec, err) <
+      0)
     return -1;
   if (listen)
     listen_env(spec, listen);

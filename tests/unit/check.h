@@ -25,5 +25,7 @@ void netlink_unit_tests(void);
 void ipam_unit_tests(void);
 void netfw_unit_tests(void);
 void netcfg_unit_tests(void);
+void cni_unit_tests(void);
+void netattach_unit_tests(void);
 
 #endif

@@ -458,6 +458,8 @@ int main(void)
   ipam_unit_tests();
   netfw_unit_tests();
   netcfg_unit_tests();
+  cni_unit_tests();
+  netattach_unit_tests();
   printf("%d passed, %d failed\n", unit_passed, unit_failed);
   return unit_failed ? 1 : 0;
 }
