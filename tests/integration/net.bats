@@ -107,8 +107,8 @@ teardown() {
 # --subnet ignored, traffic to the host itself masqueraded, `run` not undoing
 # the wiring when the container exits.
 @test "a container reaches a TCP server on the gateway address, from the address asked for" {
-	http_addr_server "$HOST_NS" 7000
-	net_sh 'ip -o -4 addr show dev eth0; ip -4 route show default; wget -q -T 5 -O - http://10.88.3.1:7000/cgi-bin/addr' \
+	http_addr_server "$HOST_NS" 0.0.0.0:7000
+	net_sh 'ip -o -4 addr show dev eth0; ip -4 route show default; timeout 5 wget -q -O - http://10.88.3.1:7000/cgi-bin/addr' \
 		ctr --net bridge --subnet 10.88.3.0/24 --ip 10.88.3.7
 	net_ok
 	[[ ${lines[0]} == *"inet 10.88.3.7/24 "* ]] || fail "eth0: ${lines[0]}"
@@ -122,14 +122,14 @@ teardown() {
 
 # Catches: annotations ignored, flags not overriding them.
 @test "config.json annotations configure the network, and flags override them" {
-	http_addr_server "$HOST_NS" 7000
+	http_addr_server "$HOST_NS" 0.0.0.0:7000
 	annotate dev.berth.net bridge
 	annotate dev.berth.net.subnet 10.88.4.0/24
 	annotate dev.berth.net.ip 10.88.4.50
-	net_sh 'wget -q -T 5 -O - http://10.88.4.1:7000/cgi-bin/addr' c1
+	net_sh 'timeout 5 wget -q -O - http://10.88.4.1:7000/cgi-bin/addr' c1
 	net_ok
 	[ "$output" = 10.88.4.50 ]
-	net_sh 'wget -q -T 5 -O - http://10.88.4.1:7000/cgi-bin/addr' c2 --ip 10.88.4.60
+	net_sh 'timeout 5 wget -q -O - http://10.88.4.1:7000/cgi-bin/addr' c2 --ip 10.88.4.60
 	net_ok
 	[ "$output" = 10.88.4.60 ]
 	assert_net_clean
@@ -169,7 +169,7 @@ teardown() {
 # would then show the gateway address, see the gateway test).
 @test "masqueraded traffic reaches upstream from the host's address" {
 	http_addr_server "$UP_NS" "$UP_PEER4:7000"
-	net_sh "wget -q -T 5 -O - http://$UP_PEER4:7000/cgi-bin/addr" ctr --net bridge --keep
+	net_sh "timeout 5 wget -q -O - http://$UP_PEER4:7000/cgi-bin/addr" ctr --net bridge --keep
 	net_ok
 	[ "$output" = "$UP_HOST4" ] || fail "upstream saw '$output', wanted the host's $UP_HOST4"
 	[ "$(in_host sysctl -n net.ipv4.ip_forward)" = 1 ] || fail "berth did not enable IPv4 forwarding in the host namespace"
@@ -185,7 +185,7 @@ teardown() {
 	update_config '.hostname = "web1"'
 	net_sh 'cat /etc/hostname; grep -w web1 /etc/hosts; test -f /etc/resolv.conf && echo resolv-ok
 		grep -E " /etc/(hosts|hostname|resolv.conf) " /proc/self/mountinfo | grep -c " ro[, ]"
-		echo x >>/etc/hosts && echo hosts-writable' \
+		echo x >>/etc/hosts && echo hosts-writable; true' \
 		c1 --net bridge --subnet 10.88.6.0/24 --ip 10.88.6.9
 	net_ok
 	[ "${lines[0]}" = web1 ]
@@ -229,7 +229,7 @@ teardown() {
 	local n=100 errs=$BATS_TEST_TMPDIR/errs
 	seq -f 'c%03g' 1 "$n" | xargs -P 8 -I{} \
 		timeout -k 5 60 nsenter --net="$HOST_NSPATH" "$BERTH" --root "$ROOT" create -b "$BUNDLE" \
-		--net bridge --subnet 10.88.16.0/20 {} </dev/null >/dev/null 2>>"$errs" 3>&- ||
+		--net bridge --subnet 10.88.16.0/20 {} >/dev/null 2>>"$errs" 3>&- ||
 		fail "some create failed: $(sort "$errs" | uniq -c | head)"
 	[ "$(nberth list -q | wc -l)" -eq "$n" ] || fail "containers: $(nberth list -q | wc -l)"
 
@@ -253,7 +253,7 @@ teardown() {
 	: >"$errs"
 	nberth list -q | xargs -P 8 -I{} \
 		timeout -k 5 60 nsenter --net="$HOST_NSPATH" "$BERTH" --root "$ROOT" delete --force {} \
-		</dev/null >/dev/null 2>>"$errs" ||
+		>/dev/null 2>>"$errs" ||
 		fail "some delete failed: $(sort "$errs" | uniq -c | head)"
 	[ -z "$(root_entries)" ] || fail "state left: $(root_entries | wc -l) entries"
 	echo "links:"; host_links
@@ -286,33 +286,39 @@ teardown() {
 	net_ok
 }
 
-# Catches: a failure path after netns_attach_wire that forgets the teardown.
-# The createRuntime hook runs after the wiring (it records the host's links to
-# prove it); a missing program and a cwd that is a file fail in the init.
-@test "a create that fails after the wiring leaves no state, veth, lease or rule" {
-	local seen=$BATS_TEST_TMPDIR/hook-links cfg=$BUNDLE/config.json
+# Catches: a failure path that forgets the teardown. In runtime/linux.c
+# (init_settle) the network is wired once the init is ready; what fails after
+# that is writing --pid-file (here: into a missing directory). A bridge name
+# that is another kind of link fails inside the wiring, after the veth is
+# made. A failing createRuntime hook, a missing program and a cwd that is a
+# file fail before the wiring but after the lease is taken.
+@test "a create that fails after (or during) the wiring leaves no state, veth, lease or rule" {
+	local cfg=$BUNDLE/config.json uplink_addrs
+	uplink_addrs=$(hns -o addr show dev uplink0 | awk '{ print $4 }')
 	cp "$cfg" "$BATS_TEST_TMPDIR/config.orig"
 	local how
-	for how in hook args cwd; do
+	for how in pidfile notabridge hook args cwd; do
 		cp "$BATS_TEST_TMPDIR/config.orig" "$cfg"
 		set_args sleep 1000
+		local -a extra=()
 		case $how in
+		pidfile) extra=(--pid-file "$BATS_TEST_TMPDIR/no/such/dir/pid") ;;
+		notabridge) extra=(--bridge uplink0) ;;
 		hook)
-			update_config --arg f "$seen" '.hooks.createRuntime = [{"path": "/bin/sh",
-				"args": ["sh", "-c", "ip -o link show > \"$0\"; exit 1", $f],
-				"env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}]'
+			update_config '.hooks.createRuntime = [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}]'
 			;;
 		args) set_args /no/such/program ;;
 		cwd) update_config '.process.cwd = "/bin/busybox"' ;;
 		esac
-		run_net create --net bridge --subnet 10.88.8.0/24 --ip 10.88.8.5 --publish 8082:80 "ctr-$how"
+		run_net create --net bridge --subnet 10.88.8.0/24 --ip 10.88.8.5 --publish 8082:80 "${extra[@]}" "ctr-$how"
 		[ "$status" -eq 1 ] || fail "$how: create exited $status"
 		[ "${#err_lines[@]}" -eq 1 ] || fail "$how: wanted one line on stderr, got: $stderr"
 		[ -z "$(root_entries)" ] || fail "$how: state left: $(root_entries)"
 		assert_net_clean || fail "$how: wiring left behind"
-		if [ "$how" = hook ]; then
-			grep -q ': bth' "$seen" || fail "the createRuntime hook ran before the wiring: $(cat "$seen")"
-		fi
+		no_rootfs_pids "$BUNDLE/rootfs" || retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" ||
+			fail "$how: container processes left: $(rootfs_pids "$BUNDLE/rootfs")"
+		[ "$(hns -o addr show dev uplink0 | awk '{ print $4 }')" = "$uplink_addrs" ] ||
+			fail "$how: addresses added to uplink0, which is no bridge: $(hns -o addr show dev uplink0)"
 	done
 	# The address and port are free again.
 	cp "$BATS_TEST_TMPDIR/config.orig" "$cfg"

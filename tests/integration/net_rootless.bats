@@ -183,8 +183,8 @@ teardown() {
 	retry 5 0.05 listening "$HOST_NS" 7001
 	set_args sh -c "exec 2>&1
 ip -o -4 addr show scope global
-wget -q -T 5 -O - http://$UP_HOST4:7000/cgi-bin/addr || echo no-server
-wget -q -T 3 -O - http://10.0.2.2:7001/cgi-bin/addr && echo host-loopback-reachable
+timeout 5 wget -q -O - http://$UP_HOST4:7000/cgi-bin/addr || echo no-server
+timeout 3 wget -q -O - http://10.0.2.2:7001/cgi-bin/addr && echo host-loopback-reachable
 true"
 	chown "$NRL_UID:$NRL_GID" config.json
 	run_nrl run --net slirp ctr
