@@ -294,7 +294,7 @@ teardown() {
 # file fail before the wiring but after the lease is taken.
 @test "a create that fails after (or during) the wiring leaves no state, veth, lease or rule" {
 	local cfg=$BUNDLE/config.json uplink_addrs
-	uplink_addrs=$(hns -o addr show dev uplink0 | awk '{ print $4 }')
+	uplink_addrs=$(hns -o -4 addr show dev uplink0 | awk '{ print $4 }')
 	cp "$cfg" "$BATS_TEST_TMPDIR/config.orig"
 	local how
 	for how in pidfile notabridge hook args cwd; do
@@ -317,7 +317,7 @@ teardown() {
 		assert_net_clean || fail "$how: wiring left behind"
 		no_rootfs_pids "$BUNDLE/rootfs" || retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" ||
 			fail "$how: container processes left: $(rootfs_pids "$BUNDLE/rootfs")"
-		[ "$(hns -o addr show dev uplink0 | awk '{ print $4 }')" = "$uplink_addrs" ] ||
+		[ "$(hns -o -4 addr show dev uplink0 | awk '{ print $4 }')" = "$uplink_addrs" ] ||
 			fail "$how: addresses added to uplink0, which is no bridge: $(hns -o addr show dev uplink0)"
 	done
 	# The address and port are free again.
