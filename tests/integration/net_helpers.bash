@@ -195,6 +195,9 @@ cont_addr() {
 # containers is left in HOST_NS.
 assert_net_clean() {
 	local v l d m
+	# berth deletes the host end of a veth in a detached process (the kernel's
+	# unregistering is slow): give it a moment.
+	retry 2 0.05 eval '[ -z "$(host_veths)" ]' >/dev/null || true
 	v=$(host_veths)
 	l=$(leases)
 	d=$(dnat_rules)
