@@ -343,7 +343,7 @@ bad_input() {
 
 # Catches: a value accepted and half-used (e.g. prefix 33 or port 70000
 # truncated), a check done only after the bridge or lease was made.
-@test "malformed subnet, address or port, an address outside the subnet, a bad --net: one line, exit 1, nothing made" {
+@test "malformed subnet, address or port, an address outside the subnet, a bad --net, a port twice: one line, exit 1, nothing made" {
 	set_args true
 	bad_input 10.88.0.0/33 --net bridge --subnet 10.88.0.0/33
 	bad_input 10.888.0.0/24 --net bridge --subnet 10.888.0.0/24
@@ -356,6 +356,9 @@ bad_input() {
 	bad_input sctp --net bridge --publish 8080:80/sctp
 	bad_input bogus --net bogus
 	bad_input bridge-name-far-too-long --net bridge --bridge bridge-name-far-too-long
+	# Cross-field: one host port twice; ports without a bridge.
+	bad_input 8085 --net bridge --publish 8085:80 --publish 8085:81
+	bad_input publish --net none --publish 8086:80
 }
 
 @test "an unknown dev.berth.net.* annotation, or a bad annotation value: one line, exit 1, nothing made" {
