@@ -1,0 +1,41 @@
+/* Images: references, sources (OCI layout, oci-archive, docker-archive,
+ * registries), digest-verified blob store, layer unpack into a
+ * content-addressed layer cache, rootfs from the cached layers (overlay or
+ * copy), image config -> runtime spec. */
+#ifndef BERTH_IMAGE_H
+#define BERTH_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/err.h"
+
+#define IMAGE_ROOT_DEFAULT "/var/lib/berth"
+
+enum image_ref_kind { REF_OCI_LAYOUT, REF_OCI_ARCHIVE, REF_DOCKER_ARCHIVE, REF_REGISTRY };
+
+/* oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG],
+ * [REGISTRY/]REPO[:TAG|@DIGEST] (docker.io and library/ added as docker
+ * does; tag latest when none). */
+struct image_ref {
+  enum image_ref_kind kind;
+  char path[4096]; /* local kinds */
+  char registry[256];
+  char repo[512];
+  char tag[128];    /* "" when a digest is given */
+  char digest[80];  /* "" unless @sha256:... */
+  char name[1024];  /* canonical text, the name images are listed under */
+};
+
+struct image_opts {
+  const char *root;     /* IMAGE_ROOT_DEFAULT */
+  const char *platform; /* "linux/amd64" default: the host's */
+  bool tls_verify;      /* default true */
+  const char *creds;    /* "USER:PASS" or NULL */
+  const char *authfile; /* containers-auth.json / docker config.json, or NULL */
+  bool quiet;           /* no progress on stderr */
+};
+
+int image_ref_parse(const char *s, struct image_ref *r, struct berth_err **err);
+
+#endif
