@@ -297,7 +297,7 @@ teardown() {
 	uplink_addrs=$(hns -o -4 addr show dev uplink0 | awk '{ print $4 }')
 	cp "$cfg" "$BATS_TEST_TMPDIR/config.orig"
 	local how
-	for how in pidfile notabridge hook args cwd; do
+	for how in pidfile hook args cwd notabridge; do
 		cp "$BATS_TEST_TMPDIR/config.orig" "$cfg"
 		set_args sleep 1000
 		local -a extra=()
