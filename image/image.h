@@ -38,4 +38,13 @@ struct image_opts {
 
 int image_ref_parse(const char *s, struct image_ref *r, struct berth_err **err);
 
+/* config.json text for a container of the image: berth's default spec
+ * (`berth spec`) with the image config's Entrypoint + Cmd (args, when not
+ * NULL, replace Cmd, as `docker run IMAGE ARGS` does), Env, WorkingDir,
+ * User (names looked up in the rootfs's /etc/passwd and /etc/group, inside
+ * rootfs_dirfd), Labels -> annotations, ExposedPorts and StopSignal ->
+ * org.opencontainers.image.* annotations. Caller frees *out. */
+int image_spec_json(const char *image_config, char *const *args, int rootfs_dirfd, char **out,
+                    struct berth_err **err);
+
 #endif

@@ -147,11 +147,13 @@ int netns_etc_write(int dirfd, const char *hostname, const struct net_attachment
 
 /* ---- rootless: slirp4netns ---- */
 
-/* Starts slirp4netns for the network namespace of pid (tap0 with
+/* Starts slirp4netns for the network namespace netns_fd, joining userns_fd
+ * (-1: none) to configure it (tap0 with
  * 10.0.2.100/24, DNS on 10.0.2.3, the host's loopback not reachable),
  * waits until it is ready and returns its pid: a daemon in its own session,
  * not berth's child, that runs until it is killed (by delete). */
-int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_err **err);
+int netns_slirp_start(int netns_fd, int userns_fd, unsigned mtu, pid_t *slirp_pid,
+                      struct berth_err **err);
 
 /* ---- the CNI plugin face (netns/cni.c): the protocol, pure but for
  * cni_link_mac; cmd/cni.c drives the attach functions above with it ---- */
@@ -159,14 +161,14 @@ int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_er
 /* The CNI spec's error codes; berth's own start at 100 (the spec leaves
  * them to plugins). */
 enum cni_code {
-  CNI_ERR_VERSION = 1,   /* incompatible CNI version */
-  CNI_ERR_FIELD = 2,     /* unsupported field in the network config */
-  CNI_ERR_CONTAINER = 3, /* container unknown or does not exist */
-  CNI_ERR_ENV = 4,       /* invalid environment variables */
-  CNI_ERR_IO = 5,        /* I/O failure */
-  CNI_ERR_DECODE = 6,    /* failed to decode content */
-  CNI_ERR_CONFIG = 7,    /* invalid network config */
-  CNI_ERR_AGAIN = 11,    /* try again later */
+  CNI_ERR_VERSION = 1,    /* incompatible CNI version */
+  CNI_ERR_FIELD = 2,      /* unsupported field in the network config */
+  CNI_ERR_CONTAINER = 3,  /* container unknown or does not exist */
+  CNI_ERR_ENV = 4,        /* invalid environment variables */
+  CNI_ERR_IO = 5,         /* I/O failure */
+  CNI_ERR_DECODE = 6,     /* failed to decode content */
+  CNI_ERR_CONFIG = 7,     /* invalid network config */
+  CNI_ERR_AGAIN = 11,     /* try again later */
   CNI_ERR_ATTACHED = 100, /* ADD for a container and interface already attached */
   CNI_ERR_BROKEN = 101    /* CHECK: the wiring is not as ADD left it */
 };

@@ -296,6 +296,42 @@ static int bridge_configure(struct rtnl *host, const char *name, const struct ne
   return 0;
 }
 
+static int linkinfo_kind_cb(const struct nlattr *a, void *data)
+{
+  if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+    snprintf(data, IFNAMSIZ, "%s", mnl_attr_get_str(a));
+  return MNL_CB_OK;
+}
+
+static int link_attr_kind_cb(const struct nlattr *a, void *data)
+{
+  if (mnl_attr_get_type(a) == IFLA_LINKINFO && mnl_attr_validate(a, MNL_TYPE_NESTED) >= 0)
+    mnl_attr_parse_nested(a, linkinfo_kind_cb, data);
+  return MNL_CB_OK;
+}
+
+/* The link's kind ("bridge", "veth", ...; "" for a plain device). */
+static int kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+  if (nlh->nlmsg_type == RTM_NEWLINK)
+    mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_kind_cb, data);
+  return MNL_CB_OK;
+}
+
+/* A name that is taken by something else (eth0, a veth) must not get the
+ * gateway address: that would readdress the host's own interface. */
+static int bridge_is_bridge(struct rtnl *host, const char *name, struct berth_err **err)
+{
+  char kind[IFNAMSIZ] = "";
+  NL_REQ_BUF(buf);
+  if (talk(host, nlb_link_get(buf, next_seq(host), name), kind_cb, kind, 0, err) < 0)
+    return -1;
+  if (strcmp(kind, "bridge") != 0)
+    return berth_err_set(err, 0, "%s exists and is not a bridge (a %s device): choose another name",
+                         name, kind[0] ? kind : "plain");
+  return 0;
+}
+
 int rtnl_bridge_ensure(struct rtnl *host, const char *name, unsigned mtu,
                        const struct net_prefix *gw4, const struct net_prefix *gw6,
                        struct berth_err **err)
@@ -305,7 +341,7 @@ int rtnl_bridge_ensure(struct rtnl *host, const char *name, unsigned mtu,
   NL_REQ_BUF(buf);
   /* EEXIST: made earlier, or by a concurrent runtime just now. */
   if (talk(host, nlb_bridge_add(buf, next_seq(host), name, mtu), NULL, NULL, EEXIST, err) < 0 ||
-      bridge_configure(host, name, gw4, gw6, err) < 0)
+      bridge_is_bridge(host, name, err) < 0 || bridge_configure(host, name, gw4, gw6, err) < 0)
     return berth_err_wrap(err, "bridge %s", name);
   return 0;
 }

@@ -17,9 +17,10 @@
 
 #define SLIRP_READY_MS 10000
 
-/* Grandchild: the daemon. Its stdio goes to /dev/null; fd `ready` gets
- * "1" from slirp4netns once tap0 is configured. */
-static void __attribute__((noreturn)) slirp_exec(pid_t pid, unsigned mtu, int ready)
+/* Grandchild: the daemon, with the namespaces at fds 3 (net) and 4
+ * (user), and fd 5 for "1" from slirp4netns once tap0 is configured; its
+ * stdio goes to /dev/null. */
+static void __attribute__((noreturn)) slirp_exec(const int fds[3], unsigned mtu)
 {
   int null = open("/dev/null", O_RDWR);
   if (null >= 0) {
@@ -27,25 +28,44 @@ static void __attribute__((noreturn)) slirp_exec(pid_t pid, unsigned mtu, int re
     dup2(null, 1);
     dup2(null, 2);
   }
-  char pid_s[16], ready_s[32], mtu_s[32];
-  snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
-  snprintf(ready_s, sizeof(ready_s), "--ready-fd=%d", ready);
+  /* Above every fd the targets could be, then down into place (dup2
+   * clears close-on-exec). */
+  int hi[3];
+  for (int i = 0; i < 3; i++)
+    hi[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 10) : -1;
+  for (int i = 0; i < 3; i++)
+    if (hi[i] >= 0)
+      dup2(hi[i], 3 + i);
+  char mtu_s[32];
   snprintf(mtu_s, sizeof(mtu_s), "--mtu=%u", mtu ? mtu : 65520);
-  char *argv[] = {"slirp4netns", "--configure", "--disable-host-loopback", mtu_s, ready_s, pid_s,
-                  "tap0",        NULL};
+  char *argv[] = {"slirp4netns",
+                  "--configure",
+                  "--disable-host-loopback",
+                  mtu_s,
+                  "--ready-fd=5",
+                  "--netns-type=path",
+                  "--userns-path=/proc/self/fd/4",
+                  "/proc/self/fd/3",
+                  "tap0",
+                  NULL};
+  if (fds[1] < 0) { /* no user namespace: no --userns-path */
+    argv[6] = argv[7];
+    argv[7] = argv[8];
+    argv[8] = NULL;
+  }
   execvp(argv[0], argv);
   _exit(127);
 }
 
 /* Child: a new session, then the daemon forked off; its pid goes back over
  * `report`. */
-static void __attribute__((noreturn)) slirp_spawn(pid_t pid, unsigned mtu, int ready, int report)
+static void __attribute__((noreturn)) slirp_spawn(const int fds[3], unsigned mtu, int report)
 {
   setsid();
   signal(SIGHUP, SIG_IGN);
   pid_t d = fork();
   if (d == 0)
-    slirp_exec(pid, mtu, ready);
+    slirp_exec(fds, mtu);
   int32_t v = d;
   ssize_t w = write(report, &v, sizeof(v));
   _exit(w == sizeof(v) && d > 0 ? 0 : 1);
@@ -69,7 +89,8 @@ static int ready_wait(int rd, pid_t daemon, struct berth_err **err)
                        "slirp4netns)");
 }
 
-int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_err **err)
+int netns_slirp_start(int netns_fd, int userns_fd, unsigned mtu, pid_t *slirp_pid,
+                      struct berth_err **err)
 {
   int ready[2], report[2];
   if (pipe2(ready, O_CLOEXEC) < 0)
@@ -84,8 +105,8 @@ int netns_slirp_start(pid_t pid, unsigned mtu, pid_t *slirp_pid, struct berth_er
   if (c == 0) {
     close(ready_rd);
     close(report_rd);
-    fcntl(ready[1], F_SETFD, 0); /* slirp4netns writes to it */
-    slirp_spawn(pid, mtu, ready[1], report[1]);
+    const int fds[3] = {netns_fd, userns_fd, ready[1]};
+    slirp_spawn(fds, mtu, report[1]);
   }
   close(ready[1]);
   close(report[1]);

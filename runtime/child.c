@@ -310,6 +310,21 @@ static int hooks_before_pivot(struct child_ctx *c, struct berth_err **err)
   return child_hooks_run(c, HOOK_CREATE_CONTAINER, "creating", err);
 }
 
+/* slirp4netns joins our network namespace as its owner; the parent cannot
+ * open our /proc/PID/ns files when rootless (we are not dumpable). */
+static int netns_fds_send(int sock, struct berth_err **err)
+{
+  static const char *const ns[] = {"/proc/self/ns/net", "/proc/self/ns/user"};
+  for (size_t i = 0; i < 2; i++) {
+    cleanup_close int fd = open(ns[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return berth_err_sys(err, "open %s", ns[i]);
+    if (sync_send_fd(sock, SYNC_NETNS, fd) < 0)
+      return berth_err_sys(err, "send %s", ns[i]);
+  }
+  return 0;
+}
+
 static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, int *rootfd_out,
                               struct berth_err **err)
 {
@@ -319,6 +334,8 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   if (s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
     return berth_err_sys(err, "unshare cgroup namespace");
   if (s->ns[NS_NET].enabled && !s->ns[NS_NET].path && netns_loopback_up_in_child(err) < 0)
+    return -1;
+  if (s->net.mode == NET_MODE_SLIRP && netns_fds_send(c->sync_fd, err) < 0)
     return -1;
   if (uts_apply(s, err) < 0 || sysctl_apply(s, err) < 0)
     return -1;

@@ -434,6 +434,7 @@ static int hooks_runtime_ns(const struct spec *s, const char *id, pid_t pid, str
 struct synced {
   pid_t pid;
   int pidfd;
+  int ns_fds[2]; /* SYNC_NETNS: the child's network and user namespaces */
 };
 
 /* SYNC_PID: the first process made the init (as our child) and exits. */
@@ -454,6 +455,13 @@ static int child_request(int sock, int type, int fd, int32_t val, struct synced 
 {
   if (type == SYNC_PID) {
     synced_replace(p, (pid_t)val);
+    return 1;
+  }
+  if (type == SYNC_NETNS) {
+    int *slot = p->ns_fds[0] < 0 ? &p->ns_fds[0] : &p->ns_fds[1];
+    if (*slot >= 0)
+      close(*slot);
+    *slot = fd;
     return 1;
   }
   if (type == SYNC_PTY) {
@@ -482,7 +490,7 @@ static int child_sync(int sock, struct synced *p, int want, const char *console_
   int type, fd = -1;
   int32_t val = 0;
   while ((type = sync_recv_val(sock, &fd, &val, err)) == SYNC_PTY || type == SYNC_HOOKS ||
-         type == SYNC_PID || type == SYNC_USERNS) {
+         type == SYNC_PID || type == SYNC_USERNS || type == SYNC_NETNS) {
     int r = child_request(sock, type, fd, val, p, console_socket, pty, s, id, err);
     fd = -1;
     if (r < 0)
@@ -590,13 +598,17 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
                        const struct net_attachment *na, struct backend_created *out, bool late_maps,
                        struct berth_err **err)
 {
-  /* The network is wired once the init is ready: only then are its
-   * namespaces final (a joined pid namespace makes them late, pidns.c). */
+  /* A bridge is wired before the hooks run (they may want the address),
+   * from the namespace the init was cloned with; with a user namespace
+   * made late (a joined pid namespace, pidns.c) and for slirp4netns (which
+   * needs the namespaces' fds from the child), once the init is ready. */
+  bool net_early = !late_maps && s->net.mode == NET_MODE_BRIDGE;
   if ((!late_maps && userns_write_maps(p->pid, s, err) < 0) ||
       oom_score_adj_apply(s, p->pid, err) < 0 ||
+      (net_early && net_wire(dirfd, s, na, p->pid, NULL, err) < 0) ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
       state_record(dirfd, id, s, p->pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
-      net_wire(dirfd, s, na, p->pid, err) < 0 ||
+      (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
     if (out->pty >= 0)
@@ -645,7 +657,7 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
   cleanup_close int cgfd = cg ? cgroup_open_v2(cg, err) : -1;
   int *trees = NULL;
   struct ns_saved saved = {-1};
-  struct synced p = {-1, -1};
+  struct synced p = {-1, -1, {-1, -1}};
   if ((cgfd < 0 && *err) || pidns_prepare(s, &ctx, &flags, err) < 0 ||
       idmap_trees_make(s, &trees, err) < 0 || ns_prepare_in_parent(s, &saved, err) < 0)
     goto out;
@@ -678,6 +690,9 @@ out:
   pidns_release(&ctx);
   if (p.pidfd >= 0)
     close(p.pidfd);
+  for (int i = 0; i < 2; i++)
+    if (p.ns_fds[i] >= 0)
+      close(p.ns_fds[i]);
   return *err ? -1 : 0;
 }
 
@@ -1060,7 +1075,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
   if (pid < 0)
     return -1;
   /* Our child (CLONE_PARENT), unwaited: the pid cannot be reused yet. */
-  struct synced p = {pid, pidfd_open_pid(pid)};
+  struct synced p = {pid, pidfd_open_pid(pid), {-1, -1}};
   if (oom_score_adj_apply(s, pid, err) < 0 ||
       child_sync(sock, &p, 0, o->console_socket, &out->pty, NULL, NULL, err) < 0) {
     init_reap(p.pid, p.pidfd);

@@ -136,7 +136,19 @@ char **exec_env(const struct spec *s);
  * namespace); SYNC_GO carries the receiver's own pid there, when known. */
 /* SYNC_USERNS: the child made its user namespace; the parent writes the
  * maps and answers SYNC_GO. */
-enum sync_type { SYNC_GO = 1, SYNC_READY, SYNC_ERROR, SYNC_PTY, SYNC_HOOKS, SYNC_PID, SYNC_USERNS };
+/* SYNC_NETNS: an fd of the child's network, then of its user namespace
+ * (slirp4netns joins them; the parent cannot open the ns files of a
+ * non-dumpable child when rootless). No answer. */
+enum sync_type {
+  SYNC_GO = 1,
+  SYNC_READY,
+  SYNC_ERROR,
+  SYNC_PTY,
+  SYNC_HOOKS,
+  SYNC_PID,
+  SYNC_USERNS,
+  SYNC_NETNS
+};
 int sync_send(int fd, enum sync_type type, const struct berth_err *e);
 /* With a value (in place of an errno) for SYNC_PID and SYNC_GO. */
 int sync_send_val(int fd, enum sync_type type, int32_t val, const struct berth_err *e);

@@ -131,10 +131,12 @@ void net_mounts_free(const struct spec *s, struct spec *with)
 
 /* ---- wiring ---- */
 
-static int slirp_wire(int dirfd, const struct spec *s, pid_t pid, struct berth_err **err)
+static int slirp_wire(int dirfd, const struct spec *s, const int ns_fds[2], struct berth_err **err)
 {
   pid_t slirp = 0;
-  if (netns_slirp_start(pid, s->net.mtu, &slirp, err) < 0)
+  if (ns_fds == NULL || ns_fds[0] < 0)
+    return berth_err_set(err, EPROTO, "slirp4netns: the container's namespaces did not arrive");
+  if (netns_slirp_start(ns_fds[0], ns_fds[1], s->net.mtu, &slirp, err) < 0)
     return -1;
   if (record_save(dirfd, NULL, slirp, proc_start_time(slirp), err) < 0) {
     kill(slirp, SIGKILL);
@@ -144,10 +146,10 @@ static int slirp_wire(int dirfd, const struct spec *s, pid_t pid, struct berth_e
 }
 
 int net_wire(int dirfd, const struct spec *s, const struct net_attachment *a, pid_t pid,
-             struct berth_err **err)
+             const int ns_fds[2], struct berth_err **err)
 {
   if (s->net.mode == NET_MODE_SLIRP)
-    return slirp_wire(dirfd, s, pid, err);
+    return slirp_wire(dirfd, s, ns_fds, err);
   if (s->net.mode != NET_MODE_BRIDGE)
     return 0;
   char path[64];

@@ -22,9 +22,10 @@ int net_prepare(int dirfd, const struct spec *s, const char *id, struct net_atta
  * does not mount itself. *out is s with that mount list; net_mounts_free. */
 int net_mounts(int dirfd, const struct spec *s, struct spec *out, struct berth_err **err);
 void net_mounts_free(const struct spec *s, struct spec *with);
-/* Wires the network namespace of pid (bridge) or starts slirp4netns. */
+/* Wires the network namespace of pid (bridge) or starts slirp4netns on
+ * the child's network and user namespace fds (ns_fds). */
 int net_wire(int dirfd, const struct spec *s, const struct net_attachment *a, pid_t pid,
-             struct berth_err **err);
+             const int ns_fds[2], struct berth_err **err);
 /* Undoes all of it, from the record (none: nothing to do). */
 int net_release(int dirfd, struct berth_err **err);
 

@@ -1064,6 +1064,9 @@ static int annotation_berth(struct spec *s, const char *path, const char *k, con
  * belongs to someone else, and without one the host's would be rewired. */
 static int net_check(const struct spec *s, struct berth_err **err)
 {
+  /* Settings that need a network (a port, an address) are refused without one. */
+  if (netns_config_check(&s->net, err) < 0)
+    return berth_err_wrap(err, "config.json: dev.berth.net");
   if (s->net.mode == NET_MODE_NONE)
     return 0;
   const char *mode = s->net.mode == NET_MODE_BRIDGE ? "bridge" : "slirp";
@@ -1077,8 +1080,6 @@ static int net_check(const struct spec *s, struct berth_err **err)
                          "config.json: dev.berth.net=%s: the network namespace %s is joined, "
                          "and berth leaves a joined one alone (drop its path, or dev.berth.net)",
                          mode, s->ns[NS_NET].path);
-  if (netns_config_check(&s->net, err) < 0)
-    return berth_err_wrap(err, "config.json: dev.berth.net");
   return 0;
 }
 
