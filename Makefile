@@ -46,7 +46,7 @@ CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format \
-        format-check demo bench clean clients clients-parity fuzz fuzz-build
+        format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests
 
 all: berth
 
@@ -80,6 +80,24 @@ tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 
 deps:
 	@scripts/deps.sh test
+
+# image/ goes into berth-image, a separate dynamically linked executable
+# (Debian 12 has no static libarchive/libcurl); berth itself stays static.
+# The sources and store so far, and their test on fixtures built at test time.
+IMAGE_SRC_SRCS := image/ref.c image/digest.c image/manifest.c image/store.c \
+                  image/source_local.c image/archive_extract.c
+IMAGE_TEST_LIBS := -ljansson -larchive -lcrypto
+IMAGE_TEST_OBJS := $(OBJ)/tests/image/source_test.o $(IMAGE_SRC_SRCS:%.c=$(OBJ)/%.o) \
+                   $(patsubst %.c,$(OBJ)/%.o,$(wildcard common/*.c))
+
+tests/image/source_test: $(IMAGE_TEST_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(IMAGE_TEST_LIBS)
+
+# Builds the fixtures into a temporary directory and runs the test there.
+image-tests: tests/image/source_test
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  tests/image/make-fixtures.sh "$$tmp/fx" && tests/image/source_test "$$tmp/fx"
 
 # The CNI plugin berth-bridge is berth under another name (cmd/cni.c),
 # linked into PREFIX/lib/cni, beside where Debian keeps the reference
@@ -196,6 +214,6 @@ $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libbe
 	  -o $@ $< $(FUZZ_DIR)/libberth.a $(PKG_LIBS)
 
 clean:
-	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan
+	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan tests/image/source_test
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -82,4 +82,83 @@ struct unpack_stats {
 int layer_unpack(int blob_fd, int dest_dirfd, char diff_id[DIGEST_MAX], struct unpack_stats *st,
                  struct berth_err **err);
 
+/* ---- additions (isrc): digest helpers, manifests, index resolution ---- */
+/* sha256 of a buffer, as "sha256:<hex>". */
+void digest_buf(const void *buf, size_t n, char out[DIGEST_MAX]);
+/* 0 when s is digest_valid; otherwise an error naming `what` and s, saying
+ * "only sha256 digests are supported" for another algorithm. */
+int digest_check_syntax(const char *what, const char *s, struct berth_err **err);
+
+/* Manifests are capped at 4 MiB, as registries do. */
+#define MANIFEST_MAX (4 << 20)
+
+/* manifest.c: OCI image manifests and indexes, docker schema 2 manifests
+ * and manifest lists (schema 1 is refused with a message saying so). */
+struct descriptor {
+  char media_type[128];
+  char digest[DIGEST_MAX];
+  int64_t size;
+};
+struct platform {
+  char os[32];
+  char arch[32];
+  char variant[32];
+};
+struct manifest {
+  struct descriptor config;
+  size_t n_layers;
+  struct descriptor *layers;
+};
+struct index_entry {
+  struct descriptor d;
+  bool has_platform;
+  struct platform p;
+  char ref_name[256]; /* annotation org.opencontainers.image.ref.name, or "" */
+};
+struct image_index {
+  size_t n;
+  struct index_entry *e;
+};
+enum manifest_kind { MANIFEST_IMAGE, MANIFEST_INDEX };
+
+/* Whether text is an image manifest or an index: by its mediaType field,
+ * else by media_type (the source's word, may be NULL), else by its shape
+ * (manifests[] or not). */
+int manifest_kind(const char *text, size_t len, const char *media_type, enum manifest_kind *kind,
+                  struct berth_err **err);
+int manifest_parse(const char *text, size_t len, struct manifest *m, struct berth_err **err);
+void manifest_free(struct manifest *m);
+int index_parse(const char *text, size_t len, struct image_index *ix, struct berth_err **err);
+void index_free(struct image_index *ix);
+/* "OS/ARCH[/VARIANT]"; NULL or "" = the host (uname). */
+int platform_parse(const char *s, struct platform *p, struct berth_err **err);
+/* The entry of ix for p: os and arch equal, variant equal when both name
+ * one (arm64 "" = "v8"); an exact variant wins over an entry without one. */
+int index_select(const struct image_index *ix, const struct platform *p, size_t *pick,
+                 struct berth_err **err);
+
+/* Index resolution is the caller's: get_manifest returns what the
+ * reference names, which may be an index (registries serve a manifest
+ * list for a tag; an OCI layout's tag may point to a nested index). This
+ * resolver, shared by all sources, follows indexes (at most 4 deep) by
+ * platform with get_manifest(digest), verifies every text fetched by
+ * digest (and the first one when the reference has a digest), and returns
+ * the image manifest, its text and its digest. */
+int manifest_resolve(struct image_source *src, const char *platform, struct manifest *m,
+                     char **text, size_t *len, char digest[DIGEST_MAX], struct berth_err **err);
+
+/* Local sources (source_local.c) take for get_manifest: "" = the one
+ * image (index.json / manifest.json must hold exactly one; a layout whose
+ * index.json lists only unnamed entries with platforms returns index.json
+ * itself, to be resolved like any index), a tag (matched against ref.name
+ * or RepoTags, exactly or as the part after the last ':'), or a digest. */
+
+/* archive_extract.c: oci-archive: and docker-archive: are unpacked whole
+ * into a fresh ROOT/tmp/archive-XXXXXX (regular files, dirs, symlinks,
+ * hardlinks only; owner-only modes) and read from there; the source
+ * removes it on close. */
+int archive_extract_tmp(const char *file, const char *root, char **tmpdir, struct berth_err **err);
+/* rm -rf that does not follow symlinks; NULL is a no-op. */
+void tmpdir_remove(const char *dir);
+
 #endif
