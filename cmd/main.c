@@ -1,6 +1,7 @@
 /* berth: an OCI container runtime with runc's command line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,49 @@ static void root_default(void)
   g.root = buf;
 }
 
+/* pull, image and bundle live in berth-image (cmd/image): libarchive and
+ * libcurl cannot be linked into the static berth. */
+static bool image_verb(const char *name)
+{
+  return strcmp(name, "pull") == 0 || strcmp(name, "image") == 0 || strcmp(name, "bundle") == 0;
+}
+
+static const char *image_root; /* --image-root, for berth-image */
+
+/* berth-image from $BERTH_IMAGE, else beside this executable. */
+static int image_exec(int argc, char **argv)
+{
+  char self[PATH_MAX], path[PATH_MAX + 16];
+  const char *env = getenv("BERTH_IMAGE");
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (env && env[0])
+    snprintf(path, sizeof(path), "%s", env);
+  else if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/berth-image", self);
+  } else
+    snprintf(path, sizeof(path), "berth-image");
+  char **av = calloc((size_t)argc + 4, sizeof(char *));
+  if (av == NULL)
+    return 1;
+  size_t k = 0;
+  av[k++] = "berth";
+  if (image_root) {
+    av[k++] = "--image-root";
+    av[k++] = (char *)image_root;
+  }
+  memcpy(av + k, argv, (size_t)argc * sizeof(char *));
+  execv(path, av);
+  fprintf(stderr,
+          "berth: %s: %s (the image verbs need berth-image beside berth, or "
+          "$BERTH_IMAGE)\n",
+          path, strerror(errno));
+  free(av);
+  return 1;
+}
+
 int main(int argc, char **argv)
 {
   runtime_set_warn(warn_line);
@@ -279,7 +323,16 @@ int main(int argc, char **argv)
   if (argc > 0 && strcmp(self ? self + 1 : argv[0], CNI_PLUGIN_NAME) == 0)
     return cni_main();
   root_default();
-  enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
+  enum {
+    OPT_ROOT = 256,
+    OPT_LOG,
+    OPT_LOG_FORMAT,
+    OPT_DEBUG,
+    OPT_SYSTEMD,
+    OPT_ROOTLESS,
+    OPT_CRIU,
+    OPT_IMAGE_ROOT
+  };
   static const struct option opts[] = {
       {"root", required_argument, NULL, OPT_ROOT},
       {"log", required_argument, NULL, OPT_LOG},
@@ -288,6 +341,7 @@ int main(int argc, char **argv)
       {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
       {"rootless", required_argument, NULL, OPT_ROOTLESS},
       {"criu", required_argument, NULL, OPT_CRIU},
+      {"image-root", required_argument, NULL, OPT_IMAGE_ROOT},
       {"version", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {0},
@@ -320,6 +374,9 @@ int main(int argc, char **argv)
       break;
     case OPT_CRIU:
       break; /* checkpointing is not offered; the path alone changes nothing */
+    case OPT_IMAGE_ROOT:
+      image_root = optarg;
+      break;
     case 'v':
       version_print();
       return 0;
@@ -347,6 +404,8 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
+  if (image_verb(name))
+    return image_exec(argc - optind, argv + optind);
   for (size_t i = 0; i < N_VERBS; i++) {
     if (strcmp(verbs[i]->name, name) != 0)
       continue;

@@ -5,6 +5,7 @@
 #ifndef BERTH_IMAGE_H
 #define BERTH_IMAGE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,6 +38,29 @@ struct image_opts {
 };
 
 int image_ref_parse(const char *s, struct image_ref *r, struct berth_err **err);
+
+/* Pulls ref into the store under o->root: the manifest for o->platform,
+ * config and layers verified, layers unpacked into the cache, the image
+ * recorded under its name. *digest: the manifest's. */
+int image_pull(const struct image_opts *o, const char *ref, char digest[80],
+               struct berth_err **err);
+
+/* berth bundle create: DIR (made; must not exist) with rootfs and
+ * config.json for ref (pulled first when not in the store); rootfs is an
+ * overlay of the cached layers with DIR/upper, or with copy a full copy.
+ * args (NULL: the image's Cmd). Nothing is left on failure. */
+int image_bundle_create(const struct image_opts *o, const char *ref, const char *dir,
+                        char *const *args, bool copy, struct berth_err **err);
+/* Unmounts DIR/rootfs and removes DIR, never crossing into a mount (a
+ * bind mount inside refuses, and keeps its files). */
+int image_bundle_remove(const char *dir, struct berth_err **err);
+
+/* The store's images (their records: name, manifest, config, layers,
+ * pulled), one record's JSON with the image config, removal of a name
+ * (layers stay until a prune). */
+int image_list(const char *root, json_t **out, struct berth_err **err);
+int image_inspect(const char *root, const char *ref, char **out, struct berth_err **err);
+int image_remove(const char *root, const char *ref, struct berth_err **err);
 
 /* config.json text for a container of the image: berth's default spec
  * (`berth spec`) with the image config's Entrypoint + Cmd (args, when not

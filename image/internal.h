@@ -79,8 +79,20 @@ struct unpack_stats {
  * entry that would escape (absolute, "..", through a symlink or hardlink)
  * is refused and the error names it. Also computes the uncompressed
  * digest (diff_id) into diff_id when not NULL. */
-int layer_unpack(int blob_fd, int dest_dirfd, char diff_id[DIGEST_MAX], struct unpack_stats *st,
-                 struct berth_err **err);
+/* flags: UNPACK_OVERLAY keeps a whiteout as overlayfs's (a 0:0 character
+ * device; an opaque directory gets trusted.overlay.opaque=y) instead of
+ * removing, so the layer is a lower directory of its own. */
+#define UNPACK_OVERLAY 1
+int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
+                 struct unpack_stats *st, struct berth_err **err);
+
+/* ---- pull.c: the layer cache and image records ---- */
+/* ROOT/layers/sha256/<hex> (dir) for the layer blob digest, unpacked
+ * once (the blob must be in the store). */
+int layer_cache_ensure(const char *root, const char *digest, char *dir, size_t n,
+                       struct berth_err **err);
+/* ROOT/images/<sha256 of name>.json */
+int image_record_path(const char *root, const char *name, char *out, size_t n);
 
 /* ---- additions (isrc): digest helpers, manifests, index resolution ---- */
 /* sha256 of a buffer, as "sha256:<hex>". */

@@ -1,0 +1,180 @@
+/* From a reference to an image in the store: manifest (resolved by
+ * platform), config and layers fetched and verified, each layer unpacked
+ * once into the layer cache, the image recorded under its name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "internal.h"
+
+static int source_open(const struct image_ref *ref, const struct image_opts *o,
+                       struct image_source **src, struct berth_err **err)
+{
+  if (ref->kind == REF_REGISTRY)
+    return source_registry_open(ref, o, src, err);
+  return source_local_open(ref, o, src, err);
+}
+
+/* ROOT/layers/sha256/<hex>: "rootfs" (the layer alone, whiteouts as
+ * overlayfs's) and "diff_id", made in a temporary directory and renamed
+ * into place, under a per-layer lock: concurrent pulls unpack once. */
+static int layer_dir(const char *root, const char *digest, char *out, size_t n)
+{
+  return snprintf(out, n, "%s/layers/sha256/%s", root, digest + 7) < (int)n ? 0 : -1;
+}
+
+static int layer_unpack_into(const char *root, const char *digest, const char *dir,
+                             struct berth_err **err)
+{
+  cleanup_free char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
+  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
+  if (mkdir(tmp, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+    return berth_err_sys(err, "layer %s: make %s", digest, tmp);
+  cleanup_close int blob = store_blob_open(root, digest, err);
+  cleanup_close int dest = blob < 0 ? -1 : open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  char diff_id[DIGEST_MAX];
+  struct unpack_stats st = {0};
+  int ret = blob < 0 ? -1 : layer_unpack(blob, dest, UNPACK_OVERLAY, diff_id, &st, err);
+  cleanup_close int tfd = open(tmp, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (ret == 0)
+    ret = write_file_atomic_at(tfd, "diff_id", diff_id, strlen(diff_id), 0644, err);
+  if (ret == 0 && rename(tmp, dir) < 0)
+    ret = berth_err_sys(err, "layer %s: rename into the cache", digest);
+  if (ret < 0)
+    tmpdir_remove(tmp);
+  return ret < 0 ? berth_err_wrap(err, "layer %s", digest) : 0;
+}
+
+int layer_cache_ensure(const char *root, const char *digest, char *dir, size_t n,
+                       struct berth_err **err)
+{
+  if (layer_dir(root, digest, dir, n) < 0)
+    return berth_err_set(err, ENAMETOOLONG, "image root %s", root);
+  cleanup_free char *parent = xasprintf("%s/layers/sha256", root);
+  if (mkdir_p(parent, 0700, err) < 0)
+    return -1;
+  cleanup_free char *lock = xasprintf("%s.lock", dir);
+  cleanup_close int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+    return berth_err_sys(err, "lock %s", lock);
+  struct stat sb;
+  if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return 0; /* unpacked before, by us or a concurrent pull */
+  return layer_unpack_into(root, digest, dir, err);
+}
+
+/* The config's rootfs.diff_ids must be what the layers unpacked to:
+ * otherwise the config describes another image than the one stored. */
+static int diff_ids_check(const char *root, const char *config_text, const struct manifest *m,
+                          struct berth_err **err)
+{
+  json_t *cfg = json_loads(config_text, 0, NULL);
+  json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+  int ret = 0;
+  if (json_array_size(ids) != m->n_layers)
+    ret = berth_err_set(err, 0, "image config: %zu diff_ids for %zu layers", json_array_size(ids),
+                        m->n_layers);
+  for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
+    char dir[4096];
+    cleanup_free char *got = NULL;
+    layer_dir(root, m->layers[i].digest, dir, sizeof(dir));
+    cleanup_free char *path = xasprintf("%s/diff_id", dir);
+    if (read_file_at(AT_FDCWD, path, DIGEST_MAX, &got, NULL, err) < 0)
+      ret = -1;
+    else if (strcmp(got, json_string_value(json_array_get(ids, i)) ?: "") != 0)
+      ret = berth_err_set(err, 0, "layer %s: unpacks to %s, the config says %s",
+                          m->layers[i].digest, got, json_string_value(json_array_get(ids, i)));
+  }
+  json_decref(cfg);
+  return ret;
+}
+
+static json_t *record_json(const struct image_ref *ref, const char *mdigest,
+                           const struct manifest *m)
+{
+  json_t *layers = json_array();
+  for (size_t i = 0; i < m->n_layers; i++)
+    json_array_append_new(layers, json_string(m->layers[i].digest));
+  char when[32];
+  time_t now = time(NULL);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  return json_pack("{s:s,s:s,s:s,s:o,s:s}", "name", ref->name, "manifest", mdigest, "config",
+                   m->config.digest, "layers", layers, "pulled", when);
+}
+
+int image_record_path(const char *root, const char *name, char *out, size_t n)
+{
+  char d[DIGEST_MAX];
+  digest_buf(name, strlen(name), d);
+  return snprintf(out, n, "%s/images/%s.json", root, d + 7) < (int)n ? 0 : -1;
+}
+
+static int record_save(const char *root, const struct image_ref *ref, const char *mdigest,
+                       const struct manifest *m, struct berth_err **err)
+{
+  cleanup_free char *dir = xasprintf("%s/images", root);
+  char path[4096];
+  if (mkdir_p(dir, 0700, err) < 0 || image_record_path(root, ref->name, path, sizeof(path)) < 0)
+    return -1;
+  json_t *rec = record_json(ref, mdigest, m);
+  cleanup_free char *text = json_dumps(rec, JSON_INDENT(2));
+  json_decref(rec);
+  cleanup_close int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  return write_file_atomic_at(dfd, strrchr(path, '/') + 1, text, strlen(text), 0600, err);
+}
+
+static int fetch_all(const char *root, struct image_source *src, const struct manifest *m,
+                     const struct image_opts *o, struct berth_err **err)
+{
+  if (store_blob_fetch(root, src, m->config.digest, m->config.size, err) < 0)
+    return -1;
+  for (size_t i = 0; i < m->n_layers; i++) {
+    if (!o->quiet)
+      fprintf(stderr, "layer %zu/%zu %s (%lld bytes)\n", i + 1, m->n_layers, m->layers[i].digest,
+              (long long)m->layers[i].size);
+    char dir[4096];
+    if (store_blob_fetch(root, src, m->layers[i].digest, m->layers[i].size, err) < 0 ||
+        layer_cache_ensure(root, m->layers[i].digest, dir, sizeof(dir), err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
+               struct berth_err **err)
+{
+  struct image_ref ref;
+  struct image_source *src = NULL;
+  if (image_ref_parse(refstr, &ref, err) < 0 || source_open(&ref, o, &src, err) < 0)
+    return -1;
+  struct manifest m = {0};
+  cleanup_free char *text = NULL, *config = NULL;
+  size_t len = 0;
+  char mdigest[DIGEST_MAX], stored[DIGEST_MAX];
+  int ret = manifest_resolve(src, o->platform, &m, &text, &len, mdigest, err);
+  if (ret == 0)
+    ret = store_blob_put(o->root, text, len, stored, err);
+  if (ret == 0)
+    ret = fetch_all(o->root, src, &m, o, err);
+  cleanup_close int cfd = ret == 0 ? store_blob_open(o->root, m.config.digest, err) : -1;
+  if (ret == 0 && (cfd < 0 || read_file_at(cfd, "", (size_t)16 << 20, &config, NULL, err) < 0))
+    ret = -1;
+  if (ret == 0)
+    ret = diff_ids_check(o->root, config, &m, err);
+  if (ret == 0)
+    ret = record_save(o->root, &ref, mdigest, &m, err);
+  if (ret == 0)
+    snprintf(digest, 80, "%s", mdigest);
+  manifest_free(&m);
+  src->ops->close(src);
+  return ret < 0 ? berth_err_wrap(err, "pull %s", ref.name) : 0;
+}
