@@ -78,6 +78,18 @@ tests/unit/run_unit_asan: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%
 tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
 
+# The registry source of image/ (issue #12), linked dynamically as
+# berth-image will be (Debian 12 has no static libcurl); driven by
+# tests/image/registry_test.sh against real registries on loopback.
+REGISTRY_SRCS := image/registry.c image/registry_auth.c
+REGISTRY_LIBS := $(shell pkg-config --libs libcurl libcrypto jansson 2>/dev/null || echo -lcurl -lcrypto -ljansson)
+
+tests/image/registry_test: tests/image/registry_test.c $(REGISTRY_SRCS) $(wildcard image/*.h) \
+                           $(wildcard common/*.c common/*.h)
+	@echo "  LD      $@"
+	@$(CC) -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	  $(REGISTRY_SRCS) $(wildcard common/*.c) $(REGISTRY_LIBS)
+
 deps:
 	@scripts/deps.sh test
 
@@ -196,6 +208,6 @@ $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libbe
 	  -o $@ $< $(FUZZ_DIR)/libberth.a $(PKG_LIBS)
 
 clean:
-	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan
+	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan tests/image/registry_test
 
 -include $(shell find build -name '*.d' 2>/dev/null)
