@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -592,6 +593,23 @@ static int blob_check(const char *digest, int64_t size, off_t from, struct berth
   return 0;
 }
 
+/* A regular file holds exactly the `from` bytes we resume after (nothing
+ * stale past them); a pipe can only start at 0. */
+static int blob_position(int fd, off_t from)
+{
+  struct stat st;
+
+  if (fstat(fd, &st) < 0)
+    return -1;
+  if (!S_ISREG(st.st_mode)) {
+    errno = ESPIPE;
+    return from == 0 ? 0 : -1;
+  }
+  if (st.st_size != from && ftruncate(fd, from) < 0)
+    return -1;
+  return lseek(fd, from, SEEK_SET) < 0 ? -1 : 0;
+}
+
 static int registry_fetch_blob(struct image_source *s, const char *digest, int64_t size, int fd,
                                off_t from, struct berth_err **err)
 {
@@ -601,8 +619,8 @@ static int registry_fetch_blob(struct image_source *s, const char *digest, int64
     return -1;
   if (size >= 0 && from == size)
     return 0;
-  if (lseek(fd, from, SEEK_SET) < 0 && (from > 0 || errno != ESPIPE))
-    return berth_err_sys(err, "blob %s: seeking to %lld", digest, (long long)from);
+  if (blob_position(fd, from) < 0)
+    return berth_err_sys(err, "blob %s: resuming at %lld", digest, (long long)from);
   cleanup_free char *path = xasprintf("%s/blobs/%s", r->repo, digest);
   cleanup_free char *name = xasprintf("%s/%s@%s", r->host, r->repo, digest);
   cleanup_free char *what = xasprintf("blob %s", digest);

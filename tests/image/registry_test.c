@@ -6,6 +6,8 @@
  *                            blob verified, missing things, resume, bounds
  *   registry_test auth       htpasswd registry: none, wrong, right, authfile
  *   registry_test token      fake Bearer realm: wrong and right password
+ *   registry_test tls        self-signed https registry: refused when
+ *                            verifying, pulled with tls_verify off
  *   registry_test kill FILE  big blob into FILE, the registry SIGKILLed
  *                            mid-way: an error, partial data kept
  *   registry_test resume FILE  the rest of FILE after a restart
@@ -91,11 +93,22 @@ static off_t fd_size(int fd)
 
 /* ---- opening sources ---- */
 
+static int64_t progress_last;
+static void progress_note(void *arg, const char *digest, int64_t done, int64_t total)
+{
+  (void)arg;
+  (void)digest;
+  (void)total;
+  progress_last = done;
+}
+
+static bool tls_verify = true;
+
 static struct image_source *open_src(const char *host, const char *repo, const char *creds,
                                      const char *authfile, struct berth_err **err)
 {
   struct image_ref ref = {.kind = REF_REGISTRY};
-  struct image_opts o = {.tls_verify = true, .creds = creds, .authfile = authfile};
+  struct image_opts o = {.tls_verify = tls_verify, .creds = creds, .authfile = authfile};
   struct image_source *s = NULL;
 
   snprintf(ref.registry, sizeof(ref.registry), "%s", host);
@@ -105,6 +118,7 @@ static struct image_source *open_src(const char *host, const char *repo, const c
   if (source_registry_open(&ref, &o, &s, err) < 0)
     return NULL;
   registry_set_timeouts(s, 5, 5);
+  registry_set_progress(s, progress_note, NULL);
   return s;
 }
 
@@ -239,15 +253,6 @@ static void phase_unit(void)
 
 /* ---- phase basic ---- */
 
-static int64_t progress_last;
-static void progress_note(void *arg, const char *digest, int64_t done, int64_t total)
-{
-  (void)arg;
-  (void)digest;
-  (void)total;
-  progress_last = done;
-}
-
 /* Fetches one descriptor's blob whole and checks size and sha256. */
 static void blob_verify(struct image_source *s, json_t *desc)
 {
@@ -341,7 +346,6 @@ static void phase_basic(void)
   CHECK(s != NULL, "open: %s", msg(err));
   if (s == NULL)
     return;
-  registry_set_progress(s, progress_note, NULL);
   json_t *m = manifest_get(s, NULL, "application/vnd.oci.image.manifest.v1+json", d1);
   CHECK(m && strcmp(d1, env("BT_DIGEST")) == 0, "by tag: digest %s", d1);
   json_t *m2 = manifest_get(s, d1, "application/vnd.oci.image.manifest.v1+json", d2);
@@ -426,6 +430,27 @@ static void phase_token(void)
   if (s)
     s->ops->close(s);
   auth_expect_pull(host, "tok/busybox", right, NULL);
+}
+
+/* ---- phase tls (a registry with a self-signed certificate) ---- */
+
+static void phase_tls(void)
+{
+  const char *host = env("BT_TLS_REG");
+  struct berth_err *err = NULL;
+  char *text = NULL, *type = NULL;
+  size_t len;
+
+  struct image_source *s = open_src(host, "test/busybox", NULL, NULL, &err);
+  CHECK(s && s->ops->get_manifest(s, NULL, &text, &len, &type, &err) < 0,
+        "unverifiable certificate accepted");
+  CHECK(err_has(err, "TLS: ") && err_has(err, "tls_verify off skips this"), "verify: %s", msg(err));
+  berth_err_free(&err);
+  if (s)
+    s->ops->close(s);
+  tls_verify = false;
+  auth_expect_pull(host, "test/busybox", NULL, NULL);
+  tls_verify = true;
 }
 
 /* ---- phases kill and resume (the registry dies mid-blob) ---- */
@@ -573,6 +598,8 @@ int main(int argc, char **argv)
     phase_auth();
   else if (strcmp(phase, "token") == 0)
     phase_token();
+  else if (strcmp(phase, "tls") == 0)
+    phase_tls();
   else if (strcmp(phase, "kill") == 0 && argc > 2)
     phase_kill(argv[2]);
   else if (strcmp(phase, "resume") == 0 && argc > 2)
@@ -580,7 +607,7 @@ int main(int argc, char **argv)
   else if (strcmp(phase, "fake") == 0)
     phase_fake();
   else {
-    fprintf(stderr, "usage: registry_test unit|basic|auth|token|fake|kill FILE|resume FILE\n");
+    fprintf(stderr, "usage: registry_test unit|basic|auth|token|tls|fake|kill FILE|resume FILE\n");
     return 2;
   }
   printf("%d passed, %d failed\n", passed, failed);
