@@ -8,12 +8,16 @@
 #                with Range: the rest (206)
 #   liar/x       the blob and 100 bytes more (Content-Length says so too)
 #   stall/x      half the blob, then nothing for 10 s
-#   tok/busybox  Bearer auth: a token from /token for USER:PASS (Basic);
-#                manifests/1 is MANIFEST
-#   fake_registry.sh BLOBDIR USER PASS PORT MANIFEST
+#   tok/busybox  Bearer auth with a token from /token
+# /token?service=S&scope=repository:NAME:pull, asked with FAKE_USER:
+# FAKE_PASS (Basic), answers a JWT signed with FAKE_KEY (RS256, FAKE_CERT
+# in x5c) that a docker-registry with `auth: token` accepts (issuer
+# berth-test, audience S, pull on NAME); other credentials get a 401.
+# Configured through the environment: FAKE_BLOBS (the layout's
+# blobs/sha256), FAKE_MANIFEST (served as tok/busybox:1), FAKE_PORT,
+# FAKE_USER, FAKE_PASS, FAKE_KEY, FAKE_CERT, FAKE_TOKENS (tokens issued).
 set -u
-blobs=$1 user=$2 pass=$3 port=$4 manifest=$5
-token=berth-test-token
+blobs=$FAKE_BLOBS
 
 # A TLS ClientHello (first byte 0x16): answer like an HTTP server does, so
 # the client's https attempt fails at once and it falls back to http.
@@ -60,19 +64,45 @@ serve_range() { # FILE: whole (200) or from the Range offset (206)
 }
 
 bearer_check() {
-  [ "$auth" = "Bearer $token" ] && return 0
+  [ "${auth%% *}" = Bearer ] && grep -qxF "${auth#Bearer }" "$FAKE_TOKENS" && return 0
   reply "401 Unauthorized" "Content-Length: 0" \
-    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:$port/token\",service=\"fake\",scope=\"repository:tok/busybox:pull\""
+    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:$FAKE_PORT/token\",service=\"fake\",scope=\"repository:tok/busybox:pull\""
   exit 0
 }
 
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+query_param() { # NAME: its URL-decoded value in the request target
+  local v
+  v=$(printf '%s' "${target#*\?}" | tr '&' '\n' | sed -n "s/^$1=//p" | head -1)
+  v=${v//+/ }
+  printf '%b' "${v//%/\\x}"
+}
+
+jwt_mint() { # SERVICE NAME
+  local now header claims x5c unsigned
+  now=$(date +%s)
+  x5c=$(openssl x509 -in "$FAKE_CERT" -outform DER | base64 -w0)
+  header=$(jq -cn --arg c "$x5c" '{typ:"JWT",alg:"RS256",x5c:[$c]}' | b64url)
+  claims=$(jq -cn --arg aud "$1" --arg name "$2" --argjson now "$now" --arg sub "$FAKE_USER" \
+    '{iss:"berth-test",sub:$sub,aud:$aud,exp:($now+300),nbf:($now-10),iat:($now-10),
+      jti:"\($now)-\($name)",access:[{type:"repository",name:$name,actions:["pull"]}]}' | b64url)
+  unsigned=$header.$claims
+  printf '%s.%s' "$unsigned" "$(printf '%s' "$unsigned" | openssl dgst -sha256 -sign "$FAKE_KEY" | b64url)"
+}
+
 basic_token() {
-  local want
-  want=$(printf '%s:%s' "$user" "$pass" | base64 -w0)
+  local want scope name token
+  want=$(printf '%s:%s' "$FAKE_USER" "$FAKE_PASS" | base64 -w0)
   if [ "$auth" != "Basic $want" ]; then
     reply "401 Unauthorized" "Content-Length: 0"
     exit 0
   fi
+  scope=$(query_param scope)
+  name=${scope#repository:}
+  name=${name%:*}
+  token=$(jwt_mint "$(query_param service)" "$name")
+  echo "$token" >>"$FAKE_TOKENS"
   local body="{\"token\":\"$token\",\"expires_in\":300}"
   reply "200 OK" "Content-Type: application/json" "Content-Length: ${#body}"
   printf '%s' "$body"
@@ -117,8 +147,8 @@ case $target in
 /v2/tok/busybox/manifests/1)
   bearer_check
   reply "200 OK" "Content-Type: application/vnd.oci.image.manifest.v1+json" \
-    "Content-Length: $(stat -c %s "$manifest")"
-  cat "$manifest"
+    "Content-Length: $(stat -c %s "$FAKE_MANIFEST")"
+  cat "$FAKE_MANIFEST"
   ;;
 /v2/*/blobs/sha256:*)
   repo=${target#/v2/} repo=${repo%/blobs/*}

@@ -5,7 +5,8 @@
  *   registry_test basic      manifests by tag/digest/index/schema2, every
  *                            blob verified, missing things, resume, bounds
  *   registry_test auth       htpasswd registry: none, wrong, right, authfile
- *   registry_test token      fake Bearer realm: wrong and right password
+ *   registry_test token      Bearer realm (the fake's /token) for the fake
+ *                            and a docker-registry with token auth
  *   registry_test tls        self-signed https registry: refused when
  *                            verifying, pulled with tls_verify off
  *   registry_test kill FILE  big blob into FILE, the registry SIGKILLed
@@ -411,25 +412,34 @@ static void phase_auth(void)
   auth_expect_pull(host, "test/busybox", NULL, env("BT_AUTHFILE"));
 }
 
-/* ---- phase token (fake Bearer realm) ---- */
+/* ---- phase token (Bearer: the fake's realm, for the fake and a real registry) ---- */
 
-static void phase_token(void)
+static void token_expect_error(const char *host, const char *repo, const char *creds,
+                               const char *want_tail)
 {
-  const char *host = env("BT_FAKE");
-  cleanup_free char *right = xasprintf("%s:%s", env("BT_USER"), env("BT_PASS"));
-  cleanup_free char *wrong = xasprintf("%s:wrong", env("BT_USER"));
   struct berth_err *err = NULL;
   char want[256], *text = NULL, *type = NULL;
   size_t len;
-
-  struct image_source *s = open_src(host, "tok/busybox", wrong, NULL, &err);
-  CHECK(s && s->ops->get_manifest(s, NULL, &text, &len, &type, &err) < 0, "wrong: answered");
-  snprintf(want, sizeof(want), "registry %s: authentication failed (401)", host);
-  CHECK(err_is(err, want), "token, wrong password: %s", msg(err));
+  struct image_source *s = open_src(host, repo, creds, NULL, &err);
+  CHECK(s && s->ops->get_manifest(s, NULL, &text, &len, &type, &err) < 0, "%s: answered", creds);
+  snprintf(want, sizeof(want), "registry %s: %s", host, want_tail);
+  CHECK(err_is(err, want), "token registry, creds %s: %s", creds, msg(err));
   berth_err_free(&err);
   if (s)
     s->ops->close(s);
-  auth_expect_pull(host, "tok/busybox", right, NULL);
+}
+
+static void phase_token(void)
+{
+  cleanup_free char *right = xasprintf("%s:%s", env("BT_USER"), env("BT_PASS"));
+  cleanup_free char *wrong = xasprintf("%s:wrong", env("BT_USER"));
+
+  auth_expect_pull(env("BT_FAKE"), "tok/busybox", right, NULL);
+  token_expect_error(env("BT_FAKE"), "tok/busybox", wrong, "authentication failed (401)");
+  auth_expect_pull(env("BT_TOKEN_REG"), "test/busybox", right, NULL);
+  token_expect_error(env("BT_TOKEN_REG"), "test/busybox", wrong, "authentication failed (401)");
+  token_expect_error(env("BT_TOKEN_REG"), "test/busybox", NULL,
+                     "authentication required (401), no credentials given");
 }
 
 /* ---- phase tls (a registry with a self-signed certificate) ---- */

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The registry source (image/registry.c) against real registries on
-# loopback: Debian's docker-registry (distribution 2.8) without auth, with
-# htpasswd Basic auth and with a self-signed certificate, sharing one storage; a fake one (socat +
-# fake_registry.sh) for a Bearer realm and servers that redirect, ignore
-# Range, cut blobs short, send too much or stall. The fixture image is built
-# here from busybox-static (an OCI layout made with tar, gzip, sha256sum and
-# jq) and pushed with skopeo. Everything listens on 127.0.0.1 and goes away
-# on exit. Ends with "N passed, N failed".
+# loopback: Debian's docker-registry (distribution 2.8) sharing one storage,
+# plain, with htpasswd Basic auth, with a self-signed certificate and with
+# token auth; a fake one (socat + fake_registry.sh) that is the token realm
+# and serves blobs that redirect, ignore Range, are cut short, too long or
+# stall. The fixture image is built here from busybox-static (an OCI layout
+# made with tar, gzip, sha256sum and jq) and pushed with skopeo. Everything
+# listens on 127.0.0.1 and goes away on exit. Ends with "N passed, N failed".
 # Needs: docker-registry skopeo apache2-utils (htpasswd) socat jq busybox-static openssl.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -69,7 +69,9 @@ wait_http() { # PORT [-k]: until something answers /v2/ (-k: over https)
   return 1
 }
 
-# registry_config PORT [HTPASSWD|tls]
+# registry_config PORT [htpasswd|tls|token]: plain http without auth, or
+# with Basic auth (users in $T/htpasswd), https (self-signed $T/tls.crt),
+# Bearer tokens from the fake's /token (signed with $T/tls.key).
 registry_config() {
   cat <<EOF
 version: 0.1
@@ -86,23 +88,17 @@ http:
   addr: 127.0.0.1:$1
   secret: berth-registry-test
 EOF
-  if [ "${2:-}" = tls ]; then
-    cat <<EOF
-  tls:
-    certificate: $T/tls.crt
-    key: $T/tls.key
-EOF
-  elif [ -n "${2:-}" ]; then
-    cat <<EOF
-auth:
-  htpasswd:
-    realm: berth-test
-    path: $2
-EOF
-  fi
+  case ${2:-} in
+  tls) printf '  tls:\n    certificate: %s\n    key: %s\n' "$T/tls.crt" "$T/tls.key" ;;
+  htpasswd) printf 'auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n' "$T/htpasswd" ;;
+  token)
+    printf 'auth:\n  token:\n    realm: http://%s/token\n    service: berth-test\n' "$BT_FAKE"
+    printf '    issuer: berth-test\n    rootcertbundle: %s\n' "$T/tls.crt"
+    ;;
+  esac
 }
 
-start_registry() { # PORT [HTPASSWD|tls]; sets LAST_PID
+start_registry() { # PORT [htpasswd|tls|token]; sets LAST_PID
   registry_config "$@" >"$T/registry-$1.yml"
   start_group docker-registry serve "$T/registry-$1.yml"
   if [ "${2:-}" = tls ]; then wait_http "$1" -k; else wait_http "$1"; fi
@@ -210,7 +206,7 @@ setup() {
   export BT_USER=berth BT_PASS=s3cret-pass
   htpasswd -Bbc "$T/htpasswd" "$BT_USER" "$BT_PASS" 2>/dev/null
   P2=$(pick_port)
-  start_registry "$P2" "$T/htpasswd" || return 1
+  start_registry "$P2" htpasswd || return 1
   export BT_AUTH_REG=127.0.0.1:$P2
   export BT_AUTHFILE=$T/auth.json
   jq -n --arg h "$BT_AUTH_REG" --arg a "$(printf '%s:%s' "$BT_USER" "$BT_PASS" | base64 -w0)" \
@@ -223,10 +219,18 @@ setup() {
   export BT_TLS_REG=127.0.0.1:$P4
 
   P3=$(pick_port)
+  export FAKE_BLOBS=$T/layout/blobs/sha256 FAKE_MANIFEST=$T/manifest.copy FAKE_PORT=$P3 \
+    FAKE_USER=$BT_USER FAKE_PASS=$BT_PASS FAKE_KEY=$T/tls.key FAKE_CERT=$T/tls.crt \
+    FAKE_TOKENS=$T/tokens
+  : >"$FAKE_TOKENS"
   start_group socat "TCP-LISTEN:$P3,bind=127.0.0.1,reuseaddr,fork" \
-    "EXEC:bash tests/image/fake_registry.sh $T/layout/blobs/sha256 $BT_USER $BT_PASS $P3 $T/manifest.copy"
+    "EXEC:bash tests/image/fake_registry.sh"
   wait_http "$P3" || return 1
   export BT_FAKE=127.0.0.1:$P3
+
+  P5=$(pick_port)
+  start_registry "$P5" token || return 1
+  export BT_TOKEN_REG=127.0.0.1:$P5
   BT_DEAD_PORT=$(pick_port)
   export BT_DEAD_PORT
 }
