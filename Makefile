@@ -45,7 +45,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps install uninstall check soak unit integration parity asan lint format \
+.PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         format-check demo bench clean clients clients-parity fuzz fuzz-build
 
 all: berth
@@ -89,6 +89,10 @@ tests/image/registry_test: tests/image/registry_test.c $(REGISTRY_SRCS) $(wildca
 	@echo "  LD      $@"
 	@$(CC) -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 	  $(REGISTRY_SRCS) $(wildcard common/*.c) $(REGISTRY_LIBS)
+
+# Needs docker-registry skopeo apache2-utils socat openssl (not yet in deps.sh).
+registry-test: tests/image/registry_test
+	@tests/image/registry_test.sh
 
 deps:
 	@scripts/deps.sh test

@@ -397,12 +397,12 @@ static char *token_url(struct registry *r, const struct auth_challenge *c)
 {
   cleanup_free char *scope =
       c->scope[0] ? xstrdup(c->scope) : xasprintf("repository:%s:pull", r->repo);
-  char *esc_service = curl_easy_escape(r->curl, c->service, 0);
   char *esc_scope = curl_easy_escape(r->curl, scope, 0);
-  if (esc_service == NULL || esc_scope == NULL)
+  char *esc_service = c->service[0] ? curl_easy_escape(r->curl, c->service, 0) : NULL;
+  if (esc_scope == NULL || (c->service[0] && esc_service == NULL))
     abort();
-  char *url = xasprintf("%s%cservice=%s&scope=%s", c->realm, strchr(c->realm, '?') ? '&' : '?',
-                        esc_service, esc_scope);
+  char *url = xasprintf("%s%cscope=%s%s%s", c->realm, strchr(c->realm, '?') ? '&' : '?', esc_scope,
+                        esc_service ? "&service=" : "", esc_service ? esc_service : "");
   curl_free(esc_service);
   curl_free(esc_scope);
   return url;

@@ -4,12 +4,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+
+#define AUTHFILE_MAX (1 << 20)
 
 /* Copies one parameter value (quoted with \-escapes, or a bare token) from
  * *pp into out; leaves *pp after it. */
@@ -64,7 +67,7 @@ int auth_challenge_parse(const char *header, struct auth_challenge *c, struct be
     return berth_err_set(err, 0, "WWW-Authenticate: no scheme in \"%s\"", header);
   memcpy(c->scheme, p, n);
   for (p += n; *p;) {
-    char ignored[1024];
+    char ignored[1024] = "";
     size_t cap = sizeof(ignored);
     p += strspn(p, " \t,");
     size_t klen = strcspn(p, "= \t,");
@@ -159,9 +162,12 @@ int authfile_lookup(const char *path, const char *host, const char *repo, char *
                     struct berth_err **err)
 {
   json_error_t jerr;
-  json_t *root = json_load_file(path, 0, &jerr);
+  cleanup_free char *text = NULL;
+  if (read_file_at(AT_FDCWD, path, AUTHFILE_MAX, &text, NULL, err) < 0)
+    return berth_err_wrap(err, "auth file");
+  json_t *root = json_loads(text, 0, &jerr);
   if (root == NULL)
-    return berth_err_set(err, 0, "auth file %s: %s", path, jerr.text);
+    return berth_err_set(err, 0, "auth file %s: line %d: %s", path, jerr.line, jerr.text);
   json_t *auths = json_object_get(root, "auths"), *entry;
   const char *key, *best = NULL;
   size_t best_len = 0;

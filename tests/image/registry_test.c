@@ -26,6 +26,7 @@
 
 #include "../../common/cleanup.h"
 #include "../../common/fileutil.h"
+#include "../../common/warn.h"
 #include "../../image/registry.h"
 
 static int passed, failed;
@@ -123,13 +124,18 @@ static struct image_source *open_src(const char *host, const char *repo, const c
   return s;
 }
 
+/* Expected errors are shown, so a reader sees the lines users get. */
 static bool err_is(struct berth_err *err, const char *want)
 {
+  if (err)
+    printf("# %s\n", err->msg);
   return err && strcmp(err->msg, want) == 0;
 }
 
 static bool err_has(struct berth_err *err, const char *want)
 {
+  if (err)
+    printf("# %s\n", err->msg);
   return err && strstr(err->msg, want) != NULL;
 }
 
@@ -562,6 +568,12 @@ static void fake_expect_whole(int fd, const char *what)
   CHECK(strcmp(got, env("BT_SMALL_DIGEST")) == 0, "%s: content %s", what, got);
 }
 
+static char last_warning[512];
+static void warning_keep(const char *m)
+{
+  snprintf(last_warning, sizeof(last_warning), "%s", m);
+}
+
 static void phase_fake(void)
 {
   struct berth_err *err = NULL;
@@ -571,8 +583,12 @@ static void phase_fake(void)
   CHECK(fake_fetch("redirect/x", fd, 0, 0, &err) == 0, "redirect: %s", msg(err));
   fake_expect_whole(fd, "redirect");
   CHECK(ftruncate(fd, 1000) == 0, "truncate");
+  berth_warn_set_sink(warning_keep);
   CHECK(fake_fetch("norange/x", fd, 1000, 0, &err) == 0, "norange: %s", msg(err));
   fake_expect_whole(fd, "norange (rewound)");
+  CHECK(strstr(last_warning, "does not resume (no Range), downloading from the start"),
+        "norange: warning \"%s\"", last_warning);
+  printf("# warning: %s\n", last_warning);
   CHECK(ftruncate(fd, 0) == 0, "truncate");
   CHECK(fake_fetch("short/x", fd, 0, 0, &err) < 0 && err_has(err, "interrupted after"), "short: %s",
         msg(err));

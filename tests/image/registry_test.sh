@@ -19,6 +19,8 @@ for tool in docker-registry skopeo htpasswd socat jq busybox sha256sum openssl; 
   }
 done
 make --no-print-directory tests/image/registry_test || exit 1
+# libcurl honours proxy variables: loopback must not go through one
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 T=$(mktemp -d /tmp/berth-registry-test.XXXXXX)
 GROUPS_STARTED=()
