@@ -60,14 +60,14 @@ start_group() {
 }
 
 wait_http() { # PORT [-k]: until something answers /v2/ (-k: over https)
-  local i port=$1 scheme=http
+  local port=$1 scheme=http
   shift
   [ $# -gt 0 ] && scheme=https
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     curl -s -o /dev/null "$@" "$scheme://127.0.0.1:$port/v2/" && return 0
     sleep 0.1
   done
-  echo "registry_test: nothing answers on 127.0.0.1:$1" >&2
+  echo "registry_test: nothing answers on 127.0.0.1:$port" >&2
   return 1
 }
 
