@@ -45,7 +45,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps install uninstall check soak unit integration parity asan lint format \
+.PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests
 
 all: berth
@@ -77,6 +77,22 @@ tests/unit/run_unit_asan: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%
 
 tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
+
+# The registry source of image/ (issue #12), linked dynamically as
+# berth-image will be (Debian 12 has no static libcurl); driven by
+# tests/image/registry_test.sh against real registries on loopback.
+REGISTRY_SRCS := image/registry.c image/registry_auth.c
+REGISTRY_LIBS := $(shell pkg-config --libs libcurl libcrypto jansson 2>/dev/null || echo -lcurl -lcrypto -ljansson)
+
+tests/image/registry_test: tests/image/registry_test.c $(REGISTRY_SRCS) $(wildcard image/*.h) \
+                           $(wildcard common/*.c common/*.h)
+	@echo "  LD      $@"
+	@$(CC) -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	  $(REGISTRY_SRCS) $(wildcard common/*.c) $(REGISTRY_LIBS)
+
+# Needs docker-registry skopeo apache2-utils socat openssl (not yet in deps.sh).
+registry-test: tests/image/registry_test
+	@tests/image/registry_test.sh
 
 deps:
 	@scripts/deps.sh test
@@ -226,6 +242,7 @@ $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libbe
 	  -o $@ $< $(FUZZ_DIR)/libberth.a $(PKG_LIBS)
 
 clean:
-	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan tests/image/source_test
+	rm -rf build berth berth-asan berth-image tests/unit/run_unit tests/unit/run_unit_asan \
+	  tests/image/source_test tests/image/registry_test
 
 -include $(shell find build -name '*.d' 2>/dev/null)
