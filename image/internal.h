@@ -30,8 +30,8 @@ struct image_source;
 struct image_source_ops {
   /* The manifest (or index) text for the reference's tag/digest, and its
    * media type (may be NULL when the source does not say, e.g. a layout). */
-  int (*get_manifest)(struct image_source *s, const char *ref_or_digest, char **text,
-                      size_t *len, char **media_type, struct berth_err **err);
+  int (*get_manifest)(struct image_source *s, const char *ref_or_digest, char **text, size_t *len,
+                      char **media_type, struct berth_err **err);
   /* Writes the blob to fd from offset `from` (resuming), at most `size`
    * bytes; the caller verifies the digest. */
   int (*fetch_blob)(struct image_source *s, const char *digest, int64_t size, int fd, off_t from,
@@ -58,8 +58,8 @@ int source_registry_open(const struct image_ref *ref, const struct image_opts *o
  * verifying sha256 and size while writing to a partial file
  * (blobs/partial/<hex>, resumed from its length); renamed into place only
  * when it matches. A mismatch removes the partial file: nothing stays. */
-int store_blob_fetch(const char *root, struct image_source *src, const char *digest,
-                     int64_t size, struct berth_err **err);
+int store_blob_fetch(const char *root, struct image_source *src, const char *digest, int64_t size,
+                     struct berth_err **err);
 /* Opens a stored blob read-only. */
 int store_blob_open(const char *root, const char *digest, struct berth_err **err);
 /* Stores text as a blob (manifests, configs), returns its digest. */
@@ -69,7 +69,9 @@ int store_blob_put(const char *root, const char *text, size_t len, char digest[D
 /* ---- unpack.c: one layer onto a directory (libarchive) ---- */
 struct unpack_stats {
   uint64_t entries;
-  uint64_t bytes;
+  uint64_t bytes;           /* of the uncompressed tar stream */
+  uint64_t skipped_devices; /* char/block nodes, when mknod is not permitted */
+  uint64_t skipped_xattrs;  /* names not kept (see unpack.c) or unsupported here */
 };
 /* Applies the layer tar read from blob_fd (gzip, zstd or plain, detected)
  * onto the directory dest_dirfd: files, dirs, symlinks, hardlinks, device
@@ -78,7 +80,8 @@ struct unpack_stats {
  * Every path is resolved inside dest with openat2(RESOLVE_IN_ROOT); an
  * entry that would escape (absolute, "..", through a symlink or hardlink)
  * is refused and the error names it. Also computes the uncompressed
- * digest (diff_id) into diff_id when not NULL. */
+ * digest (diff_id) into diff_id when not NULL. On error dest holds part of
+ * the layer: unpack into a fresh directory and discard it on failure. */
 int layer_unpack(int blob_fd, int dest_dirfd, char diff_id[DIGEST_MAX], struct unpack_stats *st,
                  struct berth_err **err);
 
