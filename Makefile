@@ -45,7 +45,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps install uninstall check soak unit integration parity asan lint format \
+.PHONY: image-test all deps install uninstall check soak unit integration parity asan lint format \
         format-check demo bench clean clients clients-parity fuzz fuzz-build
 
 all: berth
@@ -77,6 +77,25 @@ tests/unit/run_unit_asan: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%
 
 tests/unit/run_unit: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) $(LIB_OBJS) $(PKG_LIBS)
+
+# image/ is linked into berth-image, a dynamically linked executable
+# (Debian 12 has no static libarchive/libcurl); until it exists only these
+# test programs link its pieces. `make image-test` runs them (as root).
+IMAGE_LIBS := -larchive -lcrypto -lpthread
+UNPACK_OBJS := $(addprefix $(OBJ)/,image/unpack.o image/unpack_stream.o image/unpack_fs.o \
+                 common/err.o common/fileutil.o)
+
+tests/image/unpack_test: tests/image/unpack_test.c $(UNPACK_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(IMAGE_LIBS) -lz
+
+tests/image/unpack_layers: tests/image/unpack_layers.c $(UNPACK_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(IMAGE_LIBS)
+
+image-test: tests/image/unpack_test tests/image/unpack_layers
+	@tests/image/unpack_test
+	@tests/image/umoci_parity.sh
 
 deps:
 	@scripts/deps.sh test
@@ -196,6 +215,7 @@ $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libbe
 	  -o $@ $< $(FUZZ_DIR)/libberth.a $(PKG_LIBS)
 
 clean:
-	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan
+	rm -rf build berth berth-asan tests/unit/run_unit tests/unit/run_unit_asan \
+	  tests/image/unpack_test tests/image/unpack_layers
 
 -include $(shell find build -name '*.d' 2>/dev/null)
