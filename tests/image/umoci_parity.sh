@@ -1,6 +1,6 @@
 #!/bin/bash
 # Parity of layer_unpack with umoci: builds a three-layer OCI image by hand
-# (tar + sha256sum + jq): a busybox-static rootfs, then a layer of
+# (tar + make_layout.sh: sha256sum + jq): a busybox-static rootfs, then a layer of
 # whiteouts, an opaque directory, symlinks, hardlinks, xattrs, a fifo,
 # devices, setuid/setgid files and type changes, then a plain-tar layer with
 # a second opaque marker. Unpacks it with `umoci unpack` and with
@@ -108,53 +108,30 @@ with tarfile.open(sys.argv[1], "a", format=tarfile.PAX_FORMAT) as t:
 PY
 }
 
-# tar NAME DIR COMPRESS -> blob in the layout; echo "digest diff_id size"
-layer_blob() {
-	local dir=$1 gz=$2 tarfile=$work/$1.tar
+# DIR -> DIR.tar (pax, xattrs, numeric owners), gzip'd unless "none"
+layer_tar() {
 	tar --xattrs --xattrs-include='*' --numeric-owner --format=pax --sort=name \
-		-C "$dir" -cf "$tarfile" .
-	[ "$dir" != l3 ] || layer3_crosslink "$tarfile"
-	local diff_id blob
-	diff_id=sha256:$(sha256sum <"$tarfile" | cut -d' ' -f1)
-	if [ "$gz" = gzip ]; then gzip -n -c "$tarfile" >"$tarfile.gz"; blob=$tarfile.gz; else blob=$tarfile; fi
-	local digest
-	digest=$(sha256sum <"$blob" | cut -d' ' -f1)
-	mv "$blob" "layout/blobs/sha256/$digest"
-	echo "sha256:$digest $diff_id $(stat -c %s "layout/blobs/sha256/$digest")"
+		-C "$1" -cf "$1.tar" .
+	[ "$1" != l3 ] || layer3_crosslink "$1.tar"
+	[ "$2" = none ] || gzip -n "$1.tar"
 }
 
-put_json() { # stdin -> blob; echo "digest size"
-	local tmp=$work/json.tmp digest
-	cat >"$tmp"
-	digest=$(sha256sum <"$tmp" | cut -d' ' -f1)
-	mv "$tmp" "layout/blobs/sha256/$digest"
-	echo "sha256:$digest $(stat -c %s "layout/blobs/sha256/$digest")"
+# The manifest of layout:test, its layers' blob paths and the config's diff_ids.
+manifest() {
+	local m
+	m=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "test")
+		| .digest' layout/index.json)
+	jq -r '.layers[].digest' "layout/blobs/sha256/${m#sha256:}" | sed 's|^sha256:|layout/blobs/sha256/|' >layer_blobs
+	jq -r '.config.digest' "layout/blobs/sha256/${m#sha256:}" | sed 's|^sha256:|layout/blobs/sha256/|' |
+		xargs jq -r '.rootfs.diff_ids[]' >diff_ids
 }
 
 build_layout() {
-	mkdir -p layout/blobs/sha256
-	echo '{"imageLayoutVersion":"1.0.0"}' >layout/oci-layout
-	local l1 l2 l3 cfg man
-	read -ra l1 <<<"$(layer_blob l1 gzip)"
-	read -ra l2 <<<"$(layer_blob l2 gzip)"
-	read -ra l3 <<<"$(layer_blob l3 none)"
-	printf '%s\n' "${l1[1]}" "${l2[1]}" "${l3[1]}" >diff_ids
-	printf '%s\n' "${l1[0]}" "${l2[0]}" "${l3[0]}" >layer_digests
-	read -ra cfg <<<"$(jq -cn --arg a "${l1[1]}" --arg b "${l2[1]}" --arg c "${l3[1]}" \
-		'{architecture:"amd64",os:"linux",config:{Cmd:["/bin/sh"]},
-		  rootfs:{type:"layers",diff_ids:[$a,$b,$c]}}' | put_json)"
-	local gz=application/vnd.oci.image.layer.v1.tar+gzip plain=application/vnd.oci.image.layer.v1.tar
-	read -ra man <<<"$(jq -cn --arg c "${cfg[0]}" --argjson cs "${cfg[1]}" \
-		--arg a "${l1[0]}" --argjson asz "${l1[2]}" --arg b "${l2[0]}" --argjson bs "${l2[2]}" \
-		--arg d "${l3[0]}" --argjson ds "${l3[2]}" --arg gz $gz --arg plain $plain \
-		'{schemaVersion:2,mediaType:"application/vnd.oci.image.manifest.v1+json",
-		  config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$c,size:$cs},
-		  layers:[{mediaType:$gz,digest:$a,size:$asz},{mediaType:$gz,digest:$b,size:$bs},
-		          {mediaType:$plain,digest:$d,size:$ds}]}' | put_json)"
-	jq -n --arg m "${man[0]}" --argjson ms "${man[1]}" \
-		'{schemaVersion:2,manifests:[{mediaType:"application/vnd.oci.image.manifest.v1+json",
-		  digest:$m,size:$ms,annotations:{"org.opencontainers.image.ref.name":"test"}}]}' \
-		>layout/index.json
+	layer_tar l1 gzip
+	layer_tar l2 gzip
+	layer_tar l3 none
+	"$here/make_layout.sh" layout test l1.tar.gz l2.tar.gz l3.tar
+	manifest
 }
 
 # One line per path: type, mode, owner, link count, size, sha256, link
@@ -184,7 +161,7 @@ main() {
 	umoci unpack --image layout:test umoci-bundle >umoci.log 2>&1 || { cat umoci.log; fail "umoci unpack"; }
 	mkdir berth-root
 	local blobs=()
-	while read -r d; do blobs+=("layout/blobs/sha256/${d#sha256:}"); done <layer_digests
+	mapfile -t blobs <layer_blobs
 	if "$driver" berth-root "${blobs[@]}" >berth.log 2>&1; then ok; else cat berth.log; fail "unpack_layers"; fi
 	if diff <(cut -d' ' -f1 berth.log) diff_ids >/dev/null; then ok; else fail "diff_ids differ from the config's"; fi
 
