@@ -143,40 +143,53 @@ int dir_open_in_root(int rootfd, const char *dir, bool create, bool no_symlinks,
   return berth_err_sys(err, "open /%s", dir);
 }
 
-static int remove_children(int dirfd, struct berth_err **err)
+/* A tree deeper than this is refused rather than removed: each level holds
+ * a directory fd and a stack frame, and a layer can build any depth by
+ * going through symlinks. */
+#define REMOVE_MAX_DEPTH 1024
+
+static int remove_tree_depth(int dirfd, const char *name, int depth, struct berth_err **err);
+
+static int remove_children(DIR *d, int depth, struct berth_err **err)
 {
-  int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup_fd < 0)
-    return berth_err_sys(err, "open");
-  cleanup_dir DIR *d = fdopendir(dup_fd);
-  if (d == NULL) {
-    close(dup_fd);
-    return berth_err_sys(err, "fdopendir");
-  }
   struct dirent *de;
   while ((errno = 0, de = readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
-    if (remove_tree_at(dirfd, de->d_name, err) < 0)
+    if (remove_tree_depth(dirfd(d), de->d_name, depth, err) < 0)
       return -1;
   }
   return errno ? berth_err_sys(err, "readdir") : 0;
 }
 
-int remove_tree_at(int dirfd, const char *name, struct berth_err **err)
+static int remove_tree_depth(int dirfd, const char *name, int depth, struct berth_err **err)
 {
   if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
     return 0;
   if (errno != EISDIR)
     return berth_err_sys(err, "unlink %s", name);
-  cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (depth >= REMOVE_MAX_DEPTH)
+    return berth_err_set(err, 0, "a directory tree deeper than %d levels", REMOVE_MAX_DEPTH);
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? 0 : berth_err_sys(err, "open %s", name);
-  if (remove_children(fd, err) < 0)
-    return berth_err_wrap(err, "%s", name);
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    close(fd);
+    return berth_err_sys(err, "fdopendir %s", name);
+  }
+  int r = remove_children(d, depth + 1, err);
+  closedir(d);
+  if (r < 0)
+    return depth == 0 ? berth_err_wrap(err, "remove %s", name) : -1;
   if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
     return berth_err_sys(err, "rmdir %s", name);
   return 0;
+}
+
+int remove_tree_at(int dirfd, const char *name, struct berth_err **err)
+{
+  return remove_tree_depth(dirfd, name, 0, err);
 }
 
 /* ---- pathset: open addressing, FNV-1a ---- */

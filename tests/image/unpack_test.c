@@ -611,6 +611,39 @@ static void test_attacks(void)
     attack_run(&attacks[i]);
 }
 
+/* A tree `levels` deep under root/name, made directly. */
+static void deep_tree(struct fx *f, const char *name, int levels)
+{
+  int fd = openat(f->rootfd, ".", O_RDONLY | O_DIRECTORY);
+  for (int i = 0; i < levels; i++) {
+    const char *n = i == 0 ? name : "d";
+    mkdirat(fd, n, 0755);
+    int next = openat(fd, n, O_RDONLY | O_DIRECTORY);
+    close(fd);
+    fd = next;
+  }
+  close(fd);
+}
+
+/* Removal recurses with an fd per level: deep trees go, absurd ones are
+ * refused cleanly (a layer can nest without bound through symlinks). */
+static void test_deep_whiteout(void)
+{
+  struct fx f;
+  fx_init(&f);
+  char msg[2048];
+  deep_tree(&f, "deep", 1000);
+  deep_tree(&f, "deeper", 1100);
+  int r = unpack(&f, MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_USTAR, {".wh.deep", AE_IFREG}), NULL, NULL,
+                 msg, sizeof(msg));
+  CHECK(r == 0 && !has(&f, "deep"), "1000 levels removed: %s", msg);
+  r = unpack(&f, MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_USTAR, {".wh.deeper", AE_IFREG}), NULL, NULL,
+             msg, sizeof(msg));
+  CHECK(r < 0 && strstr(msg, ".wh.deeper") && strstr(msg, "deeper than"), "1100 levels: %s", msg);
+  CHECK(sentinel_intact(&f), "sentinel");
+  fx_done(&f);
+}
+
 /* ---- broken and hostile streams ---- */
 
 static void test_truncated(void)
@@ -767,6 +800,7 @@ int main(void)
   test_whiteouts();
   test_replace_symlinks();
   test_attacks();
+  test_deep_whiteout();
   test_truncated();
   test_no_mknod();
   if (!getenv("UNPACK_TEST_NO_BOMB"))
