@@ -3,10 +3,9 @@
  * Every entry's parent directory is opened with openat2(RESOLVE_IN_ROOT)
  * (unpack_fs.c) and the last component is created relative to that fd with
  * *at() calls that never follow a symlink, so neither a symlink from an
- * earlier layer nor one from this layer can send a write out of the root
- * (CVE-2018-15664-style escapes, docker cp / umoci CVE-2019-16884-like). Names
- * are cleaned as umoci does (absolute names are relative to the root) but
- * ".." that would climb above the root is refused rather than clamped.
+ * earlier layer nor one from this layer can send a write out of the root.
+ * Names are cleaned as umoci does (absolute names are relative to the root)
+ * but ".." that would climb above the root is refused rather than clamped.
  *
  * Kept xattrs: user.*, trusted.* and security.capability, except
  * trusted.overlay.* and user.overlay.*: overlayfs reads those as its own
@@ -101,8 +100,8 @@ static int owner_apply(const struct target *t, struct archive_entry *ae, struct 
   return r < 0 ? berth_err_sys(err, "chown %lld:%lld", (long long)uid, (long long)gid) : 0;
 }
 
-/* After the chown, which clears setuid/setgid. The node was just made by
- * mknodat, so fchmodat cannot follow a symlink there. */
+/* After the chown, which clears setuid/setgid. Without an fd the node was
+ * just made by mknodat, so fchmodat cannot follow a symlink there. */
 static int mode_apply(const struct target *t, struct archive_entry *ae, struct berth_err **err)
 {
   mode_t mode = archive_entry_perm(ae) & 07777;
@@ -229,11 +228,12 @@ static int file_write(struct unpacker *u, struct entry *e, int fd, struct berth_
   size_t size;
   la_int64_t off, end = 0;
   int r;
+  /* Blocks come with their offset: the holes of a sparse file stay holes. */
   while ((r = archive_read_data_block(u->tar, &buf, &size, &off)) == ARCHIVE_OK) {
-    for (size_t done = 0; done < size;) { /* holes of sparse files: not written */
+    for (size_t done = 0; done < size;) {
       ssize_t n = pwrite(fd, (const char *)buf + done, size - done, off + (off_t)done);
-      if (n < 0 && errno != EINTR)
-        return berth_err_sys(err, "write");
+      if (n <= 0 && errno != EINTR)
+        return berth_err_set(err, n == 0 ? EIO : errno, "write");
       done += n > 0 ? (size_t)n : 0;
     }
     end = off + (la_int64_t)size;
@@ -416,7 +416,9 @@ static int parent_get(struct unpacker *u, const char *dir, int *fd, struct berth
   return 0;
 }
 
-/* The root itself ("./"): its owner, mode, xattrs and times only. */
+/* The root itself ("./"): its owner, mode, xattrs and times only; never
+ * replaced (umoci's CVE-2021-29136: a layer turned the root into a symlink
+ * and later entries were written through it). */
 static int root_apply(struct unpacker *u, struct entry *e, struct berth_err **err)
 {
   if (archive_entry_filetype(e->ae) != AE_IFDIR || archive_entry_hardlink(e->ae) != NULL)
@@ -468,7 +470,9 @@ static int entries_apply(struct unpacker *u, struct berth_err **err)
     int r = archive_read_next_header(u->tar, &ae);
     if (r == ARCHIVE_EOF)
       return 0;
-    if (r < ARCHIVE_WARN)
+    /* WARN: a name not in this locale's charset, kept as bytes. RETRY is
+     * a damaged header (bad checksum): as fatal as FAILED here. */
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
       return tar_error(u, "read the next entry", err);
     struct entry e = {.ae = ae, .raw = archive_entry_pathname(ae)};
     if (e.raw == NULL)

@@ -672,6 +672,15 @@ static void test_truncated(void)
     abort();
   lseek(junk, 0, SEEK_SET);
   CHECK(unpack(&f, junk, NULL, NULL, msg, sizeof(msg)) < 0, "garbage accepted");
+  int bad = MKLAYER(C_NONE, ARCHIVE_FORMAT_TAR_USTAR, {"one", AE_IFREG, 0, "1"},
+                    {"two", AE_IFREG, 0, "2"});
+  if (pwrite(bad, "X", 1, 1024 + 1) != 1) /* in the second header: checksum off */
+    abort();
+  r = unpack(&f, bad, NULL, NULL, msg, sizeof(msg));
+  CHECK(r < 0 && strstr(msg, "read the next entry") && has(&f, "one") && !has(&f, "tXo"),
+        "damaged header: %d %s", r, msg);
+  if (getenv("VERBOSE"))
+    printf("# damaged header: %s\n", msg);
   CHECK(sentinel_intact(&f), "sentinel");
   fx_done(&f);
 }
