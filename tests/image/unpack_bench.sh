@@ -47,6 +47,7 @@ timed() { # LABEL CMD...
 }
 
 for _ in $(seq "$runs"); do
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	timed "tar -xzf      " sh -c 'for l in l1 l2 l3; do tar -xzf $l.tar.gz -C out; done'
 	timed "layer_unpack  " "$driver" out l1.tar.gz l2.tar.gz l3.tar.gz
 	command -v umoci >/dev/null && timed "umoci unpack  " umoci unpack --image layout:bench umoci-bundle
