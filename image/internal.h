@@ -69,7 +69,9 @@ int store_blob_put(const char *root, const char *text, size_t len, char digest[D
 /* ---- unpack.c: one layer onto a directory (libarchive) ---- */
 struct unpack_stats {
   uint64_t entries;
-  uint64_t bytes;
+  uint64_t bytes;           /* of the uncompressed tar stream */
+  uint64_t skipped_devices; /* char/block nodes, when mknod is not permitted */
+  uint64_t skipped_xattrs;  /* names not kept (see unpack.c) or unsupported here */
 };
 /* Applies the layer tar read from blob_fd (gzip, zstd or plain, detected)
  * onto the directory dest_dirfd: files, dirs, symlinks, hardlinks, device
@@ -78,8 +80,9 @@ struct unpack_stats {
  * Every path is resolved inside dest with openat2(RESOLVE_IN_ROOT); an
  * entry that would escape (absolute, "..", through a symlink or hardlink)
  * is refused and the error names it. Also computes the uncompressed
- * digest (diff_id) into diff_id when not NULL. */
-/* flags: UNPACK_OVERLAY keeps a whiteout as overlayfs's (a 0:0 character
+ * digest (diff_id) into diff_id when not NULL. On error dest holds part of
+ * the layer: unpack into a fresh directory and discard it on failure.
+ * flags: UNPACK_OVERLAY keeps a whiteout as overlayfs's (a 0:0 character
  * device; an opaque directory gets trusted.overlay.opaque=y) instead of
  * removing, so the layer is a lower directory of its own. */
 #define UNPACK_OVERLAY 1
