@@ -48,7 +48,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test
 
-all: berth
+all: berth berth-image
 
 berth: $(LIB_OBJS) $(CMD_OBJS) $(BERTH_DEPS)
 	@echo "  LD      $@"
@@ -150,17 +150,18 @@ image-tests: tests/image/source_test
 # plugins (/usr/lib/cni); point the runtime's CNI plugin path there.
 CNI_DIR ?= $(PREFIX)/lib/cni
 
-install: berth
+install: berth berth-image
 	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 berth-image $(DESTDIR)$(PREFIX)/bin/berth-image
 	install -d $(DESTDIR)$(CNI_DIR)
 	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(CNI_DIR)/berth-bridge
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(DESTDIR)$(CNI_DIR)/berth-bridge
+	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(DESTDIR)$(PREFIX)/bin/berth-image $(DESTDIR)$(CNI_DIR)/berth-bridge
 
 # Unit tests, then the bats suite; ends with "N passed, N failed".
 check: deps
-	@$(MAKE) --no-print-directory berth tests/unit/run_unit
+	@$(MAKE) --no-print-directory berth berth-image tests/unit/run_unit
 	@tests/run.sh
 
 # The race cases of tests/security for longer than `make check` gives them

@@ -149,7 +149,7 @@ static int bundle_config(const char *root, json_t *rec, const char *rootfs, char
   cleanup_free char *cfg = NULL, *spec = NULL;
   cleanup_close int blob =
       store_blob_open(root, json_string_value(json_object_get(rec, "config")), err);
-  if (blob < 0 || read_file_at(blob, "", CONFIG_MAX, &cfg, NULL, err) < 0)
+  if (blob < 0 || fd_read_all(blob, CONFIG_MAX, &cfg, err) < 0)
     return -1;
   cleanup_close int rfd = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   cleanup_close int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -14,7 +14,7 @@
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
 #include "../runtime/spec.h"
-#include "image.h"
+#include "internal.h"
 
 #define IDFILE_MAX ((size_t)4 * 1024 * 1024)
 
@@ -78,7 +78,7 @@ static char *image_file(int rootfs_dirfd, const char *path)
     return NULL;
   char *text = NULL;
   struct berth_err *err = NULL;
-  if (read_file_at(fd, "", IDFILE_MAX, &text, NULL, &err) < 0) {
+  if (fd_read_all(fd, IDFILE_MAX, &text, &err) < 0) {
     berth_err_free(&err);
     return NULL;
   }

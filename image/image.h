@@ -23,9 +23,9 @@ struct image_ref {
   char path[4096]; /* local kinds */
   char registry[256];
   char repo[512];
-  char tag[129];    /* "" when a digest is given; up to 128 characters */
-  char digest[80];  /* "" unless @sha256:... */
-  char name[1024];  /* canonical text, the name images are listed under */
+  char tag[129];   /* "" when a digest is given; up to 128 characters */
+  char digest[80]; /* "" unless @sha256:... */
+  char name[1024]; /* canonical text, the name images are listed under */
 };
 
 struct image_opts {

@@ -30,8 +30,8 @@ struct image_source;
 struct image_source_ops {
   /* The manifest (or index) text for the reference's tag/digest, and its
    * media type (may be NULL when the source does not say, e.g. a layout). */
-  int (*get_manifest)(struct image_source *s, const char *ref_or_digest, char **text,
-                      size_t *len, char **media_type, struct berth_err **err);
+  int (*get_manifest)(struct image_source *s, const char *ref_or_digest, char **text, size_t *len,
+                      char **media_type, struct berth_err **err);
   /* Writes the blob to fd from offset `from` (resuming), at most `size`
    * bytes; the caller verifies the digest. */
   int (*fetch_blob)(struct image_source *s, const char *digest, int64_t size, int fd, off_t from,
@@ -58,8 +58,8 @@ int source_registry_open(const struct image_ref *ref, const struct image_opts *o
  * verifying sha256 and size while writing to a partial file
  * (blobs/partial/<hex>, resumed from its length); renamed into place only
  * when it matches. A mismatch removes the partial file: nothing stays. */
-int store_blob_fetch(const char *root, struct image_source *src, const char *digest,
-                     int64_t size, struct berth_err **err);
+int store_blob_fetch(const char *root, struct image_source *src, const char *digest, int64_t size,
+                     struct berth_err **err);
 /* Opens a stored blob read-only. */
 int store_blob_open(const char *root, const char *digest, struct berth_err **err);
 /* Stores text as a blob (manifests, configs), returns its digest. */
@@ -94,6 +94,8 @@ int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX
  * once (the blob must be in the store). */
 int layer_cache_ensure(const char *root, const char *digest, char *dir, size_t n,
                        struct berth_err **err);
+/* The whole of an open file (a stored blob), at most max bytes. */
+int fd_read_all(int fd, size_t max, char **out, struct berth_err **err);
 /* ROOT/images/<sha256 of name>.json */
 int image_record_path(const char *root, const char *name, char *out, size_t n);
 

@@ -16,6 +16,13 @@
 #include "../common/fileutil.h"
 #include "internal.h"
 
+int fd_read_all(int fd, size_t max, char **out, struct berth_err **err)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  return read_file_at(AT_FDCWD, path, max, out, NULL, err);
+}
+
 static int source_open(const struct image_ref *ref, const struct image_opts *o,
                        struct image_source **src, struct berth_err **err)
 {
@@ -166,7 +173,7 @@ int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
   if (ret == 0)
     ret = fetch_all(o->root, src, &m, o, err);
   cleanup_close int cfd = ret == 0 ? store_blob_open(o->root, m.config.digest, err) : -1;
-  if (ret == 0 && (cfd < 0 || read_file_at(cfd, "", (size_t)16 << 20, &config, NULL, err) < 0))
+  if (ret == 0 && (cfd < 0 || fd_read_all(cfd, (size_t)16 << 20, &config, err) < 0))
     ret = -1;
   if (ret == 0)
     ret = diff_ids_check(o->root, config, &m, err);

@@ -66,7 +66,7 @@ int image_inspect(const char *root, const char *ref, char **out, struct berth_er
   cleanup_close int cfd =
       store_blob_open(root, json_string_value(json_object_get(rec, "config")), err);
   cleanup_free char *cfg = NULL;
-  if (cfd < 0 || read_file_at(cfd, "", (size_t)16 << 20, &cfg, NULL, err) < 0) {
+  if (cfd < 0 || fd_read_all(cfd, (size_t)16 << 20, &cfg, err) < 0) {
     json_decref(rec);
     return -1;
   }

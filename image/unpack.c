@@ -40,6 +40,7 @@ struct dir_time {
 
 struct unpacker {
   int rootfd;
+  int flags; /* UNPACK_OVERLAY */
   struct archive *tar;
   struct tar_stream *stream;
   struct unpack_stats *st;
@@ -356,12 +357,36 @@ static int hardlink_create(struct unpacker *u, struct entry *e, const char *link
 /* .wh.NAME removes NAME as earlier layers left it; .wh..wh..opq removes
  * everything earlier layers left in its directory. What this layer lays
  * down stays, whichever comes first in the tar (u->mine). */
+/* A layer kept as an overlayfs lower directory of its own keeps its
+ * whiteouts in overlayfs's form: a 0:0 character device for a name, the
+ * trusted.overlay.opaque xattr for a directory (so it needs root). */
+static int whiteout_overlay(struct unpacker *u, struct entry *e, bool opaque,
+                            struct berth_err **err)
+{
+  if (u->cache_fd >= 0)
+    close(u->cache_fd);
+  u->cache_fd = -1;
+  cleanup_close int fd = dir_open_in_root(u->rootfd, e->dir, true, false, err);
+  if (fd < 0)
+    return -1;
+  if (opaque) {
+    if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+      return berth_err_sys(err, "opaque directory %s", e->dir);
+    return 0;
+  }
+  if (mknodat(fd, e->name + 4, S_IFCHR | 0, makedev(0, 0)) < 0 && errno != EEXIST)
+    return berth_err_sys(err, "whiteout %s/%s", e->dir, e->name + 4);
+  return 0;
+}
+
 static int whiteout_apply(struct unpacker *u, struct entry *e, struct berth_err **err)
 {
   const char *victim = e->name + 4;
   bool opaque = strcmp(victim, ".wh..opq") == 0;
   if (!opaque && (*victim == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0))
     return berth_err_set(err, 0, "refusing a whiteout of \"%s\"", victim);
+  if (u->flags & UNPACK_OVERLAY)
+    return whiteout_overlay(u, e, opaque, err);
   if (u->cache_fd >= 0) /* removals may take the cached directory away */
     close(u->cache_fd);
   u->cache_fd = -1;
@@ -519,11 +544,12 @@ static void unpacker_free(struct unpacker *u)
     close(u->cache_fd);
 }
 
-int layer_unpack(int blob_fd, int dest_dirfd, char diff_id[DIGEST_MAX], struct unpack_stats *st,
-                 struct berth_err **err)
+int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
+                 struct unpack_stats *st, struct berth_err **err)
 {
   struct unpack_stats local;
-  struct unpacker u = {.rootfd = dest_dirfd, .cache_fd = -1, .st = st ? st : &local};
+  struct unpacker u = {
+      .rootfd = dest_dirfd, .flags = flags, .cache_fd = -1, .st = st ? st : &local};
   *u.st = (struct unpack_stats){0};
   int r = tar_stream_start(blob_fd, &u.stream, err);
   if (r == 0)

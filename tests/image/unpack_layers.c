@@ -30,7 +30,7 @@ static int apply(int destfd, const char *blob)
     return -1;
   }
   double t0 = now();
-  if (layer_unpack(fd, destfd, diff_id, &st, &err) < 0) {
+  if (layer_unpack(fd, destfd, 0, diff_id, &st, &err) < 0) {
     fprintf(stderr, "unpack_layers: %s: %s\n", blob, err->msg);
     berth_err_free(&err);
     return -1;

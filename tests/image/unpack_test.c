@@ -191,7 +191,7 @@ static int unpack(struct fx *f, int blob, char *diff_id, struct unpack_stats *st
                   size_t msgsize)
 {
   struct berth_err *err = NULL;
-  int r = layer_unpack(blob, f->rootfd, diff_id, st, &err);
+  int r = layer_unpack(blob, f->rootfd, 0, diff_id, st, &err);
   close(blob);
   snprintf(msg, msgsize, "%s", err ? err->msg : "");
   berth_err_free(&err);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# Images (issue #12, first part): pull from an OCI layout, an oci-archive and
+# a docker-archive (fixtures built at test time from busybox-static by
+# tests/image/make-fixtures.sh), bundle create (overlay of the cached layers
+# with a private upper, or --copy) and a container run from it, bundle rm
+# that never crosses into a mount, image ls/inspect/rm, bad references.
+
+load helpers
+
+setup() {
+	requires_berth "images are berth's own verbs"
+	requires root
+	setup_bundle
+	IMG=$BATS_TEST_TMPDIR/img
+	FX=$BATS_TEST_TMPDIR/fx
+	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$FX" >/dev/null 2>&1 || fail "fixtures"
+	BI=("$BERTH" --image-root "$IMG")
+}
+
+teardown() {
+	local b
+	for b in "$BATS_TEST_TMPDIR"/b*; do
+		[ -d "$b" ] && "$BERTH" bundle rm "$b" 2>/dev/null
+	done
+	teardown_bundle
+}
+
+# Every pulled layer's diff_id is the one the fixture's config lists.
+@test "pull from an OCI layout, an oci-archive and a docker-archive records the image" {
+	local ref
+	for ref in "oci:$FX/oci" "oci-archive:$FX/oci.tar" "docker-archive:$FX/docker.tar"; do
+		run "${BI[@]}" pull -q "$ref"
+		echo "$ref: $output"
+		[ "$status" -eq 0 ]
+	done
+	run "${BI[@]}" image ls
+	[ "$(grep -c -e oci: -e oci-archive: -e docker-archive: <<<"$output")" -eq 3 ]
+	local diff1
+	diff1=$(sed -n 's/^diff1=//p' "$FX/facts")
+	[ "$(cat "$IMG"/layers/sha256/*/diff_id | grep -c "$diff1")" -ge 1 ]
+	run "${BI[@]}" image inspect "oci:$FX/oci"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .manifest <<<"$output")" = "$(sed -n 's/^manifest=//p' "$FX/facts")" ]
+}
+
+@test "bundle create (overlay): a container runs the image; two bundles do not see each other's writes" {
+	"${BI[@]}" bundle create --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b1" -- sh -c 'echo one > /mark; cat /mark'
+	"${BI[@]}" bundle create --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b2" -- sh -c 'cat /mark 2>/dev/null || echo none'
+	for b in b1 b2; do
+		jq '.root.readonly=false' "$BATS_TEST_TMPDIR/$b/config.json" >"$BATS_TEST_TMPDIR/c" &&
+			mv "$BATS_TEST_TMPDIR/c" "$BATS_TEST_TMPDIR/$b/config.json"
+	done
+	run "$BERTH" --root "$ROOT" run -b "$BATS_TEST_TMPDIR/b1" i1
+	[ "$status" -eq 0 ]
+	[ "$output" = one ]
+	[ -f "$BATS_TEST_TMPDIR/b1/upper/mark" ]
+	run "$BERTH" --root "$ROOT" run -b "$BATS_TEST_TMPDIR/b2" i2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *none* ]]
+	# The cached layers are untouched by the write.
+	! ls "$IMG"/layers/sha256/*/rootfs/mark 2>/dev/null
+}
+
+@test "bundle create --copy: config from the image, Cmd replaced by the arguments" {
+	"${BI[@]}" bundle create --copy --image "docker-archive:$FX/docker.tar" "$BATS_TEST_TMPDIR/b3" -- sh -c 'echo from-copy'
+	[ "$(jq -c .process.args "$BATS_TEST_TMPDIR/b3/config.json")" = '["sh","-c","echo from-copy"]' ]
+	run "$BERTH" --root "$ROOT" run -b "$BATS_TEST_TMPDIR/b3" i3
+	[ "$status" -eq 0 ]
+	[ "$output" = from-copy ]
+	! findmnt "$BATS_TEST_TMPDIR/b3/rootfs" >/dev/null
+}
+
+@test "bundle rm never follows a bind mount out of the rootfs: the host files stay" {
+	local host=$BATS_TEST_TMPDIR/hostdir
+	mkdir -p "$host" && echo keep >"$host/precious"
+	"${BI[@]}" bundle create --copy --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b4"
+	mkdir -p "$BATS_TEST_TMPDIR/b4/rootfs/mnt/host"
+	mount --bind "$host" "$BATS_TEST_TMPDIR/b4/rootfs/mnt/host"
+	run "$BERTH" bundle rm "$BATS_TEST_TMPDIR/b4"
+	umount "$BATS_TEST_TMPDIR/b4/rootfs/mnt/host" 2>/dev/null || true
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mount point"* ]]
+	[ "$(cat "$host/precious")" = keep ]
+	"$BERTH" bundle rm "$BATS_TEST_TMPDIR/b4"
+	[ ! -e "$BATS_TEST_TMPDIR/b4" ]
+}
+
+@test "bad references, a missing tag and a corrupt layer: one line, exit 1, nothing cached" {
+	run "${BI[@]}" pull 'oci:'
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
+	run "${BI[@]}" pull 'Not/A/Valid:Ref:x'
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
+	run "${BI[@]}" pull "oci:$FX/oci:nosuchtag"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
+	# A layer blob flipped in a copy of the layout: its digest no longer matches.
+	cp -a "$FX/oci" "$BATS_TEST_TMPDIR/bad"
+	local gz1
+	gz1=$(sed -n 's/^gz1=sha256://p' "$FX/facts")
+	printf 'X' | dd of="$BATS_TEST_TMPDIR/bad/blobs/sha256/$gz1" bs=1 seek=100 conv=notrunc 2>/dev/null
+	run "${BI[@]}" pull -q "oci:$BATS_TEST_TMPDIR/bad"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
+	[ ! -e "$IMG/blobs/sha256/$gz1" ]
+	[ ! -e "$IMG/layers/sha256/$gz1" ]
+	run "${BI[@]}" image ls
+	[ "${#lines[@]}" -eq 1 ] # the header only
+}
+
+@test "image rm forgets the name; bundle create of it pulls again" {
+	"${BI[@]}" pull -q "oci:$FX/oci"
+	"${BI[@]}" image rm "oci:$FX/oci"
+	run "${BI[@]}" image inspect "oci:$FX/oci"
+	[ "$status" -eq 1 ]
+	"${BI[@]}" bundle create --copy --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b5" -- true
+	[ -f "$BATS_TEST_TMPDIR/b5/config.json" ]
+}
