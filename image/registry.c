@@ -122,20 +122,6 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
   return len;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* The first body bytes: a 206 must start where we asked; a 200 to a Range
  * request carries the whole blob, so what we had goes. */
 static int sink_fd_start(struct response *rs)

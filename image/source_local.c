@@ -401,20 +401,6 @@ static int blob_path(struct local *l, const char *digest, char *path, size_t cap
   return berth_err_set(err, 0, "blob %s is not in the archive", digest);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* Bytes [from, size) of in to out; a shorter file ends early, and the
  * store's size check reports it. */
 static int copy_range(int in, int out, off_t from, int64_t size, struct berth_err **err)

@@ -236,20 +236,6 @@ int store_blob_open(const char *root, const char *digest, struct berth_err **err
   return steal_fd(&fd);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int store_blob_put(const char *root, const char *text, size_t len, char digest[DIGEST_MAX],
                    struct berth_err **err)
 {

@@ -29,19 +29,9 @@
 #include "../../common/warn.h"
 #include "../../image/registry.h"
 
-static int passed, failed;
+#include "../unit/check.h"
 
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+int unit_passed, unit_failed;
 
 static const char *env(const char *name)
 {
@@ -636,6 +626,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: registry_test unit|basic|auth|token|tls|fake|kill FILE|resume FILE\n");
     return 2;
   }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("%d passed, %d failed\n", unit_passed, unit_failed);
+  return unit_failed ? 1 : 0;
 }

@@ -17,19 +17,9 @@
 #include "../../common/fileutil.h"
 #include "../../image/internal.h"
 
-static int passed, failed;
+#include "../unit/check.h"
 
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+int unit_passed, unit_failed;
 
 static const char *fixtures;
 static char facts[16][2][128];
@@ -713,6 +703,6 @@ int main(int argc, char **argv)
   index_tests();
   source_tests();
   store_tests();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("%d passed, %d failed\n", unit_passed, unit_failed);
+  return unit_failed ? 1 : 0;
 }

@@ -27,19 +27,9 @@
 #include "../../image/internal.h"
 #include "../../image/unpack.h"
 
-static int passed, failed;
+#include "../unit/check.h"
 
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("not ok: %s:%d: ", __FILE__, __LINE__);                                               \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
+int unit_passed, unit_failed;
 
 /* ---- building layers ---- */
 
@@ -814,6 +804,6 @@ int main(void)
   test_no_mknod();
   if (!getenv("UNPACK_TEST_NO_BOMB"))
     test_bomb();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("%d passed, %d failed\n", unit_passed, unit_failed);
+  return unit_failed ? 1 : 0;
 }
