@@ -18,7 +18,8 @@ setup() {
 }
 
 teardown() {
-	local b
+	local b r
+	for r in $(cat "$BATS_TEST_TMPDIR/registries" 2>/dev/null); do kill -KILL -- "-$r" "$r" 2>/dev/null; done
 	for b in "$BATS_TEST_TMPDIR"/b*; do
 		[ -d "$b" ] && "$BERTH" bundle rm "$b" 2>/dev/null
 	done
@@ -114,4 +115,47 @@ teardown() {
 	[ "$status" -eq 1 ]
 	"${BI[@]}" bundle create --copy --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b5" -- true
 	[ -f "$BATS_TEST_TMPDIR/b5/config.json" ]
+}
+
+# A docker-registry on 127.0.0.1 (plain http; one with htpasswd Basic auth)
+# holding the fixture, pushed with skopeo: what `berth pull` sees from a
+# real registry, by tag and by digest, then a container from it.
+registry_start() { # NAME PORT [htpasswd]
+	local cfg=$BATS_TEST_TMPDIR/$1.yml
+	printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: berth-test\n' \
+		"$BATS_TEST_TMPDIR/storage" "$2" >"$cfg"
+	if [ "${3:-}" = htpasswd ]; then
+		htpasswd -Bbn alice secret >"$BATS_TEST_TMPDIR/htpasswd"
+		printf 'auth:\n  htpasswd:\n    realm: berth\n    path: %s\n' "$BATS_TEST_TMPDIR/htpasswd" >>"$cfg"
+	fi
+	setsid docker-registry serve "$cfg" >/dev/null 2>&1 &
+	echo $! >>"$BATS_TEST_TMPDIR/registries"
+	retry 10 0.1 curl -s -o /dev/null "http://127.0.0.1:$2/v2/"
+}
+
+@test "pull from a real registry by tag and by digest; wrong password and missing tag: one line" {
+	command -v docker-registry >/dev/null || skip "docker-registry missing"
+	local p1=$((20000 + RANDOM % 20000)) p2
+	p2=$((p1 + 1))
+	registry_start plain "$p1"
+	registry_start auth "$p2" htpasswd
+	export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
+	skopeo copy -q --dest-tls-verify=false "oci:$FX/oci" "docker://127.0.0.1:$p1/test/busybox:1"
+	run "${BI[@]}" pull -q "127.0.0.1:$p1/test/busybox:1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(sed -n 's/^manifest=//p' "$FX/facts")" ]
+	run "${BI[@]}" pull -q "127.0.0.1:$p1/test/busybox@$output"
+	[ "$status" -eq 0 ]
+	run "${BI[@]}" pull -q "127.0.0.1:$p1/test/busybox:nope"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"manifest unknown"* ]]
+	run "${BI[@]}" pull -q --creds alice:wrong "127.0.0.1:$p2/test/busybox:1"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"authentication failed"* ]]
+	run "${BI[@]}" pull -q --creds alice:secret "127.0.0.1:$p2/test/busybox:1"
+	[ "$status" -eq 0 ]
+	"${BI[@]}" bundle create --copy --image "127.0.0.1:$p1/test/busybox:1" "$BATS_TEST_TMPDIR/b6" -- sh -c 'echo from-registry'
+	run "$BERTH" --root "$ROOT" run -b "$BATS_TEST_TMPDIR/b6" i6
+	[ "$status" -eq 0 ] && [ "$output" = from-registry ]
 }
