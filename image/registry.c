@@ -110,8 +110,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
   line[n] = '\0';
   if (strncmp(line, "HTTP/", 5) == 0) {
     /* a new response (after a redirect, a 100): forget the last one's */
-    rs->status = 0;
-    sscanf(line, "%*s %ld", &rs->status);
+    const char *code = strchr(line, ' ');
+    rs->status = code ? strtol(code + 1, NULL, 10) : 0;
     rs->content_type[0] = rs->challenge[0] = rs->content_range[0] = '\0';
     rs->errbody_len = 0;
     return len;
@@ -128,8 +128,10 @@ static int sink_fd_start(struct response *rs)
 {
   rs->started = true;
   if (rs->status == 206) {
-    long long start = -1;
-    if (sscanf(rs->content_range, "bytes %lld-", &start) != 1 || start != rs->from) {
+    char *end = NULL;
+    const char *num = strncmp(rs->content_range, "bytes ", 6) == 0 ? rs->content_range + 6 : NULL;
+    long long start = num ? strtoll(num, &end, 10) : -1;
+    if (num == NULL || end == num || *end != '-' || start != rs->from) {
       rs->fail = SINK_RANGE;
       return -1;
     }
@@ -506,8 +508,8 @@ static void sha256_text(const void *data, size_t len, char out[DIGEST_MAX])
 
   if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1)
     abort();
-  memcpy(out, "sha256:", 7);
-  for (unsigned int i = 0; i < n; i++)
+  memcpy(out, "sha256:", 8);
+  for (size_t i = 0; i < n; i++)
     snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 

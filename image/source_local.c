@@ -350,6 +350,7 @@ static int docker_load(struct local *l, const char *tag, struct berth_err **err)
   size_t len = 0;
   json_error_t je;
   if (read_in(l->dirfd, "manifest.json", DOCKER_MANIFEST_MAX, &text, &len, err) < 0)
+    // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): text is cleanup_free
     return berth_err_wrap(err, "not a docker-archive");
   json_t *arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (arr == NULL)

@@ -547,7 +547,7 @@ static void unpacker_free(struct unpacker *u)
 int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
                  struct unpack_stats *st, struct berth_err **err)
 {
-  struct unpack_stats local;
+  struct unpack_stats local = {0};
   struct unpacker u = {
       .rootfd = dest_dirfd, .flags = flags, .cache_fd = -1, .st = st ? st : &local};
   *u.st = (struct unpack_stats){0};

@@ -264,8 +264,8 @@ int tar_stream_finish(struct tar_stream *s, char diff_id[DIGEST_MAX], uint64_t *
   unsigned int mdlen = 0;
   EVP_DigestFinal_ex(s->md, md, &mdlen);
   if (diff_id != NULL) {
-    memcpy(diff_id, "sha256:", 7);
-    for (unsigned int i = 0; i < mdlen && i < 32; i++)
+    memcpy(diff_id, "sha256:", 8);
+    for (size_t i = 0; i < mdlen && i < 32; i++)
       snprintf(diff_id + 7 + 2 * i, 3, "%02x", md[i]);
   }
   *bytes = s->total;

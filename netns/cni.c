@@ -34,7 +34,7 @@ static int cni_fail(struct berth_err **err, int code, const char *fmt, ...)
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   berth_err_set(err, 0, "%s", msg);
-  return -code;
+  return code > 0 ? -code : -1; /* always negative (the analyzer sees it) */
 }
 
 bool cni_version_supported(const char *version)
@@ -126,13 +126,13 @@ static int want_string(json_t *v, const char *path, const char **out, struct ber
 
 static int copy_string(json_t *v, const char *path, char *out, size_t n, struct berth_err **err)
 {
-  const char *s;
+  const char *s = NULL;
   int r = want_string(v, path, &s, err);
   if (r < 0)
     return r;
   if (strlen(s) >= n)
     return cni_fail(err, CNI_ERR_CONFIG, "%s: longer than %zu characters", path, n - 1);
-  strcpy(out, s);
+  memcpy(out, s, strlen(s) + 1);
   return 0;
 }
 
@@ -156,14 +156,14 @@ static int want_int(json_t *v, const char *path, long long min, long long max, l
 
 static int top_version(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
 {
-  const char *s;
+  const char *s = NULL;
   int r = want_string(v, path, &s, err);
   if (r < 0)
     return r;
   if (!cni_version_supported(s))
     return cni_fail(err, CNI_ERR_VERSION,
                     "%s \"%.32s\": not supported (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0)", path, s);
-  strcpy(p->cc->version, s);
+  snprintf(p->cc->version, sizeof(p->cc->version), "%s", s);
   return 0;
 }
 
@@ -186,14 +186,14 @@ static int top_type(struct cni_parse *p, json_t *v, const char *path, struct ber
 
 static int top_bridge(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
 {
-  const char *s;
+  const char *s = NULL;
   int r = want_string(v, path, &s, err);
   if (r < 0)
     return r;
   const char *why = ifname_problem(s);
   if (why)
     return cni_fail(err, CNI_ERR_CONFIG, "%s \"%.32s\": not an interface name: %s", path, s, why);
-  strcpy(p->cc->net.bridge, s);
+  snprintf(p->cc->net.bridge, sizeof(p->cc->net.bridge), "%s", s);
   return 0;
 }
 
@@ -294,7 +294,7 @@ static int range_apply(struct cni_parse *p, json_t *range, const char *path, str
   char sub[160], gwp[160];
   snprintf(sub, sizeof(sub), "%.128s.subnet", path);
   snprintf(gwp, sizeof(gwp), "%.128s.gateway", path);
-  const char *s, *gw = NULL;
+  const char *s = NULL, *gw = NULL;
   json_t *v = json_object_get(range, "subnet");
   if (v == NULL)
     return cni_fail(err, CNI_ERR_CONFIG, "%s: is required", sub);
@@ -321,7 +321,9 @@ static int ipam_ranges(struct cni_parse *p, json_t *v, const char *path, struct 
     if (json_array_size(set) > 1)
       return cni_fail(err, CNI_ERR_FIELD,
                       "%s: unsupported, berth-bridge takes one range per range set", sp);
-    int r = range_apply(p, json_array_get(set, 0), strcat(sp, "[0]"), err);
+    char rp[168];
+    snprintf(rp, sizeof(rp), "%s[0]", sp);
+    int r = range_apply(p, json_array_get(set, 0), rp, err);
     if (r < 0)
       return r;
   }
@@ -330,7 +332,7 @@ static int ipam_ranges(struct cni_parse *p, json_t *v, const char *path, struct 
 
 static int ipam_subnet(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
 {
-  const char *s;
+  const char *s = NULL;
   int r = want_string(v, path, &s, err);
   if (r < 0)
     return r;
@@ -345,7 +347,7 @@ static int ipam_gateway(struct cni_parse *p, json_t *v, const char *path, struct
 static int ipam_type(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
 {
   (void)p;
-  const char *s;
+  const char *s = NULL;
   int r = want_string(v, path, &s, err);
   if (r < 0)
     return r;
@@ -462,7 +464,7 @@ static int port_proto(json_t *v, const char *path, uint8_t *proto, struct berth_
 /* hostIP: any address (empty, 0.0.0.0, ::) is all berth-bridge publishes on. */
 static int port_host_ip(json_t *v, const char *path, struct berth_err **err)
 {
-  const char *s;
+  const char *s = NULL;
   if (v == NULL || json_is_null(v))
     return 0;
   int r = want_string(v, path, &s, err);
@@ -553,7 +555,7 @@ static int rc_ips(struct cni_parse *p, json_t *v, const char *path, struct berth
   json_t *ip;
   json_array_foreach (v, i, ip) {
     char ipath[160];
-    const char *s;
+    const char *s = NULL;
     snprintf(ipath, sizeof(ipath), "%.128s[%zu]", path, i);
     int r = want_string(ip, ipath, &s, err);
     if (r == 0)
@@ -599,7 +601,7 @@ static void cni_config_defaults(struct cni_config *cc)
   netns_config_init(&cc->net);
   cc->net.mode = NET_MODE_BRIDGE;
   cc->net.nat = false; /* ipMasq's default */
-  strcpy(cc->data_dir, CNI_DEFAULT_DATA_DIR);
+  snprintf(cc->data_dir, sizeof(cc->data_dir), "%s", CNI_DEFAULT_DATA_DIR);
 }
 
 /* The plugin's own object: the config itself, or a conflist's one entry
