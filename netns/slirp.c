@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -36,6 +37,9 @@ static void __attribute__((noreturn)) slirp_exec(const int fds[3], unsigned mtu)
   for (int i = 0; i < 3; i++)
     if (hi[i] >= 0)
       dup2(hi[i], 3 + i);
+  /* The daemon outlives berth: none of berth's fds (a state-dir lock
+   * among them) may stay open in it. */
+  close_range(6, ~0U, 0);
   char mtu_s[32];
   snprintf(mtu_s, sizeof(mtu_s), "--mtu=%u", mtu ? mtu : 65520);
   char *argv[] = {"slirp4netns",
