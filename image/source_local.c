@@ -346,13 +346,13 @@ static int docker_synthesise(struct local *l, json_t *entry, struct berth_err **
 
 static int docker_load(struct local *l, const char *tag, struct berth_err **err)
 {
-  cleanup_free char *text = NULL;
+  char *text = NULL;
   size_t len = 0;
   json_error_t je;
   if (read_in(l->dirfd, "manifest.json", DOCKER_MANIFEST_MAX, &text, &len, err) < 0)
-    // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): text is cleanup_free
-    return berth_err_wrap(err, "not a docker-archive");
+    return berth_err_wrap(err, "not a docker-archive"); /* text is set only on success */
   json_t *arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  free(text);
   if (arr == NULL)
     return berth_err_set(err, 0, "manifest.json: line %d: %s", je.line, je.text);
   json_t *entry = docker_pick(arr, tag, err);

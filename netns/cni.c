@@ -22,11 +22,11 @@ static const char *const cni_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
 #define N_VERSIONS (sizeof(cni_versions) / sizeof(cni_versions[0]))
 #define CNI_NEWEST "1.0.0"
 
-/* Fills err and returns -code, the parsers' way to fail. */
-static int cni_fail(struct berth_err **err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Fills err with the message; cni_fail below adds the parsers' return. */
+static void cni_fail_msg(struct berth_err **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static int cni_fail(struct berth_err **err, int code, const char *fmt, ...)
+static void cni_fail_msg(struct berth_err **err, const char *fmt, ...)
 {
   char msg[1024];
   va_list ap;
@@ -34,8 +34,12 @@ static int cni_fail(struct berth_err **err, int code, const char *fmt, ...)
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   berth_err_set(err, 0, "%s", msg);
-  return code > 0 ? -code : -1; /* always negative (the analyzer sees it) */
 }
+
+/* Fills err and returns -code, the parsers' way to fail. A macro so the
+ * always-negative result is visible to the static analyzer, which does not
+ * follow calls into variadic functions. */
+#define cni_fail(err, code, ...) (cni_fail_msg((err), __VA_ARGS__), (code) > 0 ? -(code) : -1)
 
 bool cni_version_supported(const char *version)
 {
@@ -118,9 +122,10 @@ static int fields_apply(struct cni_parse *p, json_t *obj, const char *prefix,
 
 static int want_string(json_t *v, const char *path, const char **out, struct berth_err **err)
 {
-  if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+  const char *str = json_string_value(v);
+  if (str == NULL || strlen(str) != json_string_length(v))
     return cni_fail(err, CNI_ERR_CONFIG, "%s: must be a string", path);
-  *out = json_string_value(v);
+  *out = str;
   return 0;
 }
 
@@ -372,7 +377,7 @@ static int ipam_data_dir(struct cni_parse *p, json_t *v, const char *path, struc
  * installs; its gw is checked against the gateway once subnets are known. */
 static int route_apply(struct cni_parse *p, json_t *route, const char *path, struct berth_err **err)
 {
-  const char *dst;
+  const char *dst = NULL;
   char dp[160];
   snprintf(dp, sizeof(dp), "%.128s.dst", path);
   json_t *v = json_is_object(route) ? json_object_get(route, "dst") : NULL;
@@ -627,7 +632,7 @@ static int routes_check(struct cni_parse *p, struct berth_err **err)
 {
   const struct net_prefix *subnets[2] = {&p->cc->net.subnet4, &p->cc->net.subnet6};
   for (int fam = 0; fam < 2; fam++) {
-    const char *gw;
+    const char *gw = NULL;
     if (p->route_gw[fam] == NULL)
       continue;
     int r = want_string(p->route_gw[fam], "ipam.routes[].gw", &gw, err);
@@ -741,14 +746,10 @@ static bool args_ignore_unknown(const char *args)
          strstr(args, "IgnoreUnknown=True");
 }
 
-int cni_args_apply(const char *args, struct net_config *net, struct berth_err **err)
+/* Applies copy's KEY=VALUE items; copy is cut up by strtok_r. */
+static int args_items_apply(char *copy, bool lenient, struct net_config *net,
+                            struct berth_err **err)
 {
-  if (args == NULL || args[0] == '\0')
-    return 0;
-  cleanup_free char *copy = strdup(args);
-  if (copy == NULL)
-    return cni_fail(err, CNI_ERR_IO, "CNI_ARGS: out of memory");
-  bool lenient = args_ignore_unknown(args);
   char *save = NULL;
   for (char *kv = strtok_r(copy, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
     char *eq = strchr(kv, '=');
@@ -765,6 +766,18 @@ int cni_args_apply(const char *args, struct net_config *net, struct berth_err **
       return r;
   }
   return 0;
+}
+
+int cni_args_apply(const char *args, struct net_config *net, struct berth_err **err)
+{
+  if (args == NULL || args[0] == '\0')
+    return 0;
+  char *copy = strdup(args);
+  if (copy == NULL)
+    return cni_fail(err, CNI_ERR_IO, "CNI_ARGS: out of memory");
+  int r = args_items_apply(copy, args_ignore_unknown(args), net, err);
+  free(copy);
+  return r;
 }
 
 /* ---- the environment ---- */
@@ -905,6 +918,17 @@ static json_t *route_json(const struct net_prefix *gw)
                    net_prefix_format(gw, false, g, sizeof(g)));
 }
 
+/* One family's address and default route, when it has an address. */
+static void result_family(const char *version, const struct net_prefix *addr,
+                          const struct net_prefix *gw, json_t *ips, json_t *routes)
+{
+  if (addr->family == 0)
+    return;
+  json_array_append_new(ips, ip_json(version, addr, gw));
+  if (gw->family)
+    json_array_append_new(routes, route_json(gw));
+}
+
 char *cni_result_json(const char *version, const struct net_attachment *a, const char *netns_path,
                       const uint8_t *bridge_mac, const uint8_t *host_mac)
 {
@@ -912,14 +936,8 @@ char *cni_result_json(const char *version, const struct net_attachment *a, const
   json_array_append_new(ifaces, iface_json(a->bridge, bridge_mac, NULL));
   json_array_append_new(ifaces, iface_json(a->host_if, host_mac, NULL));
   json_array_append_new(ifaces, iface_json(a->cont_if, a->mac, netns_path));
-  const struct net_prefix *addrs[2] = {&a->addr4, &a->addr6}, *gws[2] = {&a->gw4, &a->gw6};
-  for (int i = 0; i < 2; i++) {
-    if (addrs[i]->family == 0)
-      continue;
-    json_array_append_new(ips, ip_json(version, addrs[i], gws[i]));
-    if (gws[i]->family)
-      json_array_append_new(routes, route_json(gws[i]));
-  }
+  result_family(version, &a->addr4, &a->gw4, ips, routes);
+  result_family(version, &a->addr6, &a->gw6, ips, routes);
   return json_take_dump(json_pack("{s:s, s:o, s:o, s:o, s:{}}", "cniVersion", version, "interfaces",
                                   ifaces, "ips", ips, "routes", routes, "dns"));
 }
