@@ -397,20 +397,28 @@ static int route_apply(struct cni_parse *p, json_t *route, const char *path, str
   return 0;
 }
 
-static int ipam_routes(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
+/* Each element of the array v through fn, its path "PATH[i]". */
+static int each_element(struct cni_parse *p, json_t *v, const char *path,
+                        int (*fn)(struct cni_parse *, json_t *, const char *, struct berth_err **),
+                        struct berth_err **err)
 {
   if (!json_is_array(v))
     return cni_fail(err, CNI_ERR_CONFIG, "%s: must be an array", path);
   size_t i;
-  json_t *route;
-  json_array_foreach (v, i, route) {
-    char rp[160];
-    snprintf(rp, sizeof(rp), "%.128s[%zu]", path, i);
-    int r = route_apply(p, route, rp, err);
+  json_t *e;
+  json_array_foreach (v, i, e) {
+    char ep[160];
+    snprintf(ep, sizeof(ep), "%.128s[%zu]", path, i);
+    int r = fn(p, e, ep, err);
     if (r < 0)
       return r;
   }
   return 0;
+}
+
+static int ipam_routes(struct cni_parse *p, json_t *v, const char *path, struct berth_err **err)
+{
+  return each_element(p, v, path, route_apply, err);
 }
 
 static const struct cni_field ipam_fields[] = {
@@ -516,18 +524,7 @@ static int port_apply(struct cni_parse *p, json_t *m, const char *path, struct b
 static int rc_port_mappings(struct cni_parse *p, json_t *v, const char *path,
                             struct berth_err **err)
 {
-  if (!json_is_array(v))
-    return cni_fail(err, CNI_ERR_CONFIG, "%s: must be an array", path);
-  size_t i;
-  json_t *m;
-  json_array_foreach (v, i, m) {
-    char mp[160];
-    snprintf(mp, sizeof(mp), "%.128s[%zu]", path, i);
-    int r = port_apply(p, m, mp, err);
-    if (r < 0)
-      return r;
-  }
-  return 0;
+  return each_element(p, v, path, port_apply, err);
 }
 
 /* One static address ("10.88.0.5" or "10.88.0.5/16"): into ip4 or ip6. */

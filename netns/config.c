@@ -264,19 +264,31 @@ static int set_bridge(struct net_config *c, const char *val, struct berth_err **
   return 0;
 }
 
+/* "A" or "A,B": up to one IPv4 and one IPv6 item, each through parse;
+ * `what` names them in the error ("subnet", "address"). */
+static int parse_pair(const char *val,
+                      int (*parse)(const char *, struct net_prefix *, struct berth_err **),
+                      const char *what, char items[2][ITEM_MAX], struct net_prefix p[2], size_t *n,
+                      struct berth_err **err)
+{
+  if (list_split(val, items, 2, n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < *n; i++)
+    if (parse(items[i], &p[i], err) < 0)
+      return -1;
+  if (*n == 2 && p[0].family == p[1].family)
+    return berth_err_set(err, 0, "\"%s\": at most one IPv4 and one IPv6 %s", val, what);
+  return 0;
+}
+
 /* Both subnets are replaced: "fd88::/64" alone means IPv6 only. */
 static int set_subnet(struct net_config *c, const char *val, struct berth_err **err)
 {
   char items[2][ITEM_MAX];
   size_t n;
   struct net_prefix p[2] = {0};
-  if (list_split(val, items, 2, &n, err) < 0)
+  if (parse_pair(val, net_subnet_parse, "subnet", items, p, &n, err) < 0)
     return -1;
-  for (size_t i = 0; i < n; i++)
-    if (net_subnet_parse(items[i], &p[i], err) < 0)
-      return -1;
-  if (n == 2 && p[0].family == p[1].family)
-    return berth_err_set(err, 0, "\"%s\": at most one IPv4 and one IPv6 subnet", val);
   memset(&c->subnet4, 0, sizeof(c->subnet4));
   memset(&c->subnet6, 0, sizeof(c->subnet6));
   for (size_t i = 0; i < n; i++)
@@ -303,13 +315,8 @@ static int set_ip(struct net_config *c, const char *val, struct berth_err **err)
   char items[2][ITEM_MAX];
   size_t n;
   struct net_prefix p[2] = {0};
-  if (list_split(val, items, 2, &n, err) < 0)
+  if (parse_pair(val, net_addr_parse, "address", items, p, &n, err) < 0)
     return -1;
-  for (size_t i = 0; i < n; i++)
-    if (net_addr_parse(items[i], &p[i], err) < 0)
-      return -1;
-  if (n == 2 && p[0].family == p[1].family)
-    return berth_err_set(err, 0, "\"%s\": at most one IPv4 and one IPv6 address", val);
   for (size_t i = 0; i < n; i++)
     if (set_static(c, items[i], &p[i], err) < 0)
       return -1;
