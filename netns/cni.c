@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "../common/cleanup.h"
+#include "internal.h"
 #include "netns.h"
 
 static const char *const cni_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
@@ -55,21 +56,6 @@ bool cni_version_has_check(const char *version)
 }
 
 /* ---- names ---- */
-
-/* Why the kernel would refuse s as an interface name, or NULL. */
-static const char *ifname_problem(const char *s)
-{
-  if (s[0] == '\0')
-    return "must not be empty";
-  if (strlen(s) >= IFNAMSIZ)
-    return "must be at most 15 characters";
-  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return "must not be . or ..";
-  for (const char *p = s; *p; p++)
-    if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
-      return "must not contain '/', ':' or white space";
-  return NULL;
-}
 
 /* A letter or digit, then letters, digits, '_', '.', '-': what the spec
  * allows for container IDs and network names (both end up in paths). */

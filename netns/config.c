@@ -2,6 +2,8 @@
  * syscalls, so the unit tests cover every spelling without root. Errors name
  * the value and what is wrong with it; the caller prefixes the annotation. */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "internal.h"
 #include "netns.h"
 
 /* Longest list entry: an IPv6 prefix ("ffff:…:255.255.255.255/128") or a
@@ -248,19 +251,25 @@ static int set_mode(struct net_config *c, const char *val, struct berth_err **er
   return berth_err_set(err, 0, "\"%s\": must be none, bridge or slirp", val);
 }
 
+const char *ifname_problem(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n >= IFNAMSIZ)
+    return "must be 1-15 characters";
+  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    return "must not be . or ..";
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]))
+      return "must not contain '/', ':' or white space";
+  return NULL;
+}
+
 static int set_bridge(struct net_config *c, const char *val, struct berth_err **err)
 {
-  size_t n = strlen(val);
-  if (n == 0 || n >= IFNAMSIZ)
-    return berth_err_set(err, 0, "\"%s\": interface name must be 1-%d characters", val,
-                         IFNAMSIZ - 1);
-  if (strcmp(val, ".") == 0 || strcmp(val, "..") == 0)
-    return berth_err_set(err, 0, "\"%s\": not a valid interface name", val);
-  for (size_t i = 0; i < n; i++)
-    if (val[i] == '/' || val[i] == ':' || val[i] == ' ' || (val[i] >= '\t' && val[i] <= '\r'))
-      return berth_err_set(err, 0, "\"%s\": interface name must not contain '/', ':' or whitespace",
-                           val);
-  memcpy(c->bridge, val, n + 1);
+  const char *why = ifname_problem(val);
+  if (why)
+    return berth_err_set(err, 0, "\"%s\": interface name %s", val, why);
+  memcpy(c->bridge, val, strlen(val) + 1);
   return 0;
 }
 

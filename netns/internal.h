@@ -37,6 +37,10 @@ struct rtnl {
   uint32_t portid;
 };
 /* A NETLINK_ROUTE socket in netns_fd (-1: the current namespace). */
+/* Why the kernel would refuse s as an interface name ("must be 1-15
+ * characters", ...), or NULL. config.c. */
+const char *ifname_problem(const char *s);
+
 int rtnl_open(struct rtnl *r, int netns_fd, struct berth_err **err);
 void rtnl_close(struct rtnl *r);
 /* Sends nlh and waits for its ack; the error carries the kernel's errno

@@ -186,10 +186,9 @@ int rtnl_talk(struct rtnl *r, struct nlmsghdr *nlh, struct berth_err **err)
 
 static int ifname_check(const char *name, struct berth_err **err)
 {
-  size_t n = strnlen(name, IFNAMSIZ);
-  if (n == 0 || n >= IFNAMSIZ)
-    return berth_err_set(err, EINVAL, "interface name \"%s\": empty or over %d bytes", name,
-                         IFNAMSIZ - 1);
+  const char *why = ifname_problem(name);
+  if (why)
+    return berth_err_set(err, EINVAL, "interface name \"%.32s\": %s", name, why);
   return 0;
 }
 

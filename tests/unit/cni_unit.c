@@ -128,7 +128,7 @@ static const struct {
     {"{\"cniVersion\":\"1.0.0\",\"name\":\"../x\",\"type\":\"t\"}", CNI_ERR_CONFIG,
      "name \"../x\": must be letters"},
     {"{" BASE ",\"bridge\":\"a/b\"}", CNI_ERR_CONFIG, "bridge \"a/b\": not an interface name"},
-    {"{" BASE ",\"bridge\":\"abcdefghijklmnopq\"}", CNI_ERR_CONFIG, "at most 15"},
+    {"{" BASE ",\"bridge\":\"abcdefghijklmnopq\"}", CNI_ERR_CONFIG, "must be 1-15 characters"},
     {"{" BASE ",\"bridge\":7}", CNI_ERR_CONFIG, "bridge: must be a string"},
     {"{" BASE ",\"isGateway\":false}", CNI_ERR_FIELD, "isGateway false: unsupported"},
     {"{" BASE ",\"ipMasq\":\"yes\"}", CNI_ERR_CONFIG, "ipMasq: must be true or false"},
@@ -255,7 +255,7 @@ static void test_env(void)
       {{"ADD", "c1", "/n", "eth0", NULL, NULL}, CNI_ERR_ENV, 0, "CNI_PATH: must be set"},
       {{"ADD", "../c", "/n", "eth0", NULL, "/p"}, CNI_ERR_ENV, 0, "CNI_CONTAINERID \"../c\""},
       {{"ADD", "c1", "/n", "eth:0", NULL, "/p"}, CNI_ERR_ENV, 0, "CNI_IFNAME \"eth:0\""},
-      {{"ADD", "c1", "/n", "a234567890123456", NULL, "/p"}, CNI_ERR_ENV, 0, "at most 15"},
+      {{"ADD", "c1", "/n", "a234567890123456", NULL, "/p"}, CNI_ERR_ENV, 0, "must be 1-15 characters"},
       {{"ADD", "c1", "netns", "eth0", NULL, "/p"}, CNI_ERR_ENV, 0, "must be an absolute path"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -167,12 +167,12 @@ static void test_mode_bridge_nat_mtu(void)
   BAD("net.bridge", "abcdefghijklmnop",
       "\"abcdefghijklmnop\": interface name must be 1-15 characters");
   BAD("net.bridge", "", "\"\": interface name must be 1-15 characters");
-  BAD("net.bridge", "a/b", "\"a/b\": interface name must not contain '/', ':' or whitespace");
-  BAD("net.bridge", "br:0", "\"br:0\": interface name must not contain '/', ':' or whitespace");
-  BAD("net.bridge", "br 0", "\"br 0\": interface name must not contain '/', ':' or whitespace");
-  BAD("net.bridge", "br\t0", "\"br\t0\": interface name must not contain '/', ':' or whitespace");
-  BAD("net.bridge", ".", "\".\": not a valid interface name");
-  BAD("net.bridge", "..", "\"..\": not a valid interface name");
+  BAD("net.bridge", "a/b", "\"a/b\": interface name must not contain '/', ':' or white space");
+  BAD("net.bridge", "br:0", "\"br:0\": interface name must not contain '/', ':' or white space");
+  BAD("net.bridge", "br 0", "\"br 0\": interface name must not contain '/', ':' or white space");
+  BAD("net.bridge", "br\t0", "\"br\t0\": interface name must not contain '/', ':' or white space");
+  BAD("net.bridge", ".", "\".\": interface name must not be . or ..");
+  BAD("net.bridge", "..", "\"..\": interface name must not be . or ..");
 
   OK(&c, "net.nat", "false");
   CHECK(!c.nat, "nat off");
