@@ -543,6 +543,12 @@ pid_t clone_for_runtime(int sync_fd, struct berth_err **err)
 _Noreturn void exec_helper_main(struct exec_ctx *c)
 {
   struct berth_err *err = NULL;
+  /* berth exec killed while we set up: we go too. We hold its shared lock
+   * on the state directory (delete would wait for us) and nobody would
+   * take the process we make. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != c->runtime_pid)
+    _exit(1);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (c->cg && cgroup_enter_self_sub(c->cg, c->cgroup_subs, &err) < 0)
     goto fail;

@@ -607,6 +607,22 @@ static int cgroup_for(int dirfd, const char *id, const struct spec *s, struct cg
   return ret;
 }
 
+/* The init died during setup because the OOM killer chose it (a memory
+ * limit below what setting up takes): say so rather than "signal 9". */
+static void oom_explain(const struct spec *s, const struct cgroup *cg, struct berth_err **err)
+{
+  if (cg == NULL || cgroup_oom_kills(cg) == 0)
+    return;
+  berth_err_free(err);
+  if (s->resources.has_mem_limit)
+    berth_err_set(err, 0,
+                  "container init was OOM-killed during setup: linux.resources.memory.limit "
+                  "%lld is too low",
+                  (long long)s->resources.mem_limit);
+  else
+    berth_err_set(err, 0, "container init was OOM-killed during setup");
+}
+
 /* Host side until the init is ready: maps, oom score, the sync dialogue,
  * the state. On failure the process (and a replacement) is killed. */
 static int init_settle(int dirfd, int sock, struct synced *p, const char *id, const struct spec *s,
@@ -630,6 +646,7 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
       (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
+    oom_explain(s, cg, err);
     if (out->pty >= 0)
       close(out->pty);
     out->pty = -1;
@@ -1040,6 +1057,7 @@ static int ns_differing(pid_t pid, int *flags)
  * that the helper's death reads as EOF. */
 static pid_t exec_spawn(struct exec_ctx *ctx, int sock, int *child_sock, struct berth_err **err)
 {
+  ctx->runtime_pid = getpid();
   pid_t h = fork();
   if (h < 0)
     return berth_err_sys(err, "fork");
