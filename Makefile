@@ -176,20 +176,28 @@ uninstall:
 
 # Unit tests, then the bats suite; ends with "N passed, N failed".
 check: deps
-	@$(MAKE) --no-print-directory berth berth-image tests/unit/run_unit
+	@$(MAKE) --no-print-directory berth berth-image berth-test tests/unit/run_unit
 	@tests/run.sh
 
 # The race cases of tests/security for longer than `make check` gives them
-# (SEC_ITER/SEC_SECONDS per ns_windows.bats case, RACE_ITERATIONS for race.bats).
+# (SEC_ITER/SEC_SECONDS per ns_windows.bats case, RACE_ITERATIONS for race.bats),
+# and tests/reliability at the sizes of issue #16 (make check runs it bounded).
 soak: deps
-	@$(MAKE) --no-print-directory berth
+	@$(MAKE) --no-print-directory berth berth-test
 	@SEC_ITER=$${SEC_ITER:-5000} SEC_SECONDS=$${SEC_SECONDS:-1200} RACE_ITERATIONS=$${RACE_ITERATIONS:-10000} \
-	  tests/run.sh --integration-only tests/security/ns_windows.bats tests/security/race.bats
+	  REL_RANDOM_ITER=$${REL_RANDOM_ITER:-300} REL_RACE_IDS=$${REL_RACE_IDS:-100} \
+	  REL_LOAD_SEQ=$${REL_LOAD_SEQ:-1000} REL_LOAD_PAR=$${REL_LOAD_PAR:-100} REL_LOAD_ROUNDS=$${REL_LOAD_ROUNDS:-10} \
+	  tests/run.sh --integration-only tests/security/ns_windows.bats tests/security/race.bats tests/reliability
+
+# tests/reliability alone, bounded as in make check (REL_* variables: see
+# tests/reliability/rel_helpers.bash).
+reliability: berth berth-test
+	@tests/run.sh --integration-only tests/reliability
 
 unit: tests/unit/run_unit
 	@tests/unit/run_unit
 
-integration: berth
+integration: berth berth-test
 	@tests/run.sh --integration-only
 
 # The same bats files against runc (cases runc cannot do are skipped).

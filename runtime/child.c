@@ -88,8 +88,11 @@ static int cwd_enter(const struct spec *s, struct berth_err **err)
 {
   if (chdir(s->cwd) < 0)
     return berth_err_sys(err, "chdir to cwd %s", s->cwd);
-  char buf[PATH_MAX];
-  if (getcwd(buf, sizeof(buf)) == NULL || buf[0] != '/')
+  char buf[PATH_MAX] = "";
+  if (getcwd(buf, sizeof(buf)) == NULL && errno == ENOENT)
+    return berth_err_set(
+        err, 0, "cwd %s has been deleted (was the root filesystem removed on the host?)", s->cwd);
+  if (buf[0] != '/')
     return berth_err_set(err, EPERM, "cwd %s is outside the container root", s->cwd);
   return 0;
 }

@@ -5,7 +5,7 @@
 #
 # Sizes: `make check` runs these bounded (the defaults below); `make soak`
 # sets the REL_* variables to the full sizes.
-REL_RANDOM_ITER=${REL_RANDOM_ITER:-25}   # random-time kills per case
+REL_RANDOM_ITER=${REL_RANDOM_ITER:-10}   # random-time kills per case
 REL_RACE_IDS=${REL_RACE_IDS:-20}         # IDs created twice at once
 REL_LOAD_SEQ=${REL_LOAD_SEQ:-60}         # sequential lifecycles
 REL_LOAD_PAR=${REL_LOAD_PAR:-15}         # parallel lifecycles per round
