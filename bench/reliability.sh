@@ -29,6 +29,7 @@ RUNTIMES=(berth runc)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/berth-relbench.XXXXXX") || die "mktemp"
 STATE=$(mktemp -d "${BENCH_STATEDIR:-/run}/berth-relbench-state.XXXXXX") || die "mktemp"
 PREFIX=relbench$$
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local r id
   for r in "${RUNTIMES[@]}"; do
@@ -54,8 +55,11 @@ rt() { "${BIN[$CUR]}" --root "${ROOT[$CUR]}" "$@" </dev/null >/dev/null 2>>"$TMP
 seq_block() {
   local i t0=$EPOCHREALTIME
   for ((i = 0; i < SEQ; i++)); do
-    rt create --bundle "$TMP/bundle" "$PREFIX-$i" && rt start "$PREFIX-$i" && rt delete --force "$PREFIX-$i" ||
-      { echo "$CUR: lifecycle $i failed: $(tail -1 "$TMP/err.$CUR")" >&2; return 1; }
+    if ! { rt create --bundle "$TMP/bundle" "$PREFIX-$i" && rt start "$PREFIX-$i" &&
+      rt delete --force "$PREFIX-$i"; }; then
+      echo "$CUR: lifecycle $i failed: $(tail -1 "$TMP/err.$CUR")" >&2
+      return 1
+    fi
   done
   awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
 }
