@@ -44,7 +44,8 @@ create:state-written write:config.json"
 @test "create --net bridge killed at each phase (throwaway netns): no veth, lease or rule left" {
 	requires_hooks
 	net_setup
-	set_args sleep 100
+	# Long enough for the "keep" container to outlive the test (ASan is slow).
+	set_args sleep 100000
 	annotate dev.berth.net bridge
 	annotate dev.berth.net.publish 8080:80
 	update_config '.hooks.createRuntime = [{"path": "/bin/true"}]'
@@ -128,7 +129,8 @@ random_kills() {
 
 @test "create --net bridge killed at random moments (throwaway netns)" {
 	net_setup
-	set_args sleep 100
+	# Long enough for the "keep" container to outlive the test (ASan is slow).
+	set_args sleep 100000
 	annotate dev.berth.net bridge
 	annotate dev.berth.net.publish 8081:80
 	run_net run -d "$PREFIX-keep"

@@ -98,7 +98,7 @@ client() {
 }
 
 @test "two clients sharing one root never kill, list-mangle or delete each other's containers" {
-	set_args sleep 100
+	set_args sleep 100000
 	local before pa pb n=$((REL_RANDOM_ITER / 2 + 1))
 	before=$(rel_snapshot)
 	# A long-lived container of a third client, which must come through.

@@ -27,7 +27,7 @@ fds_of() {
 @test "$REL_LOAD_SEQ sequential lifecycles (and run in the foreground meanwhile): nothing leaked" {
 	local before i id observer obs_fds init_fds shell_fds
 	# An observer: berth run in the foreground, waiting as subreaper.
-	set_args sleep 1000
+	set_args sleep 100000
 	"$BERTH" --root "$ROOT" run "$PREFIX-observer" </dev/null >/dev/null 2>&1 3>&- &
 	observer=$!
 	BG_PIDS+=("$observer")
