@@ -46,6 +46,7 @@ CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
+        reliability \
         format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test
 
 all: berth berth-image
@@ -57,19 +58,33 @@ berth: $(LIB_OBJS) $(CMD_OBJS) $(BERTH_DEPS)
 $(MNL_A):
 	@scripts/static-libmnl.sh $@
 
+# berth-test: the same sources with -DBERTH_TEST_HOOKS, for tests/reliability
+# only: BERTH_TEST_KILL_AT makes it die at a named phase (common/testhook.h).
+# Never installed.
+TEST_OBJ := build/testhooks
+berth-test: $(LIB_SRCS:%.c=$(TEST_OBJ)/%.o) $(CMD_SRCS:%.c=$(TEST_OBJ)/%.o) $(BERTH_DEPS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(BERTH_LIBS)
+
+$(TEST_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC test $<"
+	@$(CC) $(ALL_CFLAGS) -DBERTH_TEST_HOOKS -c -o $@ $<
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# ASan+UBSan build of the same sources (FORTIFY off: it hides bugs from ASan).
+# ASan+UBSan build of the same sources (FORTIFY off: it hides bugs from ASan);
+# a test build, so it honours the fault-injection hooks as berth-test does.
 berth-asan: $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o) $(CMD_SRCS:%.c=$(ASAN_OBJ)/%.o)
 	$(CC) $(ASAN_FLAGS) -pie -o $@ $^ $(PKG_LIBS)
 
 $(ASAN_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $<"
-	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	@$(CC) -std=gnu11 $(WARN) -fPIE -O1 -g $(ASAN_FLAGS) $(PKG_CFLAGS) -DBERTH_TEST_HOOKS -MMD -MP -c -o $@ $<
 
 tests/unit/run_unit_asan: $(UNIT_SRCS) $(UNIT_HDRS) $(LIB_SRCS:%.c=$(ASAN_OBJ)/%.o)
 	@echo "  LD asan $@"
@@ -161,20 +176,28 @@ uninstall:
 
 # Unit tests, then the bats suite; ends with "N passed, N failed".
 check: deps
-	@$(MAKE) --no-print-directory berth berth-image tests/unit/run_unit
+	@$(MAKE) --no-print-directory berth berth-image berth-test tests/unit/run_unit
 	@tests/run.sh
 
 # The race cases of tests/security for longer than `make check` gives them
-# (SEC_ITER/SEC_SECONDS per ns_windows.bats case, RACE_ITERATIONS for race.bats).
+# (SEC_ITER/SEC_SECONDS per ns_windows.bats case, RACE_ITERATIONS for race.bats),
+# and tests/reliability at the sizes of issue #16 (make check runs it bounded).
 soak: deps
-	@$(MAKE) --no-print-directory berth
+	@$(MAKE) --no-print-directory berth berth-test
 	@SEC_ITER=$${SEC_ITER:-5000} SEC_SECONDS=$${SEC_SECONDS:-1200} RACE_ITERATIONS=$${RACE_ITERATIONS:-10000} \
-	  tests/run.sh --integration-only tests/security/ns_windows.bats tests/security/race.bats
+	  REL_RANDOM_ITER=$${REL_RANDOM_ITER:-300} REL_RACE_IDS=$${REL_RACE_IDS:-100} \
+	  REL_LOAD_SEQ=$${REL_LOAD_SEQ:-1000} REL_LOAD_PAR=$${REL_LOAD_PAR:-100} REL_LOAD_ROUNDS=$${REL_LOAD_ROUNDS:-10} \
+	  tests/run.sh --integration-only tests/security/ns_windows.bats tests/security/race.bats tests/reliability
+
+# tests/reliability alone, bounded as in make check (REL_* variables: see
+# tests/reliability/rel_helpers.bash).
+reliability: berth berth-test
+	@tests/run.sh --integration-only tests/reliability
 
 unit: tests/unit/run_unit
 	@tests/unit/run_unit
 
-integration: berth
+integration: berth berth-test
 	@tests/run.sh --integration-only
 
 # The same bats files against runc (cases runc cannot do are skipped).
@@ -263,7 +286,7 @@ $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_DIR)/libbe
 	  -o $@ $< $(FUZZ_DIR)/libberth.a $(PKG_LIBS)
 
 clean:
-	rm -rf build berth berth-asan berth-image tests/unit/run_unit tests/unit/run_unit_asan \
+	rm -rf build berth berth-asan berth-test berth-image tests/unit/run_unit tests/unit/run_unit_asan \
 	  tests/image/source_test tests/image/registry_test tests/image/unpack_test tests/image/unpack_layers
 
 -include $(shell find build -name '*.d' 2>/dev/null)

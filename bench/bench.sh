@@ -13,6 +13,7 @@
 #   BENCH_STATEDIR where the --root dirs go (default: /run, the tmpfs both runtimes
 #                use by default: /run/runc and /run/berth)
 #   BENCH_NET_N  iterations per row of the networking section (default BENCH_N; 0 skips it)
+#   RELBENCH_SEQ/RELBENCH_PAR/RELBENCH_ROUNDS  the load section (bench/reliability.sh; SEQ=0 skips it)
 #
 # Every figure is measured for both runtimes in the same run, alternating berth and runc each
 # iteration (and swapping which goes first), so both see the same machine conditions. Ratios are
@@ -487,5 +488,15 @@ else
   net_args=()
   ((MARKDOWN)) && net_args+=(--markdown)
   BERTH=${BIN[berth]} N=$NET_N "$REPO/bench/net.sh" "${net_args[@]}" || log "warning: bench/net.sh failed"
+fi
+
+# Load (issue #16): 1,000 sequential lifecycles and 100 parallel runs x 10 rounds, berth and
+# runc, with what each left behind; its own table, from bench/reliability.sh.
+if [[ ${RELBENCH_SEQ:-1000} != 0 ]]; then
+  rel_args=()
+  ((MARKDOWN)) && rel_args+=(--markdown)
+  echo
+  BERTH=${BIN[berth]} RUNC=${BIN[runc]} "$REPO/bench/reliability.sh" "${rel_args[@]}" ||
+    log "warning: bench/reliability.sh failed"
 fi
 exit 0

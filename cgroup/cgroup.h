@@ -154,12 +154,16 @@ int cgroup_foreach_hierarchy(int (*fn)(void *arg, const char *name, const char *
 int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
                     struct berth_err **err);
 
-/* Creates the container's cgroup: cgroupsPath absolute as given, relative
- * below berth's own cgroup, absent -> <own>/berth/<id>. Validates the
- * resources against this host first and applies them; on failure nothing
- * is left. */
-int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
-                  struct cgroup **out, struct berth_err **err);
+/* The container's cgroup, planned: cgroupsPath absolute as given, relative
+ * below berth's own cgroup, absent -> <own>/berth/<id> (which must not exist
+ * yet). Checks the resources against this host; creates nothing, so the
+ * caller can record the plan first (a create killed half way is then undone
+ * from the record). Each directory is marked made or found as it is now. */
+int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
+                struct cgroup **out, struct berth_err **err);
+/* Creates the planned directories and applies the resources; on failure
+ * nothing it made is left (and nothing else is touched). */
+int cgroup_make(struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err);
 /* Opens the cgroup's v2 directory for clone3(CLONE_INTO_CGROUP); -1 when it
  * has none (v1), with err unset. */
 int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);

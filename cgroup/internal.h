@@ -27,6 +27,7 @@ struct cgroup {
   struct cgroup_dir h[CGROUP_MAX_HIER];
   size_t n_later; /* planned at create, joined when a setting needs one */
   struct cgroup_dir later[CGROUP_MAX_HIER];
+  bool exclusive; /* at create: the container's directories must be new */
 };
 
 /* The hierarchy holding a v1 controller, or the v2 one (controller ""). */

@@ -212,10 +212,12 @@ static char *container_dir(struct cgroup_dir *d, const char *self_cgroup, const 
   return dir;
 }
 
-/* mkdir -p, remembering the first directory we created (to undo). v1
+/* mkdir -p, remembering the first directory we created (to undo); with
+ * exclusive, the last level must be new. v1
  * cpuset children start with empty cpus/mems and refuse tasks: copy them
  * down from the parent at every level below the base where they are empty. */
-static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err **err)
+static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, bool exclusive,
+                        struct berth_err **err)
 {
   char p[4096];
   snprintf(p, sizeof(p), "%s", d->dir);
@@ -236,6 +238,11 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err *
         d->created = xstrdup(p);
     } else if (errno != EEXIST) {
       return berth_err_sys(err, "cgroup: mkdir %s", p);
+    } else if (saved == '\0' && exclusive) {
+      return berth_err_set(err, EEXIST,
+                           "cgroup %s already exists: a container with this ID under another "
+                           "--root, or one left behind (rmdir it if it is empty)",
+                           p);
     }
     /* Found levels too: one made earlier (by another container of a pod,
      * or by hand) may still have an empty cpuset. Only empty values are
@@ -318,7 +325,7 @@ static int hierarchy_make(struct cgroup *cg, size_t i, const struct cgroup_resou
   /* On a hybrid host the v2 mount is a side hierarchy: change its
    * controllers only when the config asks for something only it has. */
   bool enable_v2 = cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages > 0 || r->n_unified > 0;
-  return mkdir_levels(&cg->h[i], enable_v2, err);
+  return mkdir_levels(&cg->h[i], enable_v2, cg->exclusive, err);
 }
 
 /* Moves h[i] to the planned-for-later list. */
@@ -352,8 +359,8 @@ int cgroup_join_missing(struct cgroup *cg, const struct cgroup_resources *r, str
     }
     /* Not joined at create: make it and move the container's processes in
      * (a migration costs a grace period; `update` can afford it). */
-    if (mkdir_levels(d, cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages || r->n_unified, err) <
-        0) {
+    if (mkdir_levels(d, cg->layout == CGROUP_LAYOUT_V2 || r->n_hugepages || r->n_unified, false,
+                     err) < 0) {
       undo_levels(d);
       return -1;
     }
@@ -430,32 +437,70 @@ static void warn_occupied(const struct cgroup *cg)
   }
 }
 
-int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
-                  struct cgroup **out, struct berth_err **err)
+/* What mkdir_levels will make of d: the first level missing now (which
+ * it will record as made), or NULL when the directory exists (found). */
+static void predict_created(struct cgroup_dir *d)
+{
+  char p[4096];
+  snprintf(p, sizeof(p), "%s", d->dir);
+  free(d->created);
+  d->created = NULL;
+  for (char *s = p + strlen(d->base) + 1;; s++) {
+    if (*s != '/' && *s != '\0')
+      continue;
+    char saved = *s;
+    *s = '\0';
+    if (access(p, F_OK) < 0) {
+      d->created = xstrdup(p);
+      return;
+    }
+    if (saved == '\0')
+      return;
+    *s = saved;
+  }
+}
+
+int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
+                struct cgroup **out, struct berth_err **err)
 {
   if (cgroups_path && path_check(cgroups_path, err) < 0)
     return -1;
   struct cgroup *cg = xcalloc(1, sizeof(*cg));
-  if (plan(cg, id, cgroups_path, err) < 0 || cgroup_check_host(cg, r, err) < 0)
-    goto fail;
+  if (plan(cg, id, cgroups_path, err) < 0 || cgroup_check_host(cg, r, err) < 0) {
+    cgroup_free(cg);
+    return -1;
+  }
+  /* berth's own naming (<own>/berth/<id>): a directory already there is
+   * another root's container of the same ID, never one to share. */
+  cg->exclusive = cgroups_path == NULL || cgroups_path[0] == '\0';
   for (size_t i = 0; i < cg->n;)
     if (hierarchy_needed(cg, &cg->h[i], r))
       i++;
     else
       hierarchy_defer(cg, i);
   for (size_t i = 0; i < cg->n; i++)
-    if (hierarchy_make(cg, i, r, err) < 0)
-      goto undo;
-  if (refuse_frozen(cg, err) < 0 || cgroup_apply(cg, r, err) < 0)
-    goto undo;
-  warn_occupied(cg);
+    predict_created(&cg->h[i]);
   *out = cg;
   return 0;
-undo:
-  for (size_t i = 0; i < cg->n; i++)
+}
+
+int cgroup_make(struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err)
+{
+  for (size_t i = 0; i < cg->n; i++) {
+    free(cg->h[i].created);
+    cg->h[i].created = NULL;
+  }
+  size_t made = 0;
+  for (; made < cg->n; made++)
+    if (hierarchy_make(cg, made, r, err) < 0)
+      break;
+  if (made == cg->n && refuse_frozen(cg, err) == 0 && cgroup_apply(cg, r, err) == 0) {
+    warn_occupied(cg);
+    return 0;
+  }
+  /* The one that failed may have made levels too. */
+  for (size_t i = 0; i < cg->n && i <= made; i++)
     undo_levels(&cg->h[i]);
-fail:
-  cgroup_free(cg);
   return -1;
 }
 

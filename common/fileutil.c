@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "testhook.h"
 
 char *xasprintf(const char *fmt, ...)
 {
@@ -127,12 +128,16 @@ int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t l
       openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return berth_err_sys(err, "create %s", tmp);
-  /* No fsync: state lives on tmpfs (/run) and does not outlive a reboot. */
-  if (write_all(fd, data, len) < 0) {
+  /* fsync before the rename: on a disk-backed --root a crash of the
+   * machine then leaves the old file or the new one, never a torn one (a
+   * crash of the process alone cannot tear it: rename is atomic). Next to
+   * nothing on tmpfs, where /run keeps it by default. */
+  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
     berth_err_sys(err, "write %s", tmp);
     unlinkat(dirfd, tmp, 0);
     return -1;
   }
+  TEST_POINT2("write", name);
   if (renameat(dirfd, tmp, dirfd, name) < 0) {
     berth_err_sys(err, "rename %s to %s", tmp, name);
     unlinkat(dirfd, tmp, 0);

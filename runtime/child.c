@@ -24,6 +24,7 @@
 #include "../common/cleanup.h"
 #include "../common/signals.h"
 #include "../common/fileutil.h"
+#include "../common/testhook.h"
 #include "../netns/netns.h"
 #include "linux.h"
 
@@ -87,8 +88,11 @@ static int cwd_enter(const struct spec *s, struct berth_err **err)
 {
   if (chdir(s->cwd) < 0)
     return berth_err_sys(err, "chdir to cwd %s", s->cwd);
-  char buf[PATH_MAX];
-  if (getcwd(buf, sizeof(buf)) == NULL || buf[0] != '/')
+  char buf[PATH_MAX] = "";
+  if (getcwd(buf, sizeof(buf)) == NULL && errno == ENOENT)
+    return berth_err_set(
+        err, 0, "cwd %s has been deleted (was the root filesystem removed on the host?)", s->cwd);
+  if (buf[0] != '/')
     return berth_err_set(err, EPERM, "cwd %s is outside the container root", s->cwd);
   return 0;
 }
@@ -352,6 +356,7 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   if (mounts_apply_all(s, c->idmap_trees, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
       rootfs_mkdir(rootfd, s->cwd, err) < 0)
     return berth_err_wrap(err, "rootfs");
+  TEST_POINT("child:mounts");
   if (hooks_before_pivot(c, err) < 0)
     return -1;
   *rootfd_out = steal_fd(&rootfd);
@@ -400,6 +405,7 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Into the cgroup before anything else, above all anything the user controls. */
   if (c->cg && cgroup_enter_self(c->cg, c->in_cgroup_v2, &err) < 0)
     goto fail;
+  TEST_POINT("child:cgroup");
   int parentfd = -1, underfd = -1, rootfd = -1;
   if (s->ns[NS_MNT].enabled && rootfs_open_early(s, &parentfd, &underfd, &err) < 0)
     goto fail;
@@ -540,9 +546,16 @@ pid_t clone_for_runtime(int sync_fd, struct berth_err **err)
 _Noreturn void exec_helper_main(struct exec_ctx *c)
 {
   struct berth_err *err = NULL;
+  /* berth exec killed while we set up: we go too. We hold its shared lock
+   * on the state directory (delete would wait for us) and nobody would
+   * take the process we make. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != c->runtime_pid)
+    _exit(1);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (c->cg && cgroup_enter_self_sub(c->cg, c->cgroup_subs, &err) < 0)
     goto fail;
+  TEST_POINT("exec:helper-cgroup");
   c->listener = listener_connect(c->spec, &err);
   if (c->listener == -2 || exec_ns_join(c, &err) < 0)
     goto fail;

@@ -23,6 +23,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/testhook.h"
 #include "backend.h"
 #include "linux.h"
 #include "net.h"
@@ -426,6 +427,7 @@ static int hooks_runtime_ns(const struct spec *s, const char *id, pid_t pid, str
   if (hooks_run(&s->hooks, HOOK_PRESTART, state, err) < 0 ||
       hooks_run(&s->hooks, HOOK_CREATE_RUNTIME, state, err) < 0)
     return -1;
+  TEST_POINT("create:hooks-run");
   return 0;
 }
 
@@ -545,7 +547,8 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
   if (pid > 0 && s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
     st.hooks = json_object_get(s->json, "hooks");
   int r = pid > 0 && st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
-                                        : state_write(dirfd, &st, err);
+          : pid == 0 && state_write_cgroup(dirfd, cg, err) < 0 ? -1
+                                                               : state_write(dirfd, &st, err);
   free(st.created);
   free(key);
   return r;
@@ -581,14 +584,43 @@ static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
   return r;
 }
 
-static int cgroup_for(const char *id, const struct spec *s, struct cgroup **cg,
+/* The cgroup is recorded (state and cgroup.json) before it is made, so
+ * that delete finds it should this create be killed while making it. A
+ * failed make leaves nothing and touches nothing else. */
+static int cgroup_for(int dirfd, const char *id, const struct spec *s, struct cgroup **cg,
                       struct berth_err **err)
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(s, &r.n_devices);
-  int ret = cgroup_create(id, s->cgroups_path, &r, cg, err);
+  int ret = cgroup_plan(id, s->cgroups_path, &r, cg, err);
+  if (ret == 0)
+    ret = state_record(dirfd, id, s, 0, *cg, err);
+  TEST_POINT("create:cgroup-recorded");
+  if (ret == 0)
+    ret = cgroup_make(*cg, &r, err);
+  TEST_POINT("create:cgroup");
+  if (ret < 0) {
+    cgroup_free(*cg);
+    *cg = NULL;
+  }
   free(r.devices);
   return ret;
+}
+
+/* The init died during setup because the OOM killer chose it (a memory
+ * limit below what setting up takes): say so rather than "signal 9". */
+static void oom_explain(const struct spec *s, const struct cgroup *cg, struct berth_err **err)
+{
+  if (cg == NULL || cgroup_oom_kills(cg) == 0)
+    return;
+  berth_err_free(err);
+  if (s->resources.has_mem_limit)
+    berth_err_set(err, 0,
+                  "container init was OOM-killed during setup: linux.resources.memory.limit "
+                  "%lld is too low",
+                  (long long)s->resources.mem_limit);
+  else
+    berth_err_set(err, 0, "container init was OOM-killed during setup");
 }
 
 /* Host side until the init is ready: maps, oom score, the sync dialogue,
@@ -603,14 +635,18 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
    * made late (a joined pid namespace, pidns.c) and for slirp4netns (which
    * needs the namespaces' fds from the child), once the init is ready. */
   bool net_early = !late_maps && s->net.mode == NET_MODE_BRIDGE;
+  TEST_POINT("create:cloned");
   if ((!late_maps && userns_write_maps(p->pid, s, err) < 0) ||
       oom_score_adj_apply(s, p->pid, err) < 0 ||
       (net_early && net_wire(dirfd, s, na, p->pid, NULL, err) < 0) ||
+      TEST_POINT_STEP("create:net-wired") ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
-      state_record(dirfd, id, s, p->pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
+      TEST_POINT_STEP("create:child-ready") || state_record(dirfd, id, s, p->pid, cg, err) < 0 ||
+      TEST_POINT_STEP("create:state-written") || config_save(dirfd, s, err) < 0 ||
       (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
+    oom_explain(s, cg, err);
     if (out->pty >= 0)
       close(out->pty);
     out->pty = -1;
@@ -735,7 +771,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (sysctl_check_unshared(s, err) < 0)
     return -1;
-  if (cgroup_for(id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
+  if (cgroup_for(dirfd, id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
       berth_err_wrap(err, "config.json");
@@ -744,10 +780,12 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   /* Written before any process exists, so that delete finds the cgroup
    * should this create be killed half way. */
   int ret = state_record(dirfd, id, s, 0, cg, err);
+  TEST_POINT("create:state-preliminary");
   struct net_attachment na;
   struct spec with_net = *s; /* s with the network files' mounts */
   if (ret == 0)
     ret = net_prepare(dirfd, s, id, &na, err);
+  TEST_POINT("create:net-prepared");
   if (ret == 0)
     ret = net_mounts(dirfd, s, &with_net, err);
   if (ret == 0)
@@ -796,6 +834,7 @@ static int linux_start(int dirfd, const struct state *st, struct berth_err **err
   }
   if (write(fd, "0", 1) != 1)
     return berth_err_sys(err, "write exec fifo");
+  TEST_POINT("start:fifo-written");
   close(steal_fd(&fd));
   if (unlinkat(dirfd, EXEC_FIFO, 0) < 0)
     return berth_err_sys(err, "remove exec fifo");
@@ -1018,6 +1057,7 @@ static int ns_differing(pid_t pid, int *flags)
  * that the helper's death reads as EOF. */
 static pid_t exec_spawn(struct exec_ctx *ctx, int sock, int *child_sock, struct berth_err **err)
 {
+  ctx->runtime_pid = getpid();
   pid_t h = fork();
   if (h < 0)
     return berth_err_sys(err, "fork");
@@ -1074,6 +1114,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
   pid_t pid = exec_spawn(&ctx, sock, &child_sock, err);
   if (pid < 0)
     return -1;
+  TEST_POINT("exec:spawned");
   /* Our child (CLONE_PARENT), unwaited: the pid cannot be reused yet. */
   struct synced p = {pid, pidfd_open_pid(pid), {-1, -1}};
   if (oom_score_adj_apply(s, pid, err) < 0 ||

@@ -50,6 +50,7 @@ struct exec_ctx {
   sigset_t orig_mask;
   const struct cgroup *cg;
   int listener;             /* seccomp agent's socket, or -1; set by the helper */
+  pid_t runtime_pid;        /* berth exec, the helper's parent */
   char *const *cgroup_subs; /* exec --cgroup, or NULL */
 };
 /* The helper: joins, closes berth's fds, clones the process as berth's

@@ -190,7 +190,7 @@ static int release_by_holder(int dirfd, struct berth_err **err)
   while (ret == 0 && d && (de = readdir(d)) != NULL) {
     if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(c.bridge))
       continue;
-    snprintf(c.bridge, sizeof(c.bridge), "%s", de->d_name);
+    snprintf(c.bridge, sizeof(c.bridge), "%.*s", (int)sizeof(c.bridge) - 1, de->d_name);
     char dir[512];
     snprintf(dir, sizeof(dir), "%s%s", base, de->d_name);
     struct net_attachment a;

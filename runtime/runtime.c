@@ -23,6 +23,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/testhook.h"
 #include "../common/warn.h"
 #include "backend.h"
 #include "linux.h"
@@ -211,6 +212,7 @@ static int create_in_dir(const char *root, const char *id, const struct spec *sp
   cleanup_close int dirfd = state_dir_create(root, id, err);
   if (dirfd < 0)
     return -1;
+  TEST_POINT("create:state-dir");
   if (state_root_guard(root, spec, err) < 0 ||
       ops->create(dirfd, id, spec, o, orig_mask, keep, out, err) < 0) {
     struct berth_err *e2 = NULL;
@@ -335,6 +337,7 @@ int runtime_start(const char *root, const char *id, struct berth_err **err)
                         status_name(status));
   else
     ret = ops->start(dirfd, &st, err);
+  TEST_POINT("start:started");
   if (ret == 0)
     hooks_run_warn(st.hooks, HOOK_POSTSTART, &st, "running", st.pid);
   state_clear(&st);
@@ -358,9 +361,24 @@ int runtime_kill(const char *root, const char *id, int sig, bool all, struct ber
   return ret;
 }
 
+/* Undoes what a container's records apart from state.json name: the
+ * cgroup (cgroup.json) with every process in it, the network (net.json),
+ * then the directory. In a cgroup berth found rather than made, the
+ * container's processes cannot be told from others' without the state:
+ * none is signalled and the cgroup stays. dirfd is locked. */
+static int records_undo(const char *root, const char *id, int dirfd, struct berth_err **err)
+{
+  struct state st = {.id = (char *)id, .rootfs = (char *)"", .ns_key = (char *)""};
+  st.cg = state_read_cgroup(dirfd);
+  const struct backend_ops *ops = backend_lookup(NULL, err);
+  int ret = st.cg && ops ? ops->destroy(&st, err) : 0;
+  cgroup_free(st.cg);
+  return ret < 0 ? -1 : state_dir_remove(root, id, dirfd, err);
+}
+
 /* delete --force of an ID whose create was killed before it wrote any
- * state: the directory alone (a fifo at most) would block the ID forever.
- * Not while a create holds it. */
+ * state: the directory alone (a fifo, a cgroup.json at most) would block
+ * the ID forever. Not while a create holds it. */
 static int remains_remove(const char *root, const char *id, struct berth_err **err)
 {
   cleanup_free char *path = xasprintf("%s/%s", root, id);
@@ -371,9 +389,22 @@ static int remains_remove(const char *root, const char *id, struct berth_err **e
     return berth_err_set(err, 0, "container \"%s\" is being created", id);
   if (faccessat(fd, STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     return 0; /* a create finished meanwhile: not remains */
-  if (state_dir_remove(root, id, fd, err) < 0)
+  if (records_undo(root, id, fd, err) < 0)
     return -1;
   berth_warn("removed the remains of an interrupted create of \"%s\" (%s)", id, path);
+  return 0;
+}
+
+/* delete --force of a container whose state.json is there but unreadable
+ * (truncated, garbage): see records_undo. */
+static int unreadable_remove(const char *root, const char *id, struct berth_err **err)
+{
+  cleanup_free char *why = xstrdup((*err)->msg);
+  berth_err_free(err);
+  cleanup_close int dirfd = state_dir_open(root, id, true, err);
+  if (dirfd < 0 || records_undo(root, id, dirfd, err) < 0)
+    return berth_err_wrap(err, "%s; removing what else was recorded", why);
+  berth_warn("%s: removed the container with its cgroup and network records", why);
   return 0;
 }
 
@@ -388,6 +419,8 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
       berth_err_free(err);
       return remains_remove(root, id, err);
     }
+    if (force && (*err)->errnum == EBADMSG)
+      return unreadable_remove(root, id, err);
     return -1;
   }
   int ret = 0;
@@ -398,6 +431,7 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
                         id);
   else
     ret = ops->destroy(&st, err); /* also reaps what a stopped init left behind */
+  TEST_POINT("delete:destroyed");
   if (ret == 0)
     ret = state_dir_remove(root, id, dirfd, err);
   if (ret == 0)
@@ -566,6 +600,8 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
     else
       ret = ops->update(&st, &r, err);
     /* The cgroup may have joined hierarchies it lacked: record them. */
+    if (ret == 0 && st.cg)
+      ret = state_write_cgroup(dirfd, st.cg, err);
     if (ret == 0)
       ret = state_write(dirfd, &st, err);
     state_clear(&st);

@@ -13,6 +13,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/testhook.h"
 #include "net.h"
 
 const char *status_name(enum status s)
@@ -84,6 +85,7 @@ int state_dir_remove(const char *root, const char *id, int dirfd, struct berth_e
   /* The network goes with the directory that records it. */
   if (net_release(dirfd, err) < 0)
     return -1;
+  TEST_POINT("delete:net-released");
   cleanup_dir DIR *d = fdopendir(dup(dirfd));
   if (d == NULL)
     return berth_err_sys(err, "read state directory of %s", id);
@@ -127,6 +129,34 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
   return ret;
 }
 
+int state_write_cgroup(int dirfd, const struct cgroup *cg, struct berth_err **err)
+{
+  if (cg == NULL)
+    return unlinkat(dirfd, CGROUP_FILE, 0) < 0 && errno != ENOENT
+               ? berth_err_sys(err, "remove " CGROUP_FILE)
+               : 0;
+  json_t *o = cgroup_to_json(cg);
+  cleanup_free char *text = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  if (text == NULL)
+    return berth_err_set(err, ENOMEM, "encode " CGROUP_FILE);
+  return write_file_atomic_at(dirfd, CGROUP_FILE, text, strlen(text), 0600, err);
+}
+
+struct cgroup *state_read_cgroup(int dirfd)
+{
+  cleanup_free char *text = NULL;
+  struct berth_err *e = NULL;
+  if (read_file_trusted_at(dirfd, CGROUP_FILE, 1 << 20, &text, &e) < 0) {
+    berth_err_free(&e);
+    return NULL;
+  }
+  json_t *o = json_loads(text, 0, NULL);
+  struct cgroup *cg = cgroup_from_json(o);
+  json_decref(o);
+  return cg;
+}
+
 static char *dup_str(json_t *o, const char *key)
 {
   const char *s = json_string_value(json_object_get(o, key));
@@ -148,7 +178,10 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
   json_t *o = json_loads(text, 0, &jerr);
   if (o == NULL || !json_is_object(o)) {
     json_decref(o);
-    return berth_err_set(err, 0, "state of %s: corrupt state.json: %s", id, jerr.text);
+    berth_err_set(err, 0, "state of %s: corrupt state.json: %s", id,
+                  o ? "not a JSON object" : jerr.text);
+    (*err)->errnum = EBADMSG; /* delete --force recovers from cgroup.json */
+    return -1;
   }
   st->id = dup_str(o, "id");
   st->pid = (pid_t)json_integer_value(json_object_get(o, "pid"));

@@ -34,6 +34,9 @@ struct state {
 #define EXEC_FIFO "exec.fifo"
 #define STATE_FILE "state.json"
 #define CONFIG_FILE "config.json"
+/* The container's cgroup again, written before it is made and whenever it
+ * changes: delete --force finds it when state.json is unreadable. */
+#define CGROUP_FILE "cgroup.json"
 
 const char *status_name(enum status s);
 
@@ -48,7 +51,12 @@ int state_dir_open(const char *root, const char *id, bool exclusive, struct bert
 int state_dir_remove(const char *root, const char *id, int dirfd, struct berth_err **err);
 
 int state_write(int dirfd, const struct state *st, struct berth_err **err);
+/* errnum EBADMSG: state.json is there, trusted, and not a state (torn by
+ * hand, truncated, garbage). */
 int state_read(int dirfd, const char *id, struct state *st, struct berth_err **err);
+/* cgroup.json: written (or removed, for NULL) / read back (NULL if none). */
+int state_write_cgroup(int dirfd, const struct cgroup *cg, struct berth_err **err);
+struct cgroup *state_read_cgroup(int dirfd);
 void state_clear(struct state *st);
 
 enum status state_status(int dirfd, const struct state *st);

@@ -13,7 +13,7 @@ if [ "${1:-}" = "--integration-only" ]; then
   shift
 fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(tests/integration tests/security tests/clients)
+[ ${#targets[@]} -eq 0 ] && targets=(tests/integration tests/security tests/reliability tests/clients)
 
 passed=0 failed=0 skipped=0
 
