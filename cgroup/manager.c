@@ -49,6 +49,19 @@ static bool is_skipped_option(const char *o)
   return false;
 }
 
+/* Covered mounts stay in mountinfo: when /sys/fs/cgroup is mounted over and
+ * the hierarchies mounted again (as schedulers such as slurmd do), each
+ * shows twice, and mounting both inside a container fails with EBUSY. Only
+ * the mount visible at its path counts. */
+static bool mount_visible(const char *mountpoint, const char *mount_id)
+{
+  struct statx stx;
+  if (statx(AT_FDCWD, mountpoint, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0 ||
+      !(stx.stx_mask & STATX_MNT_ID))
+    return true; /* cannot tell (before Linux 5.8): as listed */
+  return stx.stx_mnt_id == strtoull(mount_id, NULL, 10);
+}
+
 int cgroup_foreach_hierarchy(int (*fn)(void *, const char *, const char *, const char *), void *arg,
                              struct berth_err **err)
 {
@@ -79,6 +92,8 @@ int cgroup_foreach_hierarchy(int (*fn)(void *, const char *, const char *, const
              !strchr(mp + sizeof(CGROUP_ROOT), '/'))
       name = mp + sizeof(CGROUP_ROOT);
     else
+      continue;
+    if (!mount_visible(mp, fields[0]))
       continue;
     /* Controller names and name= only: never release_agent= and the like. */
     char opts[512] = "";

@@ -332,6 +332,51 @@ busy_cpu_ratio() {
 	[[ "$output" == *"limit=$((48 * MIB))"* ]]
 }
 
+# --- /sys/fs/cgroup mounted over ------------------------------------------------
+
+# remounted_run [--cgroupns]: `run $ID` with the hierarchies mounted again over
+# /sys/fs/cgroup (tests/fixtures/cgroup-remount.sh, as slurmd does), in a
+# private mount namespace. The container prints its cgroup mount points; the
+# output starts with "listed=N": the cgroup mounts the runtime's mount table
+# lists (each hierarchy twice: the covered mount and the visible one).
+remounted_run() {
+	set_args sh -c "grep -E ' - cgroup2? ' /proc/self/mountinfo | awk '{ print \$5 }'"
+	status=0
+	output=$(timeout -k 5 "$BERTH_TIMEOUT" "$BERTH_SRC_DIR/tests/fixtures/cgroup-remount.sh" "$@" \
+		sh -c 'echo listed=$(grep -cE " - cgroup2? " /proc/self/mountinfo); exec "$@"' sh \
+		"$BERTH" --root "$ROOT" run "$ID" 2>&1 </dev/null) || status=$?
+	printf '%s\n' "$output"
+	mapfile -t lines <<<"$output"
+}
+
+# assert_each_hierarchy_once: after remounted_run, the container mounted
+# every v1 hierarchy of the host once (runtimes do not offer the hybrid
+# layout's cgroup2 inside) or, on a v2 host, the one cgroup2.
+assert_each_hierarchy_once() {
+	local host_n inside dups
+	host_n=$(grep -cE ' - cgroup2? ' /proc/self/mountinfo)
+	[ "${lines[0]}" = "listed=$((2 * host_n))" ] || fail "the remount did not list each hierarchy twice: ${lines[0]}"
+	inside=$(printf '%s\n' "${lines[@]:1}" | grep '^/sys/fs/cgroup' || true)
+	dups=$(printf '%s\n' "$inside" | sort | uniq -d)
+	[ -z "$dups" ] || fail "mounted more than once inside: $dups"
+	local want=$host_n
+	if cgroup_layout | grep -qx hybrid; then want=$((host_n - 1)); fi
+	[ "$(printf '%s\n' "$inside" | grep -c .)" -eq "$want" ] || fail "wanted $want cgroup mounts inside"
+}
+
+@test "cgroup mount: hierarchies mounted again over /sys/fs/cgroup are each mounted once inside" {
+	remounted_run
+	[ "$status" -eq 0 ] || fail "run exited $status"
+	assert_each_hierarchy_once
+}
+
+@test "cgroup mount: the same, in a cgroup namespace of the runtime's own (slurmd's setup)" {
+	ns_add cgroup
+	remounted_run --cgroupns
+	[ "$status" -eq 0 ] || fail "run exited $status"
+	assert_each_hierarchy_once
+}
+
 # --- bad input -----------------------------------------------------------------
 
 # expect_bad_resources FRAGMENT: `create` of this test's config fails with exit
