@@ -647,6 +647,8 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
       .no_pivot = o->no_pivot,
       .no_new_keyring = o->no_new_keyring,
       .preserve_fds = o->preserve_fds,
+      .stdio = o->stdio,
+      .die_with_runtime = o->die_with_runtime,
       .cg = cg,
   };
   if (orig_mask)
