@@ -241,6 +241,7 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err *
   enable_v2 = enable_v2 && d->v2;
   if (enable_v2 && cgroup_v2_enable_controllers(d->base, true, err) < 0)
     return -1;
+  int retries = 8;
   for (char *s = p + blen + 1;; s++) {
     if (*s != '/' && *s != '\0')
       continue;
@@ -249,6 +250,12 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, struct berth_err *
     if (mkdir(p, 0755) == 0) {
       if (d->created == NULL)
         d->created = xstrdup(p);
+    } else if (errno == ENOENT && retries-- > 0) {
+      /* A level found a moment ago is gone: the last container of the
+       * shared <own>/berth level was deleted meanwhile. Again from the top. */
+      snprintf(p, sizeof(p), "%s", d->dir);
+      s = p + blen;
+      continue;
     } else if (errno != EEXIST) {
       return berth_err_sys(err, "cgroup: mkdir %s", p);
     }
@@ -667,6 +674,18 @@ static int kill_everything(const struct cgroup *cg, const struct cgroup_filter *
   return r < 0 ? -1 : 0;
 }
 
+/* The default placement's shared level, <own>/berth, goes with the last
+ * container in it: berth leaves nothing behind in the cgroup it was started
+ * in (a scheduler removes a step's cgroup only once it is empty). A create
+ * that finds it gone makes it again (mkdir_levels). */
+static void shared_level_remove(const struct cgroup_dir *d)
+{
+  cleanup_free char *shared = xasprintf("%s/berth", d->base);
+  size_t l = strlen(shared);
+  if (strncmp(d->dir, shared, l) == 0 && d->dir[l] == '/' && !strchr(d->dir + l + 1, '/'))
+    rmdir(shared); /* EBUSY while other containers are in it */
+}
+
 int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err)
 {
   for (int tries = 0; tries < 2000; tries++) {
@@ -689,6 +708,8 @@ int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struc
     rmdir_tree(cg->h[i].dir);
     if (access(cg->h[i].dir, F_OK) == 0 && ret == 0)
       ret = berth_err_sys(err, "cgroup: remove %s", cg->h[i].dir);
+    else
+      shared_level_remove(&cg->h[i]);
   }
   return ret;
 }

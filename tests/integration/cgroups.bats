@@ -36,10 +36,15 @@ teardown() {
 	fi
 	teardown_bundle || rc=1
 	teardown_cgroups || rc=1
+	local d
+	for d in "${OWN_CGROUPS[@]}"; do
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done
 	return $rc
 }
 
 MIB=1048576
+OWN_CGROUPS=()
 
 # busy_cpu_ratio ID: CPU time the container's cgroup uses per second of wall
 # time, measured over ~3 s (after the container is already busy).
@@ -330,6 +335,27 @@ busy_cpu_ratio() {
 	# As many hierarchies inside as the test shell has, and the limit was printed.
 	[ "$n" -eq "$(wc -l <"/proc/$BASHPID/cgroup")" ]
 	[[ "$output" == *"limit=$((48 * MIB))"* ]]
+}
+
+@test "run started in a cgroup of its own leaves it empty, as a scheduler's step cgroup must be" {
+	# slurmstepd removes a step's cgroup only when nothing is left in it: the
+	# runtime's levels below it (berth's <own>/berth) must go with the container.
+	local key dir rc=0
+	OWN_CGROUPS=()
+	for key in $(cgroup_hierarchies); do
+		dir=$(pid_cgroup_dir "$key" "$BASHPID")/berth-own-$$
+		mkdir "$dir"
+		OWN_CGROUPS+=("$dir")
+		[ ! -f "$dir/cpuset.cpus" ] || cp "$dir/../cpuset.cpus" "$dir/cpuset.cpus"
+		[ ! -f "$dir/cpuset.mems" ] || cp "$dir/../cpuset.mems" "$dir/cpuset.mems"
+	done
+	set_args true
+	bash -c 'for d in "${@:3}"; do echo $BASHPID >"$d/cgroup.procs"; done; exec "$0" --root "$1" run "$2"' \
+		"$BERTH" "$ROOT" "$ID" "${OWN_CGROUPS[@]}" </dev/null || rc=$?
+	[ "$rc" -eq 0 ] || fail "run exited $rc"
+	for dir in "${OWN_CGROUPS[@]}"; do
+		[ -z "$(find "$dir" -mindepth 1 -type d)" ] || fail "left below $dir: $(find "$dir" -mindepth 1 -type d)"
+	done
 }
 
 # --- /sys/fs/cgroup mounted over ------------------------------------------------
