@@ -23,6 +23,8 @@
 # Needs root, slurmctld, slurmd, slurm-client and munge (scripts/deps.sh
 # clients) and a v1 or hybrid cgroup layout (Slurm 22.05's cgroup/v2 plugin
 # needs systemd).
+# SC2013: the cgroup paths listed in run/cgroups have no blanks.
+# shellcheck disable=SC2013
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -151,6 +153,7 @@ start() {
 		fi
 	done
 	# Into those cgroups, then the namespaces, then the daemons.
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	setsid sh -c 'for cg in $(cat "$1/run/cgroups"); do echo $$ >"$cg/cgroup.procs"; done
 		exec unshare -n "$2" --cgroupns "$0" _daemons "$1"' \
 		"$here/slurm-cluster.sh" "$dir" "$here/../fixtures/cgroup-remount.sh" </dev/null >"$dir/log/holder.out" 2>&1 &
