@@ -49,6 +49,19 @@ static bool is_skipped_option(const char *o)
   return false;
 }
 
+/* Covered mounts stay in mountinfo: when /sys/fs/cgroup is mounted over and
+ * the hierarchies mounted again (as schedulers such as slurmd do), each
+ * shows twice, and mounting both inside a container fails with EBUSY. Only
+ * the mount visible at its path counts. */
+static bool mount_visible(const char *mountpoint, const char *mount_id)
+{
+  struct statx stx;
+  if (statx(AT_FDCWD, mountpoint, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0 ||
+      !(stx.stx_mask & STATX_MNT_ID))
+    return true; /* cannot tell (before Linux 5.8): as listed */
+  return stx.stx_mnt_id == strtoull(mount_id, NULL, 10);
+}
+
 int cgroup_foreach_hierarchy(int (*fn)(void *, const char *, const char *, const char *), void *arg,
                              struct berth_err **err)
 {
@@ -79,6 +92,8 @@ int cgroup_foreach_hierarchy(int (*fn)(void *, const char *, const char *, const
              !strchr(mp + sizeof(CGROUP_ROOT), '/'))
       name = mp + sizeof(CGROUP_ROOT);
     else
+      continue;
+    if (!mount_visible(mp, fields[0]))
       continue;
     /* Controller names and name= only: never release_agent= and the like. */
     char opts[512] = "";
@@ -228,6 +243,7 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, bool exclusive,
   enable_v2 = enable_v2 && d->v2;
   if (enable_v2 && cgroup_v2_enable_controllers(d->base, true, err) < 0)
     return -1;
+  int retries = 8;
   for (char *s = p + blen + 1;; s++) {
     if (*s != '/' && *s != '\0')
       continue;
@@ -236,6 +252,12 @@ static int mkdir_levels(struct cgroup_dir *d, bool enable_v2, bool exclusive,
     if (mkdir(p, 0755) == 0) {
       if (d->created == NULL)
         d->created = xstrdup(p);
+    } else if (errno == ENOENT && retries-- > 0) {
+      /* A level found a moment ago is gone: the last container of the
+       * shared <own>/berth level was deleted meanwhile. Again from the top. */
+      snprintf(p, sizeof(p), "%s", d->dir);
+      s = p + blen;
+      continue;
     } else if (errno != EEXIST) {
       return berth_err_sys(err, "cgroup: mkdir %s", p);
     } else if (saved == '\0' && exclusive) {
@@ -697,6 +719,18 @@ static int kill_everything(const struct cgroup *cg, const struct cgroup_filter *
   return r < 0 ? -1 : 0;
 }
 
+/* The default placement's shared level, <own>/berth, goes with the last
+ * container in it: berth leaves nothing behind in the cgroup it was started
+ * in (a scheduler removes a step's cgroup only once it is empty). A create
+ * that finds it gone makes it again (mkdir_levels). */
+static void shared_level_remove(const struct cgroup_dir *d)
+{
+  cleanup_free char *shared = xasprintf("%s/berth", d->base);
+  size_t l = strlen(shared);
+  if (strncmp(d->dir, shared, l) == 0 && d->dir[l] == '/' && !strchr(d->dir + l + 1, '/'))
+    rmdir(shared); /* EBUSY while other containers are in it */
+}
+
 int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err)
 {
   for (int tries = 0; tries < 2000; tries++) {
@@ -719,6 +753,8 @@ int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struc
     rmdir_tree(cg->h[i].dir);
     if (access(cg->h[i].dir, F_OK) == 0 && ret == 0)
       ret = berth_err_sys(err, "cgroup: remove %s", cg->h[i].dir);
+    else
+      shared_level_remove(&cg->h[i]);
   }
   return ret;
 }

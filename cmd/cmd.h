@@ -16,6 +16,7 @@ struct globals {
   const char *log_path;
   bool log_json;
   bool debug;
+  bool rootless; /* --rootless true: as rootless even as root (runc's meaning) */
 };
 extern struct globals g;
 

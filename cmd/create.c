@@ -116,6 +116,7 @@ static int run_create(int argc, char **argv)
   if (r >= 0 || (r = cmd_want_args(&verb_create, argc, argv, 1, 1)) >= 0)
     return r;
   struct berth_err *err = NULL;
+  opts.rootless = g.rootless;
   if (runtime_create(g.root, argv[optind], &opts, &err) < 0)
     return cmd_fail(&err);
   return 0;

@@ -369,8 +369,11 @@ int main(int argc, char **argv)
     case OPT_SYSTEMD:
       return cmd_usage_error(NULL, "--systemd-cgroup: not supported yet");
     case OPT_ROOTLESS:
-      if (strcmp(optarg, "false") != 0 && strcmp(optarg, "auto") != 0)
-        return cmd_usage_error(NULL, "--rootless %s: not supported yet", optarg);
+      /* auto: rootless when not root, which is what berth always does. */
+      if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0 &&
+          strcmp(optarg, "auto") != 0)
+        return cmd_usage_error(NULL, "--rootless must be true, false or auto, not '%s'", optarg);
+      g.rootless = strcmp(optarg, "true") == 0;
       break;
     case OPT_CRIU:
       break; /* checkpointing is not offered; the path alone changes nothing */

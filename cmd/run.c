@@ -34,6 +34,7 @@ static int run_run(int argc, char **argv)
     return r;
   struct berth_err *err = NULL;
   int status = 0;
+  opts.create.rootless = g.rootless;
   if (runtime_run(g.root, argv[optind], &opts, &status, &err) < 0)
     return cmd_fail(&err);
   return status;

@@ -374,6 +374,28 @@ static int setup_after_pivot(struct child_ctx *c, struct berth_err **err)
   return 0;
 }
 
+/* The fds `run` gives the container in place of berth's 0-2 (relay.h). */
+static int stdio_take(const int *stdio, struct berth_err **err)
+{
+  for (int i = 0; stdio && i < 3; i++) {
+    if (stdio[i] < 0)
+      continue;
+    if (stdio[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(stdio[i], i) < 0)
+      return berth_err_sys(err, "take the fd for %d", i);
+  }
+  return 0;
+}
+
+/* `run` in the foreground: the init dies with berth, SIGKILL included.
+ * Set after the last change of credentials (which clears it) and before
+ * SYNC_READY, which berth is still waiting for: it cannot be gone yet. */
+static int die_with_runtime(struct berth_err **err)
+{
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    return berth_err_sys(err, "set the parent-death signal");
+  return 0;
+}
+
 _Noreturn void child_main(struct child_ctx *c)
 {
   struct berth_err *err = NULL;
@@ -384,6 +406,8 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Parent first does its host-side work (ids, cgroup, network later). */
   if (sync_recv(c->sync_fd, &err) != SYNC_GO)
     _exit(1);
+  if (stdio_take(c->stdio, &err) < 0)
+    goto fail;
   mounts_use_procfs_context(c->procfs_ctx);
   if (c->late_userns && pidns_enter_early(c, &err) < 0)
     goto fail;
@@ -435,7 +459,8 @@ _Noreturn void child_main(struct child_ctx *c)
   /* Everything that can fail before the program does so here, before
    * `create` returns: privileges, then the program, as its user sees it. */
   struct final_step f = {c->id, c->host_pid, listener, c->preserve_fds, &c->orig_mask, c};
-  if (privileges_drop(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0)
+  if (privileges_drop(s, &err) < 0 || exec_lookup(s, &exe, &err) < 0 ||
+      (c->die_with_runtime && die_with_runtime(&err) < 0))
     goto fail;
 
   if (sync_send(c->sync_fd, SYNC_READY, NULL) < 0)

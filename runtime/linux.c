@@ -683,6 +683,8 @@ static int spawn_init(int dirfd, const char *id, const struct spec *s,
       .no_pivot = o->no_pivot,
       .no_new_keyring = o->no_new_keyring,
       .preserve_fds = o->preserve_fds,
+      .stdio = o->stdio,
+      .die_with_runtime = o->die_with_runtime,
       .cg = cg,
   };
   if (orig_mask)
@@ -740,11 +742,12 @@ static bool no_member(pid_t pid, void *arg)
   return false;
 }
 
-/* Rootless: without a cgroup delegated to us, a container that asks for
- * no limits runs without one, as with runc. */
-static int rootless_without_cgroup(const struct spec *s, struct berth_err **err)
+/* Rootless (not root, or --rootless true as runc takes it): without a
+ * cgroup delegated to us, a container that asks for no limits runs without
+ * one, as with runc. */
+static int rootless_without_cgroup(const struct spec *s, bool rootless, struct berth_err **err)
 {
-  if (geteuid() == 0 || *err == NULL)
+  if ((geteuid() == 0 && !rootless) || *err == NULL)
     return -1;
   int e = (*err)->errnum;
   if (e != EACCES && e != EPERM && e != EROFS)
@@ -771,7 +774,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (sysctl_check_unshared(s, err) < 0)
     return -1;
-  if (cgroup_for(dirfd, id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
+  if (cgroup_for(dirfd, id, s, &cg, err) < 0 && rootless_without_cgroup(s, o->rootless, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
       berth_err_wrap(err, "config.json");

@@ -21,6 +21,8 @@ struct child_ctx {
   bool no_new_keyring;
   const int *idmap_trees; /* per mount: a detached idmapped tree, or -1 (NULL: none) */
   unsigned preserve_fds;
+  const int *stdio;        /* fds 0-2 to take (-1: as inherited), or NULL */
+  bool die_with_runtime;   /* PR_SET_PDEATHSIG: SIGKILL when berth exits */
   sigset_t orig_mask;      /* the caller's mask, restored before execve */
   const struct cgroup *cg; /* joined by the child itself, first thing */
   bool in_cgroup_v2;       /* clone3 already put it in the v2 directory */

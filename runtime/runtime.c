@@ -27,6 +27,7 @@
 #include "../common/warn.h"
 #include "backend.h"
 #include "linux.h"
+#include "relay.h"
 #include "spec.h"
 #include "state.h"
 
@@ -294,8 +295,10 @@ static int terminal_check(const struct spec *spec, const char *console_socket, b
   return 0;
 }
 
+/* relay: `run` in the foreground (attach), which relays the output of a
+ * container without a terminal (relay.h); NULL otherwise. */
 static int create_common(const char *root, const char *id, const struct runtime_create_opts *o,
-                         const sigset_t *orig_mask, bool keep, bool attach,
+                         const sigset_t *orig_mask, bool keep, bool attach, struct relay *relay,
                          struct backend_created *out, struct berth_err **err)
 {
   struct runtime_create_opts opts = *o;
@@ -310,8 +313,13 @@ static int create_common(const char *root, const char *id, const struct runtime_
   if (listen)
     listen_env(spec, listen);
   int ret = terminal_check(spec, o->console_socket, attach, err);
+  /* Opened only now: any earlier, a pipe could pass for a preserved fd. */
+  if (ret == 0 && relay && !spec->terminal && (ret = relay_open(relay, err)) == 0)
+    opts.stdio = relay->child;
   if (ret == 0)
     ret = create_in_dir(root, id, spec, &opts, orig_mask, keep, out, err);
+  if (relay)
+    relay_child_ends_close(relay);
   spec_free(spec);
   return ret;
 }
@@ -320,7 +328,7 @@ int runtime_create(const char *root, const char *id, const struct runtime_create
                    struct berth_err **err)
 {
   struct backend_created c = {.pty = -1};
-  return create_common(root, id, o, NULL, false, false, &c, err);
+  return create_common(root, id, o, NULL, false, false, NULL, &c, err);
 }
 
 int runtime_start(const char *root, const char *id, struct berth_err **err)
@@ -650,29 +658,6 @@ static void forward_set(sigset_t *set)
     sigdelset(set, own[i]);
 }
 
-static int run_wait(pid_t init, int pidfd, const sigset_t *set, int *exit_status)
-{
-  for (;;) {
-    siginfo_t si;
-    int sig = sigwaitinfo(set, &si);
-    if (sig < 0)
-      continue;
-    if (sig != SIGCHLD) {
-      syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-      continue;
-    }
-    /* As subreaper we also collect orphans the container leaves behind. */
-    int ws;
-    pid_t p;
-    while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
-      if (p != init)
-        continue;
-      *exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-      return 0;
-    }
-  }
-}
-
 int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
                 int *exit_status, struct berth_err **err)
 {
@@ -682,8 +667,14 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   if (!o->detach)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
+  /* In the foreground the container is berth's: it dies with berth, even
+   * killed by SIGKILL, and its output passes through berth (relay.h). */
+  struct runtime_create_opts co = o->create;
+  co.die_with_runtime = !o->detach;
+  struct relay relay = RELAY_NONE;
   struct backend_created c = {.pidfd = -1, .sync_fd = -1, .pty = -1};
-  int ret = create_common(root, id, &o->create, &orig, true, !o->detach, &c, err);
+  int ret =
+      create_common(root, id, &co, &orig, true, !o->detach, o->detach ? NULL : &relay, &c, err);
   cleanup_close int pidfd = c.pidfd;
   cleanup_close int sync_fd = c.sync_fd;
   cleanup_close int pty = c.pty;
@@ -704,7 +695,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
     if (pty >= 0)
       tty_relay(pty, c.pid, pidfd, &set, exit_status);
     else
-      run_wait(c.pid, pidfd, &set, exit_status);
+      relay_wait(&relay, c.pid, pidfd, &set, exit_status);
     if (!o->keep)
       ret = runtime_delete(root, id, true, err);
   }
@@ -717,6 +708,8 @@ fail : {
     ;
 }
 out:
+  /* After delete, which killed whatever of the container was left. */
+  relay_finish(&relay);
   sigprocmask(SIG_SETMASK, &orig, NULL);
   return ret;
 }
@@ -932,7 +925,7 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     if (c.pty >= 0)
       tty_relay(c.pty, c.pid, c.pidfd, &set, exit_status);
     else
-      run_wait(c.pid, c.pidfd, &set, exit_status);
+      relay_wait(&(struct relay)RELAY_NONE, c.pid, c.pidfd, &set, exit_status);
   }
 out:
   if (c.pty >= 0)

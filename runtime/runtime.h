@@ -18,6 +18,10 @@ struct runtime_create_opts {
   unsigned preserve_fds;
   const char *console_socket; /* receives the pty master (process.terminal) */
   char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
+  bool rootless;              /* --rootless true: no cgroup is fine, as for a user, even as root */
+  /* Set by `run` in the foreground, for the container it waits for: */
+  const int *stdio;      /* the init's fds 0-2 (-1: berth's own), or NULL */
+  bool die_with_runtime; /* the init is SIGKILLed when berth exits */
 };
 
 struct runtime_run_opts {

@@ -36,10 +36,15 @@ teardown() {
 	fi
 	teardown_bundle || rc=1
 	teardown_cgroups || rc=1
+	local d
+	for d in "${OWN_CGROUPS[@]}"; do
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done
 	return $rc
 }
 
 MIB=1048576
+OWN_CGROUPS=()
 
 # busy_cpu_ratio ID: CPU time the container's cgroup uses per second of wall
 # time, measured over ~3 s (after the container is already busy).
@@ -330,6 +335,72 @@ busy_cpu_ratio() {
 	# As many hierarchies inside as the test shell has, and the limit was printed.
 	[ "$n" -eq "$(wc -l <"/proc/$BASHPID/cgroup")" ]
 	[[ "$output" == *"limit=$((48 * MIB))"* ]]
+}
+
+@test "run started in a cgroup of its own leaves it empty, as a scheduler's step cgroup must be" {
+	# slurmstepd removes a step's cgroup only when nothing is left in it: the
+	# runtime's levels below it (berth's <own>/berth) must go with the container.
+	local key dir rc=0
+	OWN_CGROUPS=()
+	for key in $(cgroup_hierarchies); do
+		dir=$(pid_cgroup_dir "$key" "$BASHPID")/berth-own-$$
+		mkdir "$dir"
+		OWN_CGROUPS+=("$dir")
+		[ ! -f "$dir/cpuset.cpus" ] || cp "$dir/../cpuset.cpus" "$dir/cpuset.cpus"
+		[ ! -f "$dir/cpuset.mems" ] || cp "$dir/../cpuset.mems" "$dir/cpuset.mems"
+	done
+	set_args true
+	bash -c 'for d in "${@:3}"; do echo $BASHPID >"$d/cgroup.procs"; done; exec "$0" --root "$1" run "$2"' \
+		"$BERTH" "$ROOT" "$ID" "${OWN_CGROUPS[@]}" </dev/null || rc=$?
+	[ "$rc" -eq 0 ] || fail "run exited $rc"
+	for dir in "${OWN_CGROUPS[@]}"; do
+		[ -z "$(find "$dir" -mindepth 1 -type d)" ] || fail "left below $dir: $(find "$dir" -mindepth 1 -type d)"
+	done
+}
+
+# --- /sys/fs/cgroup mounted over ------------------------------------------------
+
+# remounted_run [--cgroupns]: `run $ID` with the hierarchies mounted again over
+# /sys/fs/cgroup (tests/fixtures/cgroup-remount.sh, as slurmd does), in a
+# private mount namespace. The container prints its cgroup mount points; the
+# output starts with "listed=N": the cgroup mounts the runtime's mount table
+# lists (each hierarchy twice: the covered mount and the visible one).
+remounted_run() {
+	set_args sh -c "grep -E ' - cgroup2? ' /proc/self/mountinfo | awk '{ print \$5 }'"
+	status=0
+	output=$(timeout -k 5 "$BERTH_TIMEOUT" "$BERTH_SRC_DIR/tests/fixtures/cgroup-remount.sh" "$@" \
+		sh -c 'echo listed=$(grep -cE " - cgroup2? " /proc/self/mountinfo); exec "$@"' sh \
+		"$BERTH" --root "$ROOT" run "$ID" 2>&1 </dev/null) || status=$?
+	printf '%s\n' "$output"
+	mapfile -t lines <<<"$output"
+}
+
+# assert_each_hierarchy_once: after remounted_run, the container mounted
+# every v1 hierarchy of the host once (runtimes do not offer the hybrid
+# layout's cgroup2 inside) or, on a v2 host, the one cgroup2.
+assert_each_hierarchy_once() {
+	local host_n inside dups
+	host_n=$(grep -cE ' - cgroup2? ' /proc/self/mountinfo)
+	[ "${lines[0]}" = "listed=$((2 * host_n))" ] || fail "the remount did not list each hierarchy twice: ${lines[0]}"
+	inside=$(printf '%s\n' "${lines[@]:1}" | grep '^/sys/fs/cgroup' || true)
+	dups=$(printf '%s\n' "$inside" | sort | uniq -d)
+	[ -z "$dups" ] || fail "mounted more than once inside: $dups"
+	local want=$host_n
+	if cgroup_layout | grep -qx hybrid; then want=$((host_n - 1)); fi
+	[ "$(printf '%s\n' "$inside" | grep -c .)" -eq "$want" ] || fail "wanted $want cgroup mounts inside"
+}
+
+@test "cgroup mount: hierarchies mounted again over /sys/fs/cgroup are each mounted once inside" {
+	remounted_run
+	[ "$status" -eq 0 ] || fail "run exited $status"
+	assert_each_hierarchy_once
+}
+
+@test "cgroup mount: the same, in a cgroup namespace of the runtime's own (slurmd's setup)" {
+	ns_add cgroup
+	remounted_run --cgroupns
+	[ "$status" -eq 0 ] || fail "run exited $status"
+	assert_each_hierarchy_once
 }
 
 # --- bad input -----------------------------------------------------------------

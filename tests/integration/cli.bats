@@ -261,3 +261,40 @@ load helpers
 	[ "$status" -eq 0 ]
 	jq -e 'length == 1' <<<"$output"
 }
+
+# --- the global --rootless (Slurm's containers guide passes --rootless=true) ----
+
+@test "--rootless true, false and auto are accepted; any other value is refused in one line" {
+	set_args true
+	local v
+	for v in true false auto; do
+		run_berth "--rootless=$v" run "rl-$v"
+		[ "$status" -eq 0 ] || fail "--rootless=$v: exit $status"
+	done
+	run_berth --rootless=maybe run rl-maybe
+	[ "$status" -eq 1 ]
+	! is_berth || [ "${#lines[@]}" -eq 1 ]
+	[ -z "$(root_entries)" ]
+}
+
+# ro_cgroup_run ARGS...: `run rl` with every cgroup mount read-only (a private
+# mount namespace): creating the container's cgroup fails with EROFS.
+ro_cgroup_run() {
+	status=0
+	output=$(unshare -m --propagation private sh -c '
+		for m in $(awk "\$9 ~ /^cgroup/ { print \$5 }" /proc/self/mountinfo); do
+			mount -o remount,bind,ro "$m" || exit 99
+		done
+		exec "$@"' sh "$BERTH" "$@" --root "$ROOT" run rl 2>&1 </dev/null) || status=$?
+	echo "$output"
+}
+
+@test "--rootless true as root: a container without limits runs without a cgroup when none can be made" {
+	set_args true
+	ro_cgroup_run
+	[ "$status" -eq 1 ] || fail "without --rootless: exit $status, wanted 1"
+	[ -z "$(root_entries)" ]
+	ro_cgroup_run --rootless=true
+	[ "$status" -eq 0 ] || fail "with --rootless=true: exit $status"
+	[ -z "$(root_entries)" ]
+}

@@ -179,3 +179,78 @@ load helpers
 	run_sh 'exit 5'
 	[ "$status" -eq 5 ]
 }
+
+# --- a caller that kills run ---------------------------------------------------
+# A caller reading run's output through a pipe (as slurmstepd does) waits for
+# EOF, i.e. for every writer to close it. run relays the container's output
+# through pipes of its own, so the caller's pipe closes when run goes; and
+# in the foreground the container dies with run, even when run is SIGKILLed.
+
+# piped_run SIGNAL: start `run $ID` with stdout+stderr into a pipe whose
+# reader records the lines and then "EOF" in $READ_OUT; once the container
+# printed "started", send SIGNAL to the run process. Sets RUN_PID and READER;
+# run's exit status goes to $RUN_STATUS_FILE (its shell exits with it).
+piped_run() {
+	READ_OUT=$BATS_TEST_TMPDIR/read.out
+	RUN_STATUS_FILE=$BATS_TEST_TMPDIR/run.status
+	local pidfile=$BATS_TEST_TMPDIR/run.pid
+	# shellcheck disable=SC2016
+	sh -c 'p=$1 s=$2; shift 2; "$@" </dev/null 2>&1 3>&- & echo $! >"$p"; wait $!; echo $? >"$s"' \
+		sh "$pidfile" "$RUN_STATUS_FILE" "$BERTH" --root "$ROOT" run "$ID" |
+		{
+			cat
+			echo EOF
+		} >"$READ_OUT" &
+	READER=$!
+	BG_PIDS+=("$READER")
+	wait_for_file_line "$READ_OUT" started || fail "the container did not start: $(cat "$READ_OUT")"
+	retry 3 0.02 test -s "$pidfile"
+	RUN_PID=$(cat "$pidfile")
+	kill "-$1" "$RUN_PID"
+}
+
+# assert_prompt_eof: the reader saw EOF within 3 s of the kill.
+assert_prompt_eof() {
+	retry 3 0.02 grep -qx EOF "$READ_OUT" || fail "the caller's pipe is still open 3 s after the kill"
+}
+
+@test "run killed by SIGKILL: the caller's pipe reaches EOF at once, the container dies with run" {
+	requires_berth "runc leaves the container of a killed 'run' running"
+	ID=pk-$$
+	set_args sh -c 'echo started; sleep 1000'
+	piped_run KILL
+	assert_prompt_eof
+	retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" || fail "container processes left: $(rootfs_pids "$BUNDLE/rootfs")"
+	# The state stays (nothing was left to remove it): stopped, deleted
+	# without --force.
+	[ "$(container_status "$ID")" = stopped ]
+	run_berth delete "$ID"
+	[ "$status" -eq 0 ]
+	[ -z "$(root_entries)" ]
+}
+
+@test "run killed by SIGKILL, no pid namespace: the caller's pipe reaches EOF though a child lives on" {
+	ID=pk-$$
+	ns_remove pid
+	# The child keeps the container's stdout open after the init is gone.
+	set_args sh -c 'sleep 1000 & echo started; wait'
+	piped_run KILL
+	assert_prompt_eof
+	# delete --force kills what the init left in the container's cgroup.
+	run_berth delete --force "$ID"
+	[ "$status" -eq 0 ]
+	retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" || fail "container processes left: $(rootfs_pids "$BUNDLE/rootfs")"
+	[ -z "$(root_entries)" ]
+}
+
+@test "run sent SIGTERM: forwarded, the container exits 143, run removes it and the pipe closes" {
+	ID=pt-$$
+	set_args sh -c 'trap "echo got-term; exit 143" TERM; echo started; sleep 1000 & wait'
+	piped_run TERM
+	assert_prompt_eof
+	grep -qx got-term "$READ_OUT" || fail "the container did not see SIGTERM: $(cat "$READ_OUT")"
+	retry 3 0.02 test -s "$RUN_STATUS_FILE"
+	[ "$(cat "$RUN_STATUS_FILE")" = 143 ] || fail "run exited $(cat "$RUN_STATUS_FILE"), wanted 143"
+	retry 3 0.05 no_rootfs_pids "$BUNDLE/rootfs" || fail "container processes left: $(rootfs_pids "$BUNDLE/rootfs")"
+	[ -z "$(root_entries)" ] || fail "left in \$ROOT: $(root_entries)"
+}
