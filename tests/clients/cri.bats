@@ -22,8 +22,6 @@ setup_file() {
 	CRI_RUNC_WRAPPER=$CT/bin/runc-handler
 	make_runtime_wrapper "$CRI_RUNC_WRAPPER" "$(command -v runc || echo /usr/sbin/runc)"
 	export CRI_RUNC_WRAPPER
-	CRI_OWN_CGROUPS=$(own_cgroup_dirs | tr '\n' ' ')
-	export CRI_OWN_CGROUPS
 	cri_start || fail "the CRI environment did not come up"
 }
 
@@ -51,39 +49,6 @@ teardown() {
 # json_args ARG...: the arguments (one line each) as a JSON array of strings.
 json_args() {
 	printf '%s\n' "$@" | jq -cRn '[inputs]'
-}
-
-# own_cgroup_dirs: this shell's cgroup directory in every mounted hierarchy
-# (the pods' relative cgroup parent is resolved below it).
-own_cgroup_dirs() {
-	local n ctl path mnt
-	while IFS=: read -r n ctl path; do
-		if [ -z "$ctl" ]; then
-			mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-		else
-			mnt=$(awk -v c="${ctl%%,*}" '$9 == "cgroup" && index("," $NF ",", "," c ",") { print $5; exit }' \
-				/proc/self/mountinfo)
-		fi
-		[ -n "$mnt" ] && [ -d "$mnt$path" ] && echo "${mnt}${path%/}"
-	done </proc/self/cgroup | sort -u
-}
-
-# pod_cgroup_dirs: containers' cgroups left below the pods' (which are
-# $CRI_CG_PARENT/pod-NAME), in any hierarchy.
-pod_cgroup_dirs() {
-	local d
-	for d in $CRI_OWN_CGROUPS; do
-		[ -d "$d/$CRI_CG_PARENT" ] && find "$d/$CRI_CG_PARENT" -mindepth 2 -type d
-	done
-	return 0
-}
-
-remove_pod_cgroups() {
-	local d
-	for d in $CRI_OWN_CGROUPS; do
-		[ -d "$d/$CRI_CG_PARENT" ] && find "$d/$CRI_CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	return 0
 }
 
 # pod_json NAME [PID_MODE]: a PodSandboxConfig (the kubelet's shape: metadata,
@@ -269,4 +234,214 @@ scenario_pod_network() {
 
 @test "RunPodSandbox (runc handler): own netns with an address from berth-bridge, IPC/UTS shared with the containers" {
 	scenario_pod_network runc
+}
+
+# ctr_cgroup PID CONTROLLER: the host directory of PID's cgroup in the v1
+# hierarchy of CONTROLLER (or the v2 one when CONTROLLER is empty).
+ctr_cgroup() {
+	local path mnt
+	path=$(awk -F: -v c="$2" '$2 == c || index("," $2 ",", "," c ",") { print $3; exit }' "/proc/$1/cgroup")
+	mnt=$(awk -v c="$2" '$9 == "cgroup" && index("," $NF ",", "," c ",") { print $5; exit }' /proc/self/mountinfo)
+	echo "$mnt$path"
+}
+
+# fetch_from CID URL WANT: true when CID's wget of URL prints WANT.
+fetch_from() {
+	exec_sync "$1" wget -q -O - "$2"
+	[ "$status" -eq 0 ] && [ "$output" = "$3" ]
+}
+
+scenario_localhost() {
+	local client
+	run_pod "$1" web
+	start_ctr server sh -c 'mkdir -p /www && echo hello-from-server >/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www'
+	start_ctr client sleep 3600
+	client=$CID
+	retry 10 0.2 fetch_from "$client" http://127.0.0.1:8080/index.html hello-from-server ||
+		fail "the client container did not get the server's page over localhost: $output"
+	# Two containers: their own filesystems, and (pid: CONTAINER) their own processes.
+	exec_sync "$client" sh -c 'test ! -e /www && ps -o args | grep -c httpd'
+	[ "$output" = 0 ] || fail "the client sees the server's files or processes: $output"
+}
+
+@test "two containers of a pod talk over localhost (berth handler)" {
+	scenario_localhost "$CRI_HANDLER"
+}
+
+@test "two containers of a pod talk over localhost (runc handler)" {
+	scenario_localhost runc
+}
+
+scenario_exec_sync() {
+	run_pod "$1" exec
+	start_ctr app sleep 3600
+	exec_sync "$CID" sh -c 'echo to-stdout; echo to-stderr >&2; exit 3'
+	expect_status 3
+	expect_output to-stdout
+	[ "$EXEC_STDERR" = to-stderr ] || fail "stderr: '$EXEC_STDERR'"
+	exec_sync "$CID" sh -c 'echo $$; cat /proc/1/cmdline'
+	expect_status 0
+	[ "${lines[0]:-}" != 1 ] || fail "the exec'd process is the container's init"
+	[[ $output == *sleep3600 ]] || fail "pid 1 of the container is not its init: $output"
+}
+
+@test "ExecSync: output, stderr and exit code (berth handler)" {
+	scenario_exec_sync "$CRI_HANDLER"
+}
+
+@test "ExecSync: output, stderr and exit code (runc handler)" {
+	scenario_exec_sync runc
+}
+
+scenario_stats() {
+	local busy idle
+	run_pod "$1" stats
+	# 16 MiB in the pod's /dev/shm (tmpfs: charged to the container, never reclaimed) and some CPU.
+	start_ctr busy sh -c 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>/dev/null; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; touch /tmp/done; exec sleep 3600'
+	busy=$CID
+	start_ctr idle sleep 3600
+	idle=$CID
+	retry 20 0.2 eval 'exec_sync "$busy" test -e /tmp/done >/dev/null; [ "$status" -eq 0 ]' ||
+		fail "the busy container did not finish its work"
+	run_client "$CRI_BIN" ContainerStats "{\"container_id\": \"$busy\"}"
+	expect_status 0
+	[ "$(jq -r .stats.attributes.id <<<"$output")" = "$busy" ] || fail "stats of another container"
+	[ "$(jq -r '.stats.cpu.usage_core_nano_seconds.value | tonumber' <<<"$output")" -gt 10000000 ] ||
+		fail "cpu usage below 10 ms"
+	[ "$(jq -r '.stats.memory.usage_bytes.value | tonumber' <<<"$output")" -ge $((16 << 20)) ] ||
+		fail "memory usage below the 16 MiB in /dev/shm"
+	[ "$(jq -r '.stats.memory.working_set_bytes.value | tonumber' <<<"$output")" -ge $((16 << 20)) ] ||
+		fail "working set below the 16 MiB in /dev/shm"
+	run_client "$CRI_BIN" ListContainerStats "{\"filter\": {\"pod_sandbox_id\": \"$POD\"}}"
+	expect_status 0
+	[ "$(jq -r '[.stats[].attributes.id] | sort | join(" ")' <<<"$output")" = "$(printf '%s\n' "$busy" "$idle" | sort | tr '\n' ' ' | sed 's/ $//')" ] ||
+		fail "ListContainerStats does not list exactly the pod's two containers"
+}
+
+@test "ContainerStats and ListContainerStats: the workload's CPU and memory (berth handler)" {
+	scenario_stats "$CRI_HANDLER"
+}
+
+@test "ContainerStats and ListContainerStats: the workload's CPU and memory (runc handler)" {
+	scenario_stats runc
+}
+
+scenario_update() {
+	local pid mem cpu
+	run_pod "$1" update
+	start_ctr app sleep 3600
+	pid=$(ctr_pid "$CID")
+	mem=$(ctr_cgroup "$pid" memory)
+	cpu=$(ctr_cgroup "$pid" cpu)
+	[[ $mem == */$CRI_CG_PARENT/pod-update/* ]] || fail "container's memory cgroup $mem is not below its pod's"
+	run_client "$CRI_BIN" UpdateContainerResources "{\"container_id\": \"$CID\", \"linux\": {
+		\"memory_limit_in_bytes\": $((48 << 20)), \"cpu_period\": 100000, \"cpu_quota\": 25000,
+		\"cpu_shares\": 256}}"
+	expect_status 0
+	[ "$(cat "$mem/memory.limit_in_bytes")" = $((48 << 20)) ] || fail "memory.limit_in_bytes: $(cat "$mem/memory.limit_in_bytes")"
+	[ "$(cat "$cpu/cpu.cfs_quota_us")" = 25000 ] || fail "cpu.cfs_quota_us: $(cat "$cpu/cpu.cfs_quota_us")"
+	[ "$(cat "$cpu/cpu.shares")" = 256 ] || fail "cpu.shares: $(cat "$cpu/cpu.shares")"
+	# The limit holds: 64 MiB into tmpfs (unreclaimable, no swap) gets the
+	# writer OOM-killed in the container's cgroup.
+	exec_sync "$CID" sh -c 'dd if=/dev/zero of=/dev/shm/big bs=1M count=64 2>/dev/null; echo rc=$?'
+	expect_output rc=137
+	grep -qx 'oom_kill [1-9][0-9]*' "$mem/memory.oom_control" || fail "no OOM kill in $mem"
+}
+
+@test "UpdateContainerResources: new memory and CPU limits in the container's cgroup, enforced (berth handler)" {
+	scenario_update "$CRI_HANDLER"
+}
+
+@test "UpdateContainerResources: new memory and CPU limits in the container's cgroup, enforced (runc handler)" {
+	scenario_update runc
+}
+
+scenario_restart() {
+	local first
+	run_pod "$1" restart
+	start_ctr job sh -c 'echo run-of-job; exit 4'
+	first=$CID
+	retry 10 0.1 ctr_state_is "$first" CONTAINER_EXITED || fail "job did not exit"
+	run_client "$CRI_BIN" ContainerStatus "{\"container_id\": \"$first\"}"
+	[ "$(jq -r .status.exit_code <<<"$output")" = 4 ] || fail "exit code of the first run"
+	grep -q 'run-of-job' "$CT/logs/restart/job/0.log" || fail "no output in the first run's log"
+	# The kubelet's restart: the same container again, attempt 1, in the same pod.
+	create_ctr job 1 sh -c 'echo run-of-job; exec sleep 3600'
+	run_client "$CRI_BIN" StartContainer "{\"container_id\": \"$CID\"}"
+	expect_status 0
+	retry 10 0.1 ctr_state_is "$CID" CONTAINER_RUNNING || fail "the restarted job is not running"
+	retry 10 0.1 grep -q 'run-of-job' "$CT/logs/restart/job/1.log" || fail "no output in the second run's log"
+	exec_sync "$CID" true
+	expect_status 0
+	run_client "$CRI_BIN" RemoveContainer "{\"container_id\": \"$first\"}"
+	expect_status 0
+	run_client "$CRI_BIN" ListContainers "{\"filter\": {\"pod_sandbox_id\": \"$POD\"}}"
+	[ "$(jq -r '[.containers[].id] | join(" ")' <<<"$output")" = "$CID" ] || fail "containers of the pod: $output"
+}
+
+@test "container restart after exit: created again in the same pod (berth handler)" {
+	scenario_restart "$CRI_HANDLER"
+}
+
+@test "container restart after exit: created again in the same pod (runc handler)" {
+	scenario_restart runc
+}
+
+scenario_pid_pod() {
+	local pid
+	run_pod "$1" pidpod POD
+	start_ctr a sleep 1234
+	start_ctr b sleep 3600
+	exec_sync "$CID" ps -o pid,args
+	expect_status 0
+	[[ $output == *"sleep 1234"* ]] || fail "container b does not see container a's process"
+	printf '%s\n' "$output" | grep -Eq '^ *1 /pause$' || fail "pid 1 of the pod is not the pause process"
+	pid=$(pod_pid)
+	[ "$(ns_of "$(ctr_pid "$CID")" pid)" = "$(ns_of "$pid" pid)" ] || fail "b is not in the pod's pid namespace"
+}
+
+@test "a pod with namespace_options.pid = POD: containers see each other's processes (berth handler)" {
+	scenario_pid_pod "$CRI_HANDLER"
+}
+
+@test "a pod with namespace_options.pid = POD: containers see each other's processes (runc handler)" {
+	scenario_pid_pod runc
+}
+
+# pod_traces: what a running pod leaves on the machine: pids, veths, leases,
+# container cgroups, mounts (one line each kind, with counts).
+pod_traces() {
+	echo "processes $(pod_processes | wc -l)"
+	echo "veths $(ip -n "$CRI_NETNS" -o link show type veth | wc -l)"
+	echo "leases $(find "$CT/cni-data" -name '10.88.*' | wc -l)"
+	echo "cgroups $(pod_cgroup_dirs | wc -l)"
+	echo "mounts $(comm -13 <(tr ' ' '\n' <<<"$CRI_BASE_MOUNTS" | sort) <(cri_mounts) | wc -l)"
+}
+
+scenario_stop_remove() {
+	local traces pause
+	run_pod "$1" gone
+	start_ctr a sleep 3600
+	start_ctr b sh -c 'trap "" TERM; sleep 3600'
+	pause=$(pod_pid)
+	traces=$(pod_traces)
+	echo "# while running: $(echo $traces)"
+	grep -qx 'processes 0\|veths 0\|leases 0\|cgroups 0\|mounts 0' <<<"$traces" &&
+		fail "a running pod should show every kind of trace: $(echo $traces)"
+	run_client "$CRI_BIN" StopPodSandbox "{\"pod_sandbox_id\": \"$POD\"}"
+	expect_status 0
+	! kill -0 "$pause" 2>/dev/null || fail "the pause process survived StopPodSandbox"
+	[ -z "$(ip -n "$CRI_NETNS" -o link show type veth)" ] || fail "veth left after StopPodSandbox"
+	[ -z "$(find "$CT/cni-data" -name '10.88.*')" ] || fail "lease left after StopPodSandbox"
+	run_client "$CRI_BIN" RemovePodSandbox "{\"pod_sandbox_id\": \"$POD\"}"
+	expect_status 0
+	assert_nothing_left
+}
+
+@test "StopPodSandbox + RemovePodSandbox leave nothing: process, mount, cgroup, veth, lease, state (berth handler)" {
+	scenario_stop_remove "$CRI_HANDLER"
+}
+
+@test "StopPodSandbox + RemovePodSandbox leave nothing: process, mount, cgroup, veth, lease, state (runc handler)" {
+	scenario_stop_remove runc
 }

@@ -140,7 +140,8 @@ cri_start() {
 	CRI_SOCK=$CT/containerd.sock
 	CRI_NETNS=berth-cri-$$
 	CRI_STUBS=$CT/stubs
-	export CRI_HANDLER CRI_SOCK CRI_NETNS CRI_STUBS
+	CRI_OWN_CGROUPS=$(own_cgroup_dirs | tr '\n' ' ')
+	export CRI_HANDLER CRI_SOCK CRI_NETNS CRI_STUBS CRI_OWN_CGROUPS
 	mkdir -p "$CT/run" "$CT/cni-cache" "$CT/runc-root" "$CT/logs"
 	cri_build_stubs || return 1
 	cri_make_bin
@@ -236,6 +237,39 @@ cri_remove_all() {
 		cri StopPodSandbox "{\"pod_sandbox_id\": \"$id\"}" >/dev/null || true
 		cri RemovePodSandbox "{\"pod_sandbox_id\": \"$id\"}" >/dev/null || true
 	done
+}
+
+# own_cgroup_dirs: this shell's cgroup directory in every mounted hierarchy
+# (the pods' relative cgroup parent is resolved below it).
+own_cgroup_dirs() {
+	local ctl path mnt
+	while IFS=: read -r _ ctl path; do
+		if [ -z "$ctl" ]; then
+			mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+		else
+			mnt=$(awk -v c="${ctl%%,*}" '$9 == "cgroup" && index("," $NF ",", "," c ",") { print $5; exit }' \
+				/proc/self/mountinfo)
+		fi
+		[ -n "$mnt" ] && [ -d "$mnt$path" ] && echo "${mnt}${path%/}"
+	done </proc/self/cgroup | sort -u
+}
+
+# pod_cgroup_dirs: containers' cgroups left below the pods' (which are
+# $CRI_CG_PARENT/pod-NAME), in any hierarchy.
+pod_cgroup_dirs() {
+	local d
+	for d in $CRI_OWN_CGROUPS; do
+		[ -d "$d/$CRI_CG_PARENT" ] && find "$d/$CRI_CG_PARENT" -mindepth 2 -type d
+	done
+	return 0
+}
+
+remove_pod_cgroups() {
+	local d
+	for d in $CRI_OWN_CGROUPS; do
+		[ -d "$d/$CRI_CG_PARENT" ] && find "$d/$CRI_CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	return 0
 }
 
 # cri_stop: remove the pods, stop containerd (its mount namespace goes with
