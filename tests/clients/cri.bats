@@ -26,11 +26,36 @@ setup_file() {
 }
 
 teardown_file() {
+	local rc=0
 	[ -n "${CT:-}" ] || return 0
 	cri_stop
+	environment_empty || rc=1
 	kill_ct_pids
 	remove_pod_cgroups
 	remove_ct
+	return $rc
+}
+
+# environment_empty: after cri_stop, nothing of the run is left on the host:
+# no process naming $CT (containerd, shims, runtimes), no container cgroup
+# below the pods' parent, no mount under $CT, no host netns, no CNI cache
+# entry of the pod network in the host's /var/lib/cni and no k8s.io state
+# in its /run/containerd (the daemon only ever saw private directories there).
+environment_empty() {
+	local left rc=0
+	retry 10 0.1 eval '[ -z "$(ct_pids)" ]' >/dev/null || {
+		echo "leak: processes: $(ct_pids)" >&2
+		rc=1
+	}
+	left=$(pod_cgroup_dirs)
+	[ -z "$left" ] || { echo "leak: cgroups: $(echo $left)" >&2; rc=1; }
+	left=$(ct_mounts all)
+	[ -z "$left" ] || { echo "leak: host mounts: $(echo $left)" >&2; rc=1; }
+	! ip netns list | grep -qw "$CRI_NETNS" || { echo "leak: netns $CRI_NETNS" >&2; rc=1; }
+	left=$(find /var/lib/cni -name "*$CRI_NET*" 2>/dev/null
+		find /run/containerd -newer "$CT/containerd.toml" -path "*$CRI_K8S_NS*" 2>/dev/null)
+	[ -z "$left" ] || { echo "leak: in host paths: $(echo $left)" >&2; rc=1; }
+	return $rc
 }
 
 setup() {
@@ -177,20 +202,19 @@ assert_nothing_left() {
 }
 
 # pod_processes: processes other than containerd that are its descendants
-# (shims re-parent to init, so: processes whose command line names $CT, or
-# whose cgroup is below the pods' parent).
+# (shims re-parent to init, so: processes whose command line names a path
+# under $CT, or whose cgroup is below the pods' parent). One grep each over
+# /proc; their patterns do not match their own command lines.
 pod_processes() {
 	local p cmd
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
+	{
+		grep -l "/$CRI_CG_PARENT/[p]od-" /proc/[0-9]*/cgroup
+		grep -la "$CT/[a-z]" /proc/[0-9]*/cmdline
+	} 2>/dev/null | cut -d/ -f3 | sort -u | while read -r p; do
 		[ "$p" = "$CRI_PID" ] && continue
 		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-		if [[ $cmd == *"$CT/"* && $cmd != *cri.py* ]] ||
-			grep -q "/$CRI_CG_PARENT/" "/proc/$p/cgroup" 2>/dev/null; then
-			echo "$p $cmd"
-		fi
+		[[ $cmd == *cri.py* ]] || echo "$p $cmd"
 	done
-	return 0
 }
 
 no_pod_processes() {
@@ -260,7 +284,7 @@ scenario_localhost() {
 	retry 10 0.2 fetch_from "$client" http://127.0.0.1:8080/index.html hello-from-server ||
 		fail "the client container did not get the server's page over localhost: $output"
 	# Two containers: their own filesystems, and (pid: CONTAINER) their own processes.
-	exec_sync "$client" sh -c 'test ! -e /www && ps -o args | grep -c httpd'
+	exec_sync "$client" sh -c 'test ! -e /www && ps -o args | grep -c "[h]ttpd"'
 	[ "$output" = 0 ] || fail "the client sees the server's files or processes: $output"
 }
 

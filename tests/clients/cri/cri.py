@@ -10,9 +10,9 @@ ListImages. REQUEST_JSON is the request message in protobuf's JSON mapping (fiel
 names as in runtime_v1.proto); bytes fields come back base64-encoded (jq @base64d).
 An RPC error prints "CODE: details" on stderr and exits 2.
 
-The stubs are generated from runtime_v1.proto (this directory) by protoc with
-grpc_python_plugin into $CRI_STUBS (default: a directory next to this file's
-caller's choosing, see cri_env.bash); they are never committed.
+The stubs (runtime_v1_pb2*.py) are generated from runtime_v1.proto, next to
+this file, by protoc with grpc_python_plugin into the directory $CRI_STUBS
+(cri_env.bash does it in the test's temp dir); they are never committed.
 """
 import json
 import os
