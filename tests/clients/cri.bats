@@ -183,9 +183,10 @@ assert_nothing_left() {
 		echo "leak: processes: $(pod_processes)" >&2
 		rc=1
 	}
-	left=$(find "$CT/run/runc/$CRI_K8S_NS" "$CT/runc-root/$CRI_K8S_NS" -mindepth 1 -maxdepth 1 2>/dev/null)
+	# (A handler's state directory exists only once it has run a pod.)
+	left=$(find "$CT/run/runc/$CRI_K8S_NS" "$CT/runc-root/$CRI_K8S_NS" -mindepth 1 -maxdepth 1 2>/dev/null || true)
 	[ -z "$left" ] || { echo "leak: runtime state: $(echo $left)" >&2; rc=1; }
-	left=$(find "$CT/state/io.containerd.runtime.v2.task/$CRI_K8S_NS" -mindepth 1 -maxdepth 1 2>/dev/null)
+	left=$(find "$CT/state/io.containerd.runtime.v2.task/$CRI_K8S_NS" -mindepth 1 -maxdepth 1 2>/dev/null || true)
 	[ -z "$left" ] || { echo "leak: shim bundles: $(echo $left)" >&2; rc=1; }
 	left=$(comm -13 <(tr ' ' '\n' <<<"$CRI_BASE_MOUNTS" | sort) <(cri_mounts))
 	[ -z "$left" ] || { echo "leak: mounts: $(echo $left)" >&2; rc=1; }
@@ -236,6 +237,9 @@ scenario_pod_network() {
 	[ "$(ns_of "$pid" net)" != "$(ns_of "$CRI_PID" net)" ] || fail "pod shares the host's network namespace"
 	run nsenter --net="/proc/$pid/ns/net" ip -4 -o addr show eth0
 	[[ $output == *"inet $ip/24"* ]] || fail "eth0 of the pod has not $ip: $output"
+	# libcni cached the result in containerd's private /var/lib/cni, not the host's.
+	[ -n "$(find "$CT/cni-cache" -name "$CRI_NET-$POD-*")" ] || fail "no CNI result cached in $CT/cni-cache"
+	[ -z "$(find /var/lib/cni -name "$CRI_NET-$POD-*")" ] || fail "CNI result cached in the host's /var/lib/cni"
 	# The pod's address answers from the host; its gateway from the pod.
 	run in_host busybox ping -c 1 -W 2 "$ip"
 	[ "$status" -eq 0 ] || fail "pod $ip does not answer from the host: $output"

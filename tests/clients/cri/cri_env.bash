@@ -27,8 +27,10 @@ CRI_BRIDGE=cribr0
 CRI_SUBNET=10.88.7.0/24
 CRI_GW=10.88.7.1
 # The pods' cgroup parent, relative: below the cgroup of containerd (the
-# shims and the runtimes run in it, and it is the caller's) in every hierarchy.
-CRI_CG_PARENT=berthcri
+# shims and the runtimes run in it, and it is the caller's) in every
+# hierarchy; one per run (cri_start exports it to the tests), so two runs
+# never see each other's pods.
+CRI_CG_PARENT=${CRI_CG_PARENT:-berthcri-$$}
 CRI_SRC=$CLIENTS_SRC_DIR/tests/clients/cri
 
 # cri_handler_from_readme: the handler of README's RuntimeClass manifest.
@@ -141,7 +143,7 @@ cri_start() {
 	CRI_NETNS=berth-cri-$$
 	CRI_STUBS=$CT/stubs
 	CRI_OWN_CGROUPS=$(own_cgroup_dirs | tr '\n' ' ')
-	export CRI_HANDLER CRI_SOCK CRI_NETNS CRI_STUBS CRI_OWN_CGROUPS
+	export CRI_HANDLER CRI_SOCK CRI_NETNS CRI_STUBS CRI_OWN_CGROUPS CRI_CG_PARENT
 	mkdir -p "$CT/run" "$CT/cni-cache" "$CT/runc-root" "$CT/logs"
 	cri_build_stubs || return 1
 	cri_make_bin
@@ -178,7 +180,11 @@ cri_launch() {
 }
 
 # The directories bind-mounted over must exist; remember which this run made
-# (cri_stop removes them again).
+# (cri_stop removes them again). While containerd runs, each holds a marker
+# file of this run: another suite's teardown that rmdirs the directory (it
+# made it, it thinks) would otherwise succeed on the host and, doing so,
+# detach containerd's bind mount from it, sending the daemon to the host's
+# paths.
 cri_make_mountpoints() {
 	local d
 	CRI_MADE_DIRS=
@@ -186,8 +192,10 @@ cri_make_mountpoints() {
 		if [ ! -d "$d" ]; then
 			mkdir -p "$d" && CRI_MADE_DIRS+=" $d"
 		fi
+		: >"$d/.berth-cri-$$"
 	done
-	export CRI_MADE_DIRS
+	CRI_MARKER=.berth-cri-$$
+	export CRI_MADE_DIRS CRI_MARKER
 }
 
 # cri_ready: containerd answers and CRI reports the runtime and network ready.
@@ -284,5 +292,7 @@ cri_stop() {
 		CRI_PID=
 	fi
 	[ -z "${CRI_NETNS:-}" ] || ip netns delete "$CRI_NETNS" 2>/dev/null || true
+	[ -z "${CRI_MARKER:-}" ] || rm -f "/run/containerd/$CRI_MARKER" "/var/lib/cni/$CRI_MARKER"
+	# (Not while another run's marker is in it.)
 	for d in ${CRI_MADE_DIRS:-}; do rmdir "$d" 2>/dev/null || true; done
 }
