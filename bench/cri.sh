@@ -36,16 +36,18 @@ runc_bin=$(command -v runc || echo /usr/sbin/runc)
 
 # client_helpers.bash is written for bats: give it the variables it reads.
 # shellcheck disable=SC2034
-BATS_TEST_DIRNAME=$repo/tests/clients
-BATS_RUN_TMPDIR=$(mktemp -d /tmp/berth-bench-cri.XXXXXX)
-RUNTIME=$berth
+{
+	BATS_TEST_DIRNAME=$repo/tests/clients
+	BATS_RUN_TMPDIR=$(mktemp -d /tmp/berth-bench-cri.XXXXXX)
+	RUNTIME=$berth
+}
 skip() {
 	echo "bench/cri.sh: $*" >&2
 	exit 1
 }
-# shellcheck source=../tests/clients/client_helpers.bash
+# shellcheck source=tests/clients/client_helpers.bash
 . "$repo/tests/clients/client_helpers.bash"
-# shellcheck source=../tests/clients/cri/cri_env.bash
+# shellcheck source=tests/clients/cri/cri_env.bash
 . "$repo/tests/clients/cri/cri_env.bash"
 
 cleanup() {

@@ -287,6 +287,7 @@ cri_stop() {
 	if [ -n "${CRI_PID:-}" ]; then
 		kill -0 "$CRI_PID" 2>/dev/null && cri_remove_all
 		kill "$CRI_PID" 2>/dev/null || true
+		# shellcheck disable=SC2016 # eval expands it
 		retry 10 0.1 eval '! kill -0 "$CRI_PID" 2>/dev/null' >/dev/null ||
 			kill -9 "$CRI_PID" 2>/dev/null || true
 		CRI_PID=
