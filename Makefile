@@ -47,7 +47,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         reliability \
-        format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test
+        format-check demo bench bench-cri clean clients clients-parity fuzz fuzz-build image-tests image-test
 
 all: berth berth-image
 
@@ -247,6 +247,12 @@ bench: deps
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory berth
 	@bench/bench.sh
+
+# Pod start latency through containerd's CRI, berth's handler against runc's.
+bench-cri: deps
+	@scripts/deps.sh clients
+	@$(MAKE) --no-print-directory berth
+	@bench/cri.sh
 
 # libFuzzer harnesses (clang, ASan+UBSan): config.json parsing, seccomp
 # translation, linux.resources. `make fuzz FUZZ_TIME=N` runs each for N

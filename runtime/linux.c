@@ -570,14 +570,14 @@ static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
  * allows, as with runc (1.1.5 measured: a linux.devices /dev/kmsg under a
  * deny-all list is not writable). Allowing them here let a deny-all config
  * write to the host's kernel log through a listed /dev/kmsg (issue #9). */
-static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
+static struct cgroup_device_rule *device_rules(const struct cgroup_resources *res, size_t *n)
 {
-  size_t max = 1 + s->resources.n_devices + cgroup_n_default_devices;
+  size_t max = 1 + res->n_devices + cgroup_n_default_devices;
   struct cgroup_device_rule *r = xcalloc(max, sizeof(*r));
   size_t k = 0;
   r[k++] = (struct cgroup_device_rule){false, 'a', -1, -1, "rwm"};
-  for (size_t i = 0; i < s->resources.n_devices; i++)
-    r[k++] = s->resources.devices[i];
+  for (size_t i = 0; i < res->n_devices; i++)
+    r[k++] = res->devices[i];
   for (size_t i = 0; i < cgroup_n_default_devices; i++)
     r[k++] = cgroup_default_devices[i];
   *n = k;
@@ -591,7 +591,7 @@ static int cgroup_for(int dirfd, const char *id, const struct spec *s, struct cg
                       struct berth_err **err)
 {
   struct cgroup_resources r = s->resources;
-  r.devices = device_rules(s, &r.n_devices);
+  r.devices = device_rules(&s->resources, &r.n_devices);
   int ret = cgroup_plan(id, s->cgroups_path, &r, cg, err);
   if (ret == 0)
     ret = state_record(dirfd, id, s, 0, *cg, err);
@@ -1001,6 +1001,10 @@ static int linux_pause(const struct state *st, bool pause, struct berth_err **er
   return st->cg ? cgroup_freeze(st->cg, pause, err) : no_cgroup(st, err);
 }
 
+/* Device rules in an update replace the container's as at create: deny
+ * all, the given rules, the default allow list last. containerd sends the
+ * whole linux.resources on every update (CRI UpdateContainerResources),
+ * whose devices list alone - deny all - would take /dev/null away. */
 static int linux_update(const struct state *st, const struct cgroup_resources *r,
                         struct berth_err **err)
 {
@@ -1008,7 +1012,13 @@ static int linux_update(const struct state *st, const struct cgroup_resources *r
     return no_cgroup(st, err);
   if (cgroup_join_missing(st->cg, r, err) < 0)
     return -1;
-  return cgroup_apply(st->cg, r, err);
+  if (r->n_devices == 0)
+    return cgroup_apply(st->cg, r, err);
+  struct cgroup_resources with_defaults = *r;
+  with_defaults.devices = device_rules(r, &with_defaults.n_devices);
+  int ret = cgroup_apply(st->cg, &with_defaults, err);
+  free(with_defaults.devices);
+  return ret;
 }
 
 static int linux_procs(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err)

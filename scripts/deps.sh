@@ -12,10 +12,13 @@ lint_pkgs="clang-format clang-tidy cppcheck"
 # (ctr, containerd-shim-runc-v2), docker 20.10 (dockerd, docker; its managed
 # containerd is the containerd package's) and buildah 1.28 (vfs storage, so
 # no fuse-overlayfs); runc for parity; bsdutils has script(1), which gives
-# `run -t` a controlling terminal. slurm-wlm (slurmctld, slurmd, srun) and
+# `run -t` a controlling terminal. The CRI suite (tests/clients/cri.bats)
+# talks gRPC from Debian's python3 (python3-grpcio, python3-protobuf) through
+# stubs that protoc and grpc_python_plugin (protobuf-compiler,
+# protobuf-compiler-grpc) generate at test time. slurm-wlm (slurmctld, slurmd, srun) and
 # munge: tests/clients/slurm.bats and bench/slurm.sh run a private one-node
 # Slurm 22.05 cluster (the packages' services are never started).
-clients_pkgs="podman conmon containerd docker.io buildah runc uidmap bsdutils slurm-wlm munge"
+clients_pkgs="podman conmon containerd docker.io buildah runc uidmap bsdutils slurm-wlm munge python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc"
 # tests/corpus/capture.sh (run by hand, not by make check): the real callers
 # whose configs are captured. docker.io brings dockerd and docker-init (tini);
 # catatonit is podman's --init; buildah calls the runtime for `buildah run`.

@@ -3,14 +3,17 @@
 # (an oci-layout tarball) without a registry or an image builder, for
 # `podman load` and `ctr images import`.
 #
-#   tests/clients/make-oci-image.sh ROOTFS OUT.tar NAME
+#   tests/clients/make-oci-image.sh ROOTFS OUT.tar NAME [ENTRYPOINT_JSON]
 #
 # NAME (e.g. localhost/busybox:test) goes in the index as both the OCI
 # ref.name annotation (podman) and io.containerd.image.name (containerd).
+# ENTRYPOINT_JSON (e.g. '["/pause"]') makes the image run that program with
+# no Cmd; without it the image runs sh.
 set -eu
 rootfs=${1:?usage: make-oci-image.sh ROOTFS OUT.tar NAME}
 out=${2:?usage: make-oci-image.sh ROOTFS OUT.tar NAME}
 name=${3:?usage: make-oci-image.sh ROOTFS OUT.tar NAME}
+entrypoint=${4:-}
 
 arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 case $arch in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
@@ -32,10 +35,15 @@ tar -C "$rootfs" --numeric-owner --sort=name -cf "$work/layer" .
 diff_id=sha256:$(sha256sum "$work/layer" | cut -d' ' -f1)
 layer=$(blob "$work/layer" application/vnd.oci.image.layer.v1.tar)
 
-jq -cn --arg a "$arch" --arg l "$diff_id" '{
+if [ -n "$entrypoint" ]; then
+	run=$(jq -cn --argjson e "$entrypoint" '{Entrypoint: $e}')
+else
+	run='{"Cmd": ["sh"]}'
+fi
+jq -cn --arg a "$arch" --arg l "$diff_id" --argjson run "$run" '{
 	architecture: $a, os: "linux",
-	config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-	         Cmd: ["sh"], WorkingDir: "/"},
+	config: ({Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+	          WorkingDir: "/"} + $run),
 	rootfs: {type: "layers", diff_ids: [$l]},
 	history: [{created_by: "tests/clients/make-oci-image.sh"}]
 }' >"$work/config"

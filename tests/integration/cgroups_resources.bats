@@ -196,6 +196,37 @@ with_mknod() {
 	[ "$output" = write-ok ]
 }
 
+# update_devices RULES_JSON: berth update -r with {"devices": RULES_JSON}.
+update_devices() {
+	jq -n --argjson d "$1" '{devices: $d}' >"$BATS_TEST_TMPDIR/res.json"
+	run_berth update -r "$BATS_TEST_TMPDIR/res.json" "$ID"
+	[ "$status" -eq 0 ]
+}
+
+@test "devices: update with containerd's deny-all list keeps the default devices; an update's allow rule applies" {
+	requires root
+	update_config '.linux.resources.devices = [{"allow": false, "access": "rwm"}]
+		| .linux.devices = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]'
+	set_args sleep 100
+	run_berth run --detach "$ID"
+	[ "$status" -eq 0 ]
+	# containerd's CRI UpdateContainerResources passes the whole linux.resources,
+	# devices included: a deny-all list must not take /dev/null away.
+	update_devices '[{"allow": false, "access": "rwm"}]'
+	run_berth exec "$ID" sh -c 'echo x >/dev/null && echo null-ok'
+	[ "$output" = null-ok ]
+	# runc 1.1 accepts device rules in update but does not apply them.
+	is_berth || return 0
+	update_devices '[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "wmrwm"}]'
+	run_berth exec "$ID" sh -c "$KMSG_WRITE" - /dev/kmsg
+	[ "$output" = write-ok ]
+	run_berth exec "$ID" sh -c 'echo x >/dev/null && echo null-ok'
+	[ "$output" = null-ok ]
+	update_devices '[{"allow": false, "access": "rwm"}]'
+	run_berth exec "$ID" sh -c "$KMSG_WRITE" - /dev/kmsg
+	[[ "$output" == *"Operation not permitted"* ]]
+}
+
 # --- real-time CPU bandwidth (v1) ---------------------------------------------------
 
 @test "cpu.realtimePeriod/realtimeRuntime reach cpu.rt_period_us/cpu.rt_runtime_us, and update changes them" {
