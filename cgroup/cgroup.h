@@ -201,6 +201,9 @@ int cgroup_signal_all(const struct cgroup *cg, int sig, const struct cgroup_filt
 int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err);
 /* runc-shaped stats object (cpu, memory, pids, blkio). */
 json_t *cgroup_stats(const struct cgroup *cg);
+/* pids.current, and pids.peak where the kernel keeps one (v2 since Linux
+ * 6.13; else *peak is 0). -1 without a pids hierarchy. */
+int cgroup_pids_counts(const struct cgroup *cg, uint64_t *current, uint64_t *peak);
 /* OOM kills so far in the cgroup (memory.oom_control / memory.events). */
 uint64_t cgroup_oom_kills(const struct cgroup *cg);
 
