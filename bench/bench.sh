@@ -13,6 +13,7 @@
 #   BENCH_STATEDIR where the --root dirs go (default: /run, the tmpfs both runtimes
 #                use by default: /run/runc and /run/berth)
 #   BENCH_NET_N  iterations per row of the networking section (default BENCH_N; 0 skips it)
+#   BENCH_SANDBOX_N iterations per row of the sandbox section (default BENCH_N; 0 skips it)
 #
 # Every figure is measured for both runtimes in the same run, alternating berth and runc each
 # iteration (and swapping which goes first), so both see the same machine conditions. Ratios are
@@ -487,5 +488,19 @@ else
   net_args=()
   ((MARKDOWN)) && net_args+=(--markdown)
   BERTH=${BIN[berth]} N=$NET_N "$REPO/bench/net.sh" "${net_args[@]}" || log "warning: bench/net.sh failed"
+fi
+
+# berth sandbox against bubblewrap, unshare and podman run --rm; its own table, from
+# bench/sandbox.sh.
+SANDBOX_N=${BENCH_SANDBOX_N:-$N}
+if [[ $SANDBOX_N == 0 ]]; then
+  log "sandbox section skipped (BENCH_SANDBOX_N=0)"
+elif "${BIN[berth]}" --version 2>/dev/null | head -n 1 | grep -q '^runc'; then
+  log "sandbox section skipped: BERTH is runc (no sandbox)"
+else
+  sandbox_args=()
+  ((MARKDOWN)) && sandbox_args+=(--markdown)
+  BERTH=${BIN[berth]} N=$SANDBOX_N "$REPO/bench/sandbox.sh" "${sandbox_args[@]}" ||
+    log "warning: bench/sandbox.sh failed"
 fi
 exit 0

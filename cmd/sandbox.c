@@ -88,8 +88,10 @@ static int bad_value(const char *flag, const char *arg, const char *want)
 
 static int root_opt(enum sandbox_root kind, const char *arg)
 {
-  if (opts.root_arg || (opts.root_kind != SANDBOX_ROOT_HOST && kind != opts.root_kind))
+  static bool given;
+  if (given)
     return cmd_usage_error(&verb_sandbox, "give one of --host, --rootfs and --image");
+  given = true;
   opts.root_kind = kind;
   opts.root_arg = arg;
   return -1;

@@ -115,11 +115,24 @@ static char *path_abs(const char *cwd, const char *p)
   return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", cwd, p);
 }
 
-/* A read-only root cannot grow mount points: they must exist already. */
+/* Below one of the private mounts of mounts_base (hidden from the host's). */
+static bool under_private(const char *path)
+{
+  static const char *const dirs[] = {"/tmp", "/run", "/dev", "/proc", "/sys"};
+  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+    size_t n = strlen(dirs[i]);
+    if (strncmp(path, dirs[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+      return true;
+  }
+  return false;
+}
+
+/* A read-only root cannot grow mount points: they must exist already
+ * (below a private tmpfs they are made there). */
 static int dest_check(const struct sandbox_ctx *c, const char *flag, const char *arg,
                       const char *dst, struct berth_err **err)
 {
-  if (c->o->root_kind == SANDBOX_ROOT_IMAGE)
+  if (c->o->root_kind == SANDBOX_ROOT_IMAGE || under_private(dst))
     return 0; /* the image's root is a private overlay */
   cleanup_free char *in_root =
       strcmp(c->rootfs, "/") == 0 ? xstrdup(dst) : xasprintf("%s%s", c->rootfs, dst);
@@ -194,6 +207,11 @@ static int mounts_build(const struct sandbox_ctx *c, json_t *m, struct berth_err
 {
   const struct sandbox_opts *o = c->o;
   mounts_base(m, c->rootless);
+  /* --host: the current directory, read-only at its own path, also when a
+   * private mount hides it (a checkout in /tmp); --bind/--overlay . go on
+   * top. Elsewhere the root's read-only copy shows it already. */
+  if (o->root_kind == SANDBOX_ROOT_HOST && under_private(c->cwd))
+    json_array_append_new(m, mount_new(c->cwd, "bind", c->cwd, "rbind,nosuid,nodev,ro,rro"));
   for (size_t i = 0; i < o->binds.n; i++)
     if (mount_bind(c, o->binds.v[i], m, err) < 0)
       return -1;

@@ -959,6 +959,14 @@ static int parse_idmap(json_t *lx, const char *key, struct spec_idmap **out, siz
   return parse_idmap_at(lx, "linux", key, out, n, err);
 }
 
+static bool idmap_has(const struct spec_idmap *m, size_t n, uint32_t id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+      return true;
+  return false;
+}
+
 static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
 {
   if (parse_idmap(lx, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
@@ -970,8 +978,15 @@ static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
     return bad(err, "linux.uidMappings", "needs a new user namespace in linux.namespaces");
   if (new_userns && (!s->n_uid_mappings || !s->n_gid_mappings))
     return bad(err, "linux.namespaces", "a new user namespace needs uidMappings and gidMappings");
-  /* Without a root mapped the init sets up as the namespace's creator,
-   * with every capability there (child.c: userns_become_root). */
+  /* The process's ids must exist there. Root need not: without it the
+   * init sets up as the namespace's creator, with every capability there
+   * (child.c: userns_become_root), as berth sandbox maps only the user. */
+  if (new_userns && !idmap_has(s->uid_mappings, s->n_uid_mappings, s->uid))
+    return bad(err, "linux.uidMappings", "must map container uid %u (process.user.uid)",
+               (unsigned)s->uid);
+  if (new_userns && !idmap_has(s->gid_mappings, s->n_gid_mappings, s->gid))
+    return bad(err, "linux.gidMappings", "must map container gid %u (process.user.gid)",
+               (unsigned)s->gid);
   return 0;
 }
 
