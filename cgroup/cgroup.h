@@ -158,8 +158,9 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
  * below berth's own cgroup, absent -> <own>/berth/<id>. Validates the
  * resources against this host first and applies them; on failure nothing
  * is left. */
+enum { CGROUP_CREATE_NEEDED_ONLY = 1 }; /* v1: skip hierarchies nothing here uses */
 int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
-                  struct cgroup **out, struct berth_err **err);
+                  unsigned flags, struct cgroup **out, struct berth_err **err);
 /* Opens the cgroup's v2 directory for clone3(CLONE_INTO_CGROUP); -1 when it
  * has none (v1), with err unset. */
 int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);

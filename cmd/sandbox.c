@@ -485,6 +485,7 @@ static int sandbox_run(char **argv, const sigset_t *caller_mask)
   int ret = sandbox_prepare(&sb, argv, &config, &err);
   if (ret == 0) {
     ro.create.config = config;
+    ro.create.cgroup_needed_only = true;
     ro.create.bundle = sb.bundle ? sb.bundle : "/";
     ret = runtime_run(g.root, sb.id, &ro, &status, &err);
   }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +28,11 @@ int sandbox_parse_size(const char *s, int64_t *out)
   double v = strtod(s, &end);
   static const char units[] = "bkmgt";
   const char *u = *end ? strchr(units, *end | 0x20) : units;
-  if (errno || end == s || v <= 0 || u == NULL ||
-      (*end && end[1] && strcmp(end + 1, "b") && strcmp(end + 1, "B") && strcmp(end + 1, "iB")))
+  /* 512M, 512m, 512MB, 512MiB; a bare number is bytes. */
+  const char *rest = *end ? end + 1 : end;
+  bool tail_ok =
+      *rest == '\0' || (u != units && (strcasecmp(rest, "b") == 0 || strcasecmp(rest, "ib") == 0));
+  if (errno || end == s || v <= 0 || u == NULL || !tail_ok)
     return -1;
   for (const char *k = units; k < u; k++)
     v *= 1024;
@@ -150,24 +154,25 @@ static int mount_bind(const struct sandbox_ctx *c, const char *arg, json_t *m,
                       struct berth_err **err)
 {
   cleanup_free char *copy = xstrdup(arg);
-  char *parts[3] = {copy, NULL, NULL};
-  for (int i = 0; i < 2 && parts[i] && (parts[i + 1] = strchr(parts[i], ':')); i++)
-    *parts[i + 1]++ = '\0';
-  bool ro = false;
-  if (parts[2] || (parts[1] && strcmp(parts[1], "ro") == 0)) {
-    ro = true;
-    if (parts[2] && strcmp(parts[2], "ro") != 0)
-      return berth_err_set(err, 0, "--bind %s: the third field can only be ro", arg);
-    if (!parts[2])
-      parts[1] = NULL;
+  char *dst = strchr(copy, ':'), *mode = NULL;
+  if (dst) {
+    *dst++ = '\0';
+    if ((mode = strchr(dst, ':')) != NULL)
+      *mode++ = '\0';
+    else if (strcmp(dst, "ro") == 0)
+      mode = dst, dst = NULL;
   }
-  if (parts[0][0] == '\0' || (parts[1] && parts[1][0] != '/'))
+  if (mode && strcmp(mode, "ro") != 0)
+    return berth_err_set(err, 0, "--bind %s: the third field can only be ro", arg);
+  bool ro = mode != NULL;
+  if (copy[0] == '\0' || (dst && dst[0] != '/'))
     return berth_err_set(err, 0, "--bind %s: want SRC[:DST][:ro] with an absolute DST", arg);
-  cleanup_free char *src = path_abs(c->cwd, parts[0]);
+  cleanup_free char *src = path_abs(c->cwd, copy);
   char real[PATH_MAX];
   if (realpath(src, real) == NULL)
     return berth_err_sys(err, "--bind %s: %s", arg, src);
-  const char *dst = parts[1] ? parts[1] : real;
+  if (dst == NULL)
+    dst = real;
   if (dest_check(c, "--bind", arg, dst, err) < 0)
     return -1;
   json_array_append_new(

@@ -581,12 +581,13 @@ static struct cgroup_device_rule *device_rules(const struct spec *s, size_t *n)
   return r;
 }
 
-static int cgroup_for(const char *id, const struct spec *s, struct cgroup **cg,
+static int cgroup_for(const char *id, const struct spec *s, bool needed_only, struct cgroup **cg,
                       struct berth_err **err)
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(s, &r.n_devices);
-  int ret = cgroup_create(id, s->cgroups_path, &r, cg, err);
+  int ret =
+      cgroup_create(id, s->cgroups_path, &r, needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
   free(r.devices);
   return ret;
 }
@@ -735,7 +736,8 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (sysctl_check_unshared(s, err) < 0)
     return -1;
-  if (cgroup_for(id, s, &cg, err) < 0 && rootless_without_cgroup(s, err) < 0) {
+  if (cgroup_for(id, s, o->cgroup_needed_only, &cg, err) < 0 &&
+      rootless_without_cgroup(s, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
       berth_err_wrap(err, "config.json");

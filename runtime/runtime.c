@@ -300,8 +300,10 @@ static int spec_load_opts(const struct runtime_create_opts *o, struct spec **spe
   if (o->config == NULL)
     return spec_load_with(bundle, seccomp_cache_dir(), o->annotations, spec, err);
   char abs[PATH_MAX];
-  if (realpath(bundle, abs) == NULL)
-    return berth_err_sys(err, "bundle %s", bundle);
+  if (realpath(bundle, abs) == NULL) {
+    berth_err_sys(err, "bundle %s", bundle);
+    return -1;
+  }
   return spec_load_text_with(o->config, abs, seccomp_cache_dir(), o->annotations, spec, err);
 }
 

@@ -21,6 +21,7 @@ struct runtime_create_opts {
   const char *console_socket; /* receives the pty master (process.terminal) */
   char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
   const char *config;         /* config.json's text, instead of BUNDLE/config.json */
+  bool cgroup_needed_only;    /* v1: only the hierarchies berth uses (no client looks) */
 };
 
 /* What the container's run looked like, taken as it ends (berth sandbox). */

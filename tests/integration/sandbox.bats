@@ -96,7 +96,7 @@ stat_field() {
 @test "sandbox exits 128+N when the command dies of signal N (SIGSEGV from a stack overflow: 139; SIGKILL: 137)" {
 	run_sbx -- sh -c 'ulimit -s 256; f() { f; }; f'
 	[ "$status" -eq 139 ]
-	"$BERTH" --root "$ROOT" sandbox -- sleep "$MARK" </dev/null 3>&- &
+	timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" sandbox -- sleep "$MARK" </dev/null 3>&- &
 	local bg=$! pid
 	BG_PIDS+=("$bg")
 	retry 5 0.05 pgrep -f "^sleep $MARK$" >/dev/null || fail "the command never started"
@@ -130,8 +130,9 @@ stat_field() {
 }
 
 @test "SIGINT to berth mid-run: the command and its children are gone, exit 130, nothing left" {
-	# berth itself in the background, not a subshell that would take the signal.
-	"$BERTH" --root "$ROOT" sandbox --grace 500ms -- sh -c "sleep $MARK & sleep $MARK" </dev/null 3>&- &
+	# berth in the background under timeout(1), which passes the signal on (a
+	# subshell would take it itself).
+	timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" sandbox --grace 500ms -- sh -c "sleep $MARK & sleep $MARK" </dev/null 3>&- &
 	local bg=$!
 	BG_PIDS+=("$bg")
 	retry 5 0.05 eval '[ "$(pgrep -fc "^sleep $MARK$")" -eq 2 ]' || fail "the command never started"
@@ -144,7 +145,7 @@ stat_field() {
 
 @test "SIGTERM to berth reaches the command, whose own exit status is kept" {
 	# A pid 1 with a handler gets the forwarded signal and exits as it likes.
-	"$BERTH" --root "$ROOT" sandbox -- sh -c "trap 'exit 7' TERM; sleep $MARK & wait" </dev/null 3>&- &
+	timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" sandbox -- sh -c "trap 'exit 7' TERM; sleep $MARK & wait" </dev/null 3>&- &
 	local bg=$!
 	BG_PIDS+=("$bg")
 	retry 5 0.05 pgrep -f "^sleep $MARK$" >/dev/null || fail "the command never started"

@@ -146,7 +146,7 @@ assert_nothing_left() {
 }
 
 @test "rootless: SIGINT to berth mid-run: the command is gone, exit 130, nothing left" {
-	setpriv --reuid="$SB_UID" --regid="$SB_GID" --init-groups env -i PATH=/usr/bin:/bin \
+	timeout -k 5 "$BERTH_TIMEOUT" setpriv --reuid="$SB_UID" --regid="$SB_GID" --init-groups env -i PATH=/usr/bin:/bin \
 		XDG_RUNTIME_DIR="$SB_XDG" TMPDIR="$SCRATCH" "$SB_DIR/bin/berth" sandbox --grace 300ms -- sh -c "sleep $MARK & sleep $MARK" </dev/null 3>&- &
 	local bg=$! rc=0
 	retry 5 0.05 eval '[ "$(pgrep -fc "^sleep $MARK$")" -eq 2 ]' || fail "never started"
