@@ -23,7 +23,7 @@
 #                               cannot run here)
 # Figures are printed, never asserted; exit status 0 unless a command fails to run.
 
-# shellcheck disable=SC2016 # Markdown backticks
+# shellcheck disable=SC2016,SC2317 # Markdown backticks; cleanup runs from the EXIT trap
 set -uo pipefail
 export LC_ALL=C # EPOCHREALTIME must use '.' as the decimal separator
 

@@ -8,6 +8,7 @@
 # The sandbox's scratch directory follows $TMPDIR: each test points it at its
 # own directory, which must be empty afterwards.
 
+# shellcheck disable=SC2016 # scripts for the sandbox and eval, expanded there
 load helpers
 
 # A marker argument no other process on the machine has.
@@ -31,6 +32,10 @@ setup() {
 
 teardown() {
 	pkill -9 -f "^sleep $MARK$" 2>/dev/null || true
+	if [ -n "${SUBMOUNT:-}" ] && [ -d "$SUBMOUNT" ]; then
+		umount "$SUBMOUNT" 2>/dev/null || true
+		rmdir "$SUBMOUNT"
+	fi
 	if [ -n "${HOST_NS:-}" ]; then net_teardown; else teardown_bundle; fi
 }
 
@@ -176,6 +181,20 @@ stat_field() {
 	[ ! -e /etc/berth-sbx ] && [ ! -e /usr/berth-sbx ]
 	[ "$(tree_hash "$PROJECT")" = "$before" ]
 	assert_nothing_left
+}
+
+@test "--host: a host mount below / is read-only too (the whole tree, not just the top)" {
+	SUBMOUNT=$(mktemp -d /var/tmp/berth-sbx-sub.XXXXXX)
+	mount -t tmpfs -o size=1m berth-sbx-test "$SUBMOUNT"
+	echo host >"$SUBMOUNT/f"
+	cd /
+	run_sbx -- sh -c "cat $SUBMOUNT/f; (echo x >$SUBMOUNT/f) 2>/dev/null && echo wrote"
+	local f
+	f=$(cat "$SUBMOUNT/f")
+	umount "$SUBMOUNT" && rmdir "$SUBMOUNT"
+	[ "$status" -eq 0 ]
+	[ "$output" = host ] || fail "inside: $output"
+	[ "$f" = host ]
 }
 
 @test "--overlay .: the command writes freely, the checkout is unchanged afterwards" {

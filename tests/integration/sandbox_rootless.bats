@@ -6,6 +6,7 @@
 # made for this file with a private XDG_RUNTIME_DIR, as rootless.bats does;
 # no /etc/subuid range is needed.
 
+# shellcheck disable=SC2016 # scripts for the sandbox and eval, expanded there
 load helpers
 
 SB_USER=berthsbx
@@ -132,7 +133,7 @@ assert_nothing_left() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$SB_UID" ]
 	[ "${lines[1]}" = "$SB_GID" ]
-	[ "$(echo ${lines[2]})" = "$SB_UID $SB_UID 1" ]
+	[ "$(echo "${lines[2]}" | xargs)" = "$SB_UID $SB_UID 1" ]
 	[[ $output == *"CapEff:	0000000000000000"* ]]
 	[[ $output == *"NoNewPrivs:	1"* ]]
 	[[ $output == *"Seccomp:	2"* ]]
