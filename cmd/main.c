@@ -278,21 +278,31 @@ static bool image_verb(const char *name)
   return strcmp(name, "pull") == 0 || strcmp(name, "image") == 0 || strcmp(name, "bundle") == 0;
 }
 
+/* argv[0] as berth was started: after the re-execution from a detached
+ * read-only bind (selfexec.c), /proc/self/exe no longer names a path. */
+static const char *argv0 = "berth";
+
+/* path := DIR/berth-image for the directory of exe, if it is executable. */
+static bool image_beside(const char *exe, char *path, size_t len)
+{
+  const char *slash = strrchr(exe, '/');
+  if (slash == NULL)
+    return false;
+  snprintf(path, len, "%.*s/berth-image", (int)(slash - exe), exe);
+  return access(path, X_OK) == 0;
+}
+
 void cmd_image_path(char *path, size_t len)
 {
   char self[PATH_MAX];
   const char *env = getenv("BERTH_IMAGE");
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (env && env[0]) {
-    snprintf(path, len, "%s", env);
-  } else if (n > 0) {
+  if (n > 0)
     self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(path, len, "%s/berth-image", self);
-  } else {
-    snprintf(path, len, "berth-image");
-  }
+  if (env && env[0])
+    snprintf(path, len, "%s", env);
+  else if (!(n > 0 && image_beside(self, path, len)) && !image_beside(argv0, path, len))
+    snprintf(path, len, "berth-image"); /* from $PATH */
 }
 
 /* berth-image from $BERTH_IMAGE, else beside this executable. */
@@ -310,7 +320,7 @@ static int image_exec(int argc, char **argv)
     av[k++] = (char *)g.image_root;
   }
   memcpy(av + k, argv, (size_t)argc * sizeof(char *));
-  execv(path, av);
+  execvp(path, av);
   fprintf(stderr,
           "berth: %s: %s (the image verbs need berth-image beside berth, or "
           "$BERTH_IMAGE)\n",
@@ -322,6 +332,8 @@ static int image_exec(int argc, char **argv)
 int main(int argc, char **argv)
 {
   runtime_set_warn(warn_line);
+  if (argc > 0)
+    argv0 = argv[0];
   /* Called by a CNI runtime through the berth-bridge link: a plugin call,
    * not a container runtime call (no global options, no self re-exec). */
   const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;

@@ -241,7 +241,7 @@ static int image_run(char *const *args, struct berth_err **err)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     dup2(2, 1); /* its chatter is not the command's output */
-    execv(path, args);
+    execvp(path, args);
     fprintf(stderr, "berth: %s: %s\n", path, strerror(errno));
     _exit(127);
   }

@@ -379,3 +379,16 @@ stat_field() {
 	[[ $output == *"Read-only file system"* ]]
 	assert_nothing_left
 }
+
+@test "--image REF: the image's root, writable and thrown away; its bundle is removed" {
+	local fx=$BATS_TEST_TMPDIR/fx
+	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$fx" >/dev/null 2>&1 || skip "image fixtures could not be made"
+	cd /
+	run_berth --image-root "$BATS_TEST_TMPDIR/images" sandbox --image "oci:$fx/oci" -- \
+		sh -c 'ls /bin/busybox && echo x >/new && cat /new && pwd'
+	[ "$status" -eq 0 ]
+	[[ $output == *$'/bin/busybox\nx\n/'* ]] || fail "inside: $output"
+	run_berth --image-root "$BATS_TEST_TMPDIR/images" sandbox --image "oci:$fx/oci" -- cat /new
+	[ "$status" -ne 0 ] # the first run's write is gone
+	assert_nothing_left
+}
