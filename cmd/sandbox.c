@@ -443,8 +443,9 @@ static void stats_write(const struct runtime_report *r, int status, double wall,
 /* berth's own failure: 125, or 126/127 when CMD itself cannot be run. */
 static int failure_status(const struct berth_err *err)
 {
-  const char *exec = err ? strstr(err->msg, "exec") : NULL;
-  if (exec == NULL)
+  /* The runtime's "exec: \"CMD\": ..." / "exec CMD: ...", checked as CMD's user. */
+  bool exec = err && (strncmp(err->msg, "exec:", 5) == 0 || strncmp(err->msg, "exec ", 5) == 0);
+  if (!exec)
     return SANDBOX_EXIT_FAILURE;
   if (err->errnum == ENOENT)
     return SANDBOX_EXIT_NOTFOUND;
