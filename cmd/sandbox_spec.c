@@ -86,7 +86,7 @@ static json_t *mount_new(const char *dst, const char *type, const char *src, con
 }
 
 /* The private tree every sandbox gets, as the OCI default has it. */
-static void mounts_base(json_t *m, bool rootless)
+static void mounts_base(json_t *m, bool rootless, bool own_net)
 {
   json_array_append_new(m, mount_new("/proc", "proc", "proc", "nosuid,noexec,nodev"));
   json_array_append_new(m, mount_new("/dev", "tmpfs", "tmpfs",
@@ -101,8 +101,8 @@ static void mounts_base(json_t *m, bool rootless)
                                      "size=65536k"));
   json_array_append_new(m, mount_new("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
   /* sysfs belongs to the network namespace's owner: an ordinary user
-   * binds the host's, read-only. */
-  json_array_append_new(m, rootless
+   * sharing the host's network binds the host's, read-only. */
+  json_array_append_new(m, rootless && !own_net
                                ? mount_new("/sys", "none", "/sys",
                                            "rbind,nosuid,noexec,nodev,"
                                            "ro,rro")
@@ -211,7 +211,7 @@ static int mount_overlay(const struct sandbox_ctx *c, size_t i, const char *arg,
 static int mounts_build(const struct sandbox_ctx *c, json_t *m, struct berth_err **err)
 {
   const struct sandbox_opts *o = c->o;
-  mounts_base(m, c->rootless);
+  mounts_base(m, c->rootless, strcmp(o->net, "host") != 0);
   /* --host: the current directory, read-only at its own path, also when a
    * private mount hides it (a checkout in /tmp); --bind/--overlay . go on
    * top. Elsewhere the root's read-only copy shows it already. */
