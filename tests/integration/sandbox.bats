@@ -372,6 +372,16 @@ stat_field() {
 	assert_nothing_left
 }
 
+@test "a failure half way through the setup (cgroup and scratch made, a mount refused) leaves nothing" {
+	local s=$BATS_TEST_TMPDIR/s.json
+	run_sbx --overlay . --memory 64M --stats "$s" --tmpfs /proc/sys -- true
+	[ "$status" -eq 125 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == *"/proc/sys"* ]]
+	jq -e '.exit_status == 125 and (.error | test("proc/sys"))' "$s"
+	assert_nothing_left
+}
+
 @test "--rootfs DIR: the command sees DIR as its root, read-only" {
 	ensure_fixture
 	run_sbx --rootfs "$FIXTURE_DIR/rootfs" -- sh -c 'ls /bin/busybox && pwd && touch /x'
