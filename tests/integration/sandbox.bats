@@ -295,7 +295,8 @@ stat_field() {
 	cat "$s"
 	local ratio
 	ratio=$(jq '.cpu_total_seconds / .wall_seconds * 100 | floor' "$s")
-	[ "$ratio" -ge 35 ] && [ "$ratio" -le 60 ] || fail "CPU/wall = $ratio%, wanted about 50%"
+	# At most half (plus accounting slack); a busy host may give it less.
+	[ "$ratio" -ge 20 ] && [ "$ratio" -le 60 ] || fail "CPU/wall = $ratio%, wanted about 50%"
 	assert_nothing_left
 }
 
