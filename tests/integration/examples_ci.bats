@@ -33,7 +33,7 @@ tree_hash() {
 	# A wrapper keeps the sandboxes' state in this test's root.
 	printf '#!/bin/sh\nexec %s --root %s "$@"\n' "$BERTH" "$ROOT" >"$BATS_TEST_TMPDIR/berth"
 	chmod +x "$BATS_TEST_TMPDIR/berth"
-	run env BERTH="$BATS_TEST_TMPDIR/berth" JOBS=5 TEST_TIMEOUT=3s TEST_MEMORY=64M \
+	run env BERTH="$BATS_TEST_TMPDIR/berth" JOBS=5 TEST_TIMEOUT=5s TEST_MEMORY=64M \
 		"$BERTH_SRC_DIR/examples/ci/run-tests.sh" "$PROJECT" "$results"
 	echo "$output"
 	[ "$status" -eq 1 ] # some tests fail on purpose

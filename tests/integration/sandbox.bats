@@ -264,9 +264,8 @@ stat_field() {
 
 @test "--memory: a memory hog is OOM-killed (137); --stats reports the kill and a peak near the limit" {
 	local s=$BATS_TEST_TMPDIR/s.json
-	run_sbx --memory 64M --stats "$s" -- sh -c 'x=$(head -c 400000000 /dev/zero | tr "\0" a); echo survived'
+	run_sbx --memory 64M --stats "$s" -- tail /dev/zero
 	[ "$status" -eq 137 ]
-	[[ $output != *survived* ]]
 	cat "$s"
 	[ "$(stat_field "$s" exit_status)" = 137 ]
 	[ "$(stat_field "$s" oom_kills)" -ge 1 ]
