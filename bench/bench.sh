@@ -14,6 +14,7 @@
 #                use by default: /run/runc and /run/berth)
 #   BENCH_NET_N  iterations per row of the networking section (default BENCH_N; 0 skips it)
 #   RELBENCH_SEQ/RELBENCH_PAR/RELBENCH_ROUNDS  the load section (bench/reliability.sh; SEQ=0 skips it)
+#   BENCH_SANDBOX_N iterations per row of the sandbox section (default BENCH_N; 0 skips it)
 #
 # Every figure is measured for both runtimes in the same run, alternating berth and runc each
 # iteration (and swapping which goes first), so both see the same machine conditions. Ratios are
@@ -498,5 +499,19 @@ if [[ ${RELBENCH_SEQ:-1000} != 0 ]]; then
   echo
   BERTH=${BIN[berth]} RUNC=${BIN[runc]} "$REPO/bench/reliability.sh" "${rel_args[@]}" ||
     log "warning: bench/reliability.sh failed"
+fi
+
+# berth sandbox against bubblewrap, unshare and podman run --rm; its own table, from
+# bench/sandbox.sh.
+SANDBOX_N=${BENCH_SANDBOX_N:-$N}
+if [[ $SANDBOX_N == 0 ]]; then
+  log "sandbox section skipped (BENCH_SANDBOX_N=0)"
+elif "${BIN[berth]}" --version 2>/dev/null | head -n 1 | grep -q '^runc'; then
+  log "sandbox section skipped: BERTH is runc (no sandbox)"
+else
+  sandbox_args=()
+  ((MARKDOWN)) && sandbox_args+=(--markdown)
+  BERTH=${BIN[berth]} N=$SANDBOX_N "$REPO/bench/sandbox.sh" "${sandbox_args[@]}" ||
+    log "warning: bench/sandbox.sh failed"
 fi
 exit 0

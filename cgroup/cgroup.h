@@ -159,11 +159,15 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
  * yet). Checks the resources against this host; creates nothing, so the
  * caller can record the plan first (a create killed half way is then undone
  * from the record). Each directory is marked made or found as it is now. */
+enum { CGROUP_CREATE_NEEDED_ONLY = 1 }; /* v1: skip hierarchies nothing here uses */
 int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
-                struct cgroup **out, struct berth_err **err);
+                unsigned flags, struct cgroup **out, struct berth_err **err);
 /* Creates the planned directories and applies the resources; on failure
  * nothing it made is left (and nothing else is touched). */
 int cgroup_make(struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err);
+/* cgroup_plan + cgroup_make, for callers with nothing to record between. */
+int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
+                  unsigned flags, struct cgroup **out, struct berth_err **err);
 /* Opens the cgroup's v2 directory for clone3(CLONE_INTO_CGROUP); -1 when it
  * has none (v1), with err unset. */
 int cgroup_open_v2(const struct cgroup *cg, struct berth_err **err);
@@ -205,6 +209,9 @@ int cgroup_signal_all(const struct cgroup *cg, int sig, const struct cgroup_filt
 int cgroup_destroy(const struct cgroup *cg, const struct cgroup_filter *f, struct berth_err **err);
 /* runc-shaped stats object (cpu, memory, pids, blkio). */
 json_t *cgroup_stats(const struct cgroup *cg);
+/* pids.current, and pids.peak where the kernel keeps one (v2 since Linux
+ * 6.13; else *peak is 0). -1 without a pids hierarchy. */
+int cgroup_pids_counts(const struct cgroup *cg, uint64_t *current, uint64_t *peak);
 /* OOM kills so far in the cgroup (memory.oom_control / memory.events). */
 uint64_t cgroup_oom_kills(const struct cgroup *cg);
 

@@ -325,17 +325,41 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
 
 /* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
  * rmdir), but clients rely on the container having its own group in each. */
+/* CGROUP_CREATE_NEEDED_ONLY (berth sandbox, which no client inspects):
+ * on v1, only the hierarchies berth itself uses (limits, accounting, the
+ * device list, freezing to kill) and those a setting needs. */
+static bool hierarchy_needed_only(const struct cgroup *cg, const struct cgroup_dir *d,
+                                  const struct cgroup_resources *r)
+{
+  if (d->v2)
+    return r->n_unified > 0 || (r->n_hugepages > 0 && !cgroup_find(cg, "hugetlb", false));
+  static const char *const always[] = {"pids", "memory", "freezer", "devices", "cpu", "cpuacct"};
+  for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+    if (cgroup_find_in(d, always[i]))
+      return true;
+  if (cgroup_find_in(d, "cpuset"))
+    return r->cpus || r->mems;
+  if (cgroup_find_in(d, "hugetlb"))
+    return r->n_hugepages > 0;
+  bool blkio = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_weight_devices;
+  for (int i = 0; i < 4; i++)
+    blkio = blkio || r->n_throttle[i];
+  return cgroup_find_in(d, "blkio") && blkio;
+}
+
+/* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
+ * rmdir), but clients rely on the container having its own group in each. */
 static bool hierarchy_needed(const struct cgroup *cg, const struct cgroup_dir *d,
                              const struct cgroup_resources *r)
 {
   if (cg->layout == CGROUP_LAYOUT_V2)
     return true;
+  if (cg->needed_only)
+    return hierarchy_needed_only(cg, d, r);
   /* Every hierarchy, as runc does, the v2 side of a hybrid host included
    * (its controllers are enabled only when a setting needs them): clients
    * (podman, containerd) expect the container in its own group everywhere,
    * not in theirs (a cpuset or blkio group of conmon's, say). */
-  (void)d;
-  (void)r;
   return true;
 }
 
@@ -483,11 +507,12 @@ static void predict_created(struct cgroup_dir *d)
 }
 
 int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
-                struct cgroup **out, struct berth_err **err)
+                unsigned flags, struct cgroup **out, struct berth_err **err)
 {
   if (cgroups_path && path_check(cgroups_path, err) < 0)
     return -1;
   struct cgroup *cg = xcalloc(1, sizeof(*cg));
+  cg->needed_only = flags & CGROUP_CREATE_NEEDED_ONLY;
   if (plan(cg, id, cgroups_path, err) < 0 || cgroup_check_host(cg, r, err) < 0) {
     cgroup_free(cg);
     return -1;
@@ -504,6 +529,18 @@ int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_re
     predict_created(&cg->h[i]);
   *out = cg;
   return 0;
+}
+
+int cgroup_create(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
+                  unsigned flags, struct cgroup **out, struct berth_err **err)
+{
+  if (cgroup_plan(id, cgroups_path, r, flags, out, err) < 0)
+    return -1;
+  if (cgroup_make(*out, r, err) == 0)
+    return 0;
+  cgroup_free(*out);
+  *out = NULL;
+  return -1;
 }
 
 int cgroup_make(struct cgroup *cg, const struct cgroup_resources *r, struct berth_err **err)

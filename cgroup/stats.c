@@ -190,3 +190,17 @@ uint64_t cgroup_oom_kills(const struct cgroup *cg)
     cgroup_read(d, "memory.events", buf, sizeof(buf));
   return keyed(buf, "oom_kill");
 }
+
+int cgroup_pids_counts(const struct cgroup *cg, uint64_t *current, uint64_t *peak)
+{
+  const struct cgroup_dir *d =
+      cg->layout == CGROUP_LAYOUT_V2 ? cgroup_find(cg, "", true) : cgroup_find(cg, "pids", false);
+  char buf[32];
+  *current = *peak = 0;
+  if (d == NULL || cgroup_read(d, "pids.current", buf, sizeof(buf)) < 0)
+    return -1;
+  *current = strtoull(buf, NULL, 10);
+  if (cgroup_read(d, "pids.peak", buf, sizeof(buf)) == 0)
+    *peak = strtoull(buf, NULL, 10);
+  return 0;
+}

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../common/err.h"
 
@@ -16,7 +17,8 @@ struct globals {
   const char *log_path;
   bool log_json;
   bool debug;
-  bool rootless; /* --rootless true: as rootless even as root (runc's meaning) */
+  bool rootless;          /* --rootless true: as rootless even as root (runc's meaning) */
+  const char *image_root; /* --image-root, for berth-image */
 };
 extern struct globals g;
 
@@ -52,7 +54,10 @@ json_t *state_to_json(const struct runtime_info *in);
 
 extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kill, verb_delete,
     verb_list, verb_spec, verb_features, verb_pause, verb_resume, verb_update, verb_ps, verb_events,
-    verb_exec, verb_cni;
+    verb_exec, verb_cni, verb_sandbox;
+
+/* main.c: where berth-image is ($BERTH_IMAGE, else beside berth). */
+void cmd_image_path(char *buf, size_t len);
 
 /* cni.c: the CNI plugin berth-bridge (the CNI_* environment, config on
  * stdin); returns the exit status. */

@@ -17,9 +17,9 @@
 struct globals g = {.root = "/run/berth"};
 
 static const struct verb *const verbs[] = {
-    &verb_create, &verb_start,  &verb_run,      &verb_state, &verb_kill,   &verb_delete,
-    &verb_list,   &verb_spec,   &verb_features, &verb_pause, &verb_resume, &verb_update,
-    &verb_ps,     &verb_events, &verb_exec,     &verb_cni,
+    &verb_create, &verb_start,  &verb_run,      &verb_state, &verb_kill,    &verb_delete,
+    &verb_list,   &verb_spec,   &verb_features, &verb_pause, &verb_resume,  &verb_update,
+    &verb_ps,     &verb_events, &verb_exec,     &verb_cni,   &verb_sandbox,
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -278,34 +278,49 @@ static bool image_verb(const char *name)
   return strcmp(name, "pull") == 0 || strcmp(name, "image") == 0 || strcmp(name, "bundle") == 0;
 }
 
-static const char *image_root; /* --image-root, for berth-image */
+/* argv[0] as berth was started: after the re-execution from a detached
+ * read-only bind (selfexec.c), /proc/self/exe no longer names a path. */
+static const char *argv0 = "berth";
+
+/* path := DIR/berth-image for the directory of exe, if it is executable. */
+static bool image_beside(const char *exe, char *path, size_t len)
+{
+  const char *slash = strrchr(exe, '/');
+  if (slash == NULL)
+    return false;
+  snprintf(path, len, "%.*s/berth-image", (int)(slash - exe), exe);
+  return access(path, X_OK) == 0;
+}
+
+void cmd_image_path(char *path, size_t len)
+{
+  char self[PATH_MAX];
+  const char *env = getenv("BERTH_IMAGE");
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0)
+    self[n] = '\0';
+  if (env && env[0])
+    snprintf(path, len, "%s", env);
+  else if (!(n > 0 && image_beside(self, path, len)) && !image_beside(argv0, path, len))
+    snprintf(path, len, "berth-image"); /* from $PATH */
+}
 
 /* berth-image from $BERTH_IMAGE, else beside this executable. */
 static int image_exec(int argc, char **argv)
 {
-  char self[PATH_MAX], path[PATH_MAX + 16];
-  const char *env = getenv("BERTH_IMAGE");
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (env && env[0])
-    snprintf(path, sizeof(path), "%s", env);
-  else if (n > 0) {
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(path, sizeof(path), "%s/berth-image", self);
-  } else
-    snprintf(path, sizeof(path), "berth-image");
+  char path[PATH_MAX + 16];
+  cmd_image_path(path, sizeof(path));
   char **av = calloc((size_t)argc + 4, sizeof(char *));
   if (av == NULL)
     return 1;
   size_t k = 0;
   av[k++] = "berth";
-  if (image_root) {
+  if (g.image_root) {
     av[k++] = "--image-root";
-    av[k++] = (char *)image_root;
+    av[k++] = (char *)g.image_root;
   }
   memcpy(av + k, argv, (size_t)argc * sizeof(char *));
-  execv(path, av);
+  execvp(path, av);
   fprintf(stderr,
           "berth: %s: %s (the image verbs need berth-image beside berth, or "
           "$BERTH_IMAGE)\n",
@@ -317,6 +332,8 @@ static int image_exec(int argc, char **argv)
 int main(int argc, char **argv)
 {
   runtime_set_warn(warn_line);
+  if (argc > 0)
+    argv0 = argv[0];
   /* Called by a CNI runtime through the berth-bridge link: a plugin call,
    * not a container runtime call (no global options, no self re-exec). */
   const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
@@ -378,7 +395,7 @@ int main(int argc, char **argv)
     case OPT_CRIU:
       break; /* checkpointing is not offered; the path alone changes nothing */
     case OPT_IMAGE_ROOT:
-      image_root = optarg;
+      g.image_root = optarg;
       break;
     case 'v':
       version_print();
@@ -413,7 +430,8 @@ int main(int argc, char **argv)
     if (strcmp(verbs[i]->name, name) != 0)
       continue;
     /* The verbs that put a berth process inside a container. */
-    if (verbs[i] == &verb_create || verbs[i] == &verb_run || verbs[i] == &verb_exec) {
+    if (verbs[i] == &verb_create || verbs[i] == &verb_run || verbs[i] == &verb_exec ||
+        verbs[i] == &verb_sandbox) {
       struct berth_err *err = NULL;
       if (runtime_self_protect(argv, environ, &err) < 0)
         return cmd_fail(&err);

@@ -174,11 +174,24 @@ static int rootfs_open_early(const struct spec *s, int *parent, int *under, stru
 
 /* In a new user namespace: become its root (mapped) before making any
  * file, or tmpfs and friends refuse ids they cannot map (EOVERFLOW). */
+static bool maps_root(const struct spec_idmap *m, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (m[i].container_id == 0)
+      return true;
+  return false;
+}
+
+/* Without a root in the maps (berth sandbox maps only the caller's own
+ * ids) the init stays the id it is mapped to: as the namespace's creator
+ * it holds every capability there all the same. */
 static int userns_become_root(const struct spec *s, struct berth_err **err)
 {
   if (!s->ns[NS_USER].enabled || s->ns[NS_USER].path)
     return 0;
-  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+  bool gid0 = maps_root(s->gid_mappings, s->n_gid_mappings);
+  bool uid0 = maps_root(s->uid_mappings, s->n_uid_mappings);
+  if ((gid0 && setresgid(0, 0, 0) < 0) || (uid0 && setresuid(0, 0, 0) < 0))
     return berth_err_sys(err, "become root of the user namespace");
   if (setgroups(0, NULL) < 0 && errno != EPERM)
     return berth_err_sys(err, "setgroups in the user namespace");
@@ -346,13 +359,9 @@ static int setup_before_pivot(struct child_ctx *c, int parentfd, int underfd, in
   session_keyring_join(c);
   if (!s->ns[NS_MNT].enabled)
     return hooks_before_pivot(c, err);
-  if (rootfs_prepare(s, underfd, err) < 0)
-    return berth_err_wrap(err, "rootfs");
-  /* Looked up again after the self-bind, so it names the new mount. */
-  const char *base = strrchr(s->rootfs, '/') + 1;
-  cleanup_close int rootfd = openat(parentfd, base, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  cleanup_close int rootfd = rootfs_prepare(s, parentfd, underfd, err);
   if (rootfd < 0)
-    return berth_err_sys(err, "rootfs: open %s", s->rootfs);
+    return berth_err_wrap(err, "rootfs");
   if (mounts_apply_all(s, c->idmap_trees, rootfd, err) < 0 || dev_setup(s, rootfd, err) < 0 ||
       rootfs_mkdir(rootfd, s->cwd, err) < 0)
     return berth_err_wrap(err, "rootfs");

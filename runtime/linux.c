@@ -587,12 +587,13 @@ static struct cgroup_device_rule *device_rules(const struct cgroup_resources *re
 /* The cgroup is recorded (state and cgroup.json) before it is made, so
  * that delete finds it should this create be killed while making it. A
  * failed make leaves nothing and touches nothing else. */
-static int cgroup_for(int dirfd, const char *id, const struct spec *s, struct cgroup **cg,
-                      struct berth_err **err)
+static int cgroup_for(int dirfd, const char *id, const struct spec *s, bool needed_only,
+                      struct cgroup **cg, struct berth_err **err)
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(&s->resources, &r.n_devices);
-  int ret = cgroup_plan(id, s->cgroups_path, &r, cg, err);
+  int ret =
+      cgroup_plan(id, s->cgroups_path, &r, needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
   if (ret == 0)
     ret = state_record(dirfd, id, s, 0, *cg, err);
   TEST_POINT("create:cgroup-recorded");
@@ -774,7 +775,8 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (sysctl_check_unshared(s, err) < 0)
     return -1;
-  if (cgroup_for(dirfd, id, s, &cg, err) < 0 && rootless_without_cgroup(s, o->rootless, err) < 0) {
+  if (cgroup_for(dirfd, id, s, o->cgroup_needed_only, &cg, err) < 0 &&
+      rootless_without_cgroup(s, o->rootless, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
       berth_err_wrap(err, "config.json");

@@ -93,8 +93,9 @@ int tty_check_socket(const char *path, struct berth_err **err);
 int tty_relay(int master, pid_t pid, int pidfd, const sigset_t *set, int *exit_status);
 
 /* mount.c (child, before pivot_root) */
-/* underfd: the rootfs directory opened before the self-bind. */
-int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err);
+/* underfd: the rootfs directory opened before the self-bind, parentfd
+ * its parent. Returns an fd of the new root mount. */
+int rootfs_prepare(const struct spec *s, int parentfd, int underfd, struct berth_err **err);
 int mounts_apply_all(const struct spec *s, const int *trees, int rootfd, struct berth_err **err);
 /* The procfs mounts use this fs context (taken over) instead of their own:
  * procfs shows the pid namespace of whoever opened the context. */

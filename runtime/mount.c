@@ -151,7 +151,22 @@ static int remount_bind(const char *target, unsigned long set, unsigned long cle
   return 0;
 }
 
-int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err)
+/* A recursive copy of the rootfs, read-only all the way down, stacked on
+ * it (on "/" too, where no path could name the new mount: its fd does).
+ * The config's mounts then go on top of it, writable as they ask. */
+static int rootfs_bind_readonly(const struct spec *s, int underfd, struct berth_err **err)
+{
+  cleanup_close int tree =
+      open_tree(underfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (tree < 0 || mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+    return berth_err_sys(err, "bind rootfs %s read-only", s->rootfs);
+  if (move_mount(tree, "", underfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return berth_err_sys(err, "attach rootfs %s", s->rootfs);
+  return steal_fd(&tree);
+}
+
+int rootfs_prepare(const struct spec *s, int parentfd, int underfd, struct berth_err **err)
 {
   /* Nothing we mount may propagate back to the host: make the whole tree a
    * slave (or what rootfsPropagation asks for) before touching it. */
@@ -160,13 +175,20 @@ int rootfs_prepare(const struct spec *s, int underfd, struct berth_err **err)
     prop = MS_SLAVE | MS_REC; /* shared is applied after pivot_root */
   if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
     return berth_err_sys(err, "set propagation of /");
+  if (s->root_readonly_recursive)
+    return rootfs_bind_readonly(s, underfd, err);
   /* After that nothing is shared, as pivot_root requires; the self-bind
    * stays a slave, so host mounts below the rootfs still reach it. */
   char self[32];
   fd_path(self, underfd);
   if (mount(self, self, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_err_sys(err, "bind rootfs %s", s->rootfs);
-  return 0;
+  /* Looked up again after the self-bind, so it names the new mount. */
+  const char *base = strrchr(s->rootfs, '/') + 1;
+  int rootfd = openat(parentfd, base, O_DIRECTORY | O_PATH | O_CLOEXEC);
+  if (rootfd < 0)
+    return berth_err_sys(err, "open %s", s->rootfs);
+  return rootfd;
 }
 
 /* ---- cgroup mounts ---- */
@@ -420,6 +442,10 @@ static int proc_target_refuse(const struct spec_mount *m, int fd, struct berth_e
   if (fstatfs(fd, &sf) < 0)
     return berth_err_sys(err, "mount %s", m->destination);
   if (sf.f_type != PROC_SUPER_MAGIC || proc_mount_allowed(m->destination))
+    return 0;
+  /* A fresh procfs at /proc over the host's (a rootfs that is the host's
+   * root, read-only): procfs where procfs belongs. */
+  if (m->type && strcmp(m->type, "proc") == 0 && strcmp(m->destination, "/proc") == 0)
     return 0;
   return berth_err_set(err, 0, "mount %s: refusing: the target is inside /proc", m->destination);
 }

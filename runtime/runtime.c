@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -295,6 +296,20 @@ static int terminal_check(const struct spec *spec, const char *console_socket, b
   return 0;
 }
 
+static int spec_load_opts(const struct runtime_create_opts *o, struct spec **spec,
+                          struct berth_err **err)
+{
+  const char *bundle = o->bundle ? o->bundle : ".";
+  if (o->config == NULL)
+    return spec_load_with(bundle, seccomp_cache_dir(), o->annotations, spec, err);
+  char abs[PATH_MAX];
+  if (realpath(bundle, abs) == NULL) {
+    berth_err_sys(err, "bundle %s", bundle);
+    return -1;
+  }
+  return spec_load_text_with(o->config, abs, seccomp_cache_dir(), o->annotations, spec, err);
+}
+
 /* relay: `run` in the foreground (attach), which relays the output of a
  * container without a terminal (relay.h); NULL otherwise. */
 static int create_common(const char *root, const char *id, const struct runtime_create_opts *o,
@@ -307,8 +322,7 @@ static int create_common(const char *root, const char *id, const struct runtime_
   if (preserved_fds_check(opts.preserve_fds, err) < 0 || runtime_validate_id(id, err) < 0)
     return -1;
   struct spec *spec = NULL;
-  if (spec_load_with(o->bundle ? o->bundle : ".", seccomp_cache_dir(), o->annotations, &spec, err) <
-      0)
+  if (spec_load_opts(o, &spec, err) < 0)
     return -1;
   if (listen)
     listen_env(spec, listen);
@@ -658,6 +672,160 @@ static void forward_set(sigset_t *set)
     sigdelset(set, own[i]);
 }
 
+/* ---- run with a deadline (berth sandbox) ---- */
+
+struct watch {
+  pid_t init;
+  int pidfd;
+  struct runtime_watch *w;
+  struct cgroup *cg;          /* for the pids samples; NULL without one */
+  bool sampling;              /* the kernel keeps no pids.peak: sample */
+  uint64_t deadline, kill_at; /* CLOCK_MONOTONIC ms; 0: none */
+};
+
+static uint64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Killing the init kills its pid namespace; delete reaps the cgroup. */
+static void watch_kill(struct watch *x)
+{
+  syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
+}
+
+static void watch_sample(struct watch *x)
+{
+  struct runtime_report *r = &x->w->report;
+  uint64_t cur, peak;
+  if (x->cg == NULL || cgroup_pids_counts(x->cg, &cur, &peak) < 0)
+    return;
+  if (peak == 0)
+    r->pids_sampled = x->sampling = true;
+  if (peak > r->pids_peak)
+    r->pids_peak = peak;
+  if (cur > r->pids_peak)
+    r->pids_peak = cur;
+}
+
+/* Between signals: the deadline, the grace after a stop signal, a sample. */
+static void watch_tick(struct watch *x)
+{
+  uint64_t now = now_ms();
+  if (x->deadline && now >= x->deadline) {
+    x->w->report.timed_out = true;
+    x->deadline = 0;
+    watch_kill(x);
+  }
+  if (x->kill_at && now >= x->kill_at) {
+    x->kill_at = 0;
+    watch_kill(x);
+  }
+  if (x->sampling)
+    watch_sample(x);
+}
+
+/* How long to sleep: until the next of those; NULL: until a signal. */
+static struct timespec *watch_next(const struct watch *x, struct timespec *ts)
+{
+  uint64_t now = now_ms(), ms = x->sampling ? RUNTIME_PIDS_SAMPLE_MS : UINT64_MAX;
+  const uint64_t at[] = {x->deadline, x->kill_at};
+  for (size_t i = 0; i < 2; i++)
+    if (at[i] && (at[i] > now ? at[i] - now : 0) < ms)
+      ms = at[i] > now ? at[i] - now : 0;
+  if (ms == UINT64_MAX)
+    return NULL;
+  ts->tv_sec = (time_t)(ms / 1000);
+  ts->tv_nsec = (long)(ms % 1000) * 1000000;
+  return ts;
+}
+
+/* Collects orphans too (we are the subreaper); true once the init is reaped. */
+static bool watch_reap(struct watch *x, int *exit_status)
+{
+  int ws;
+  struct rusage ru;
+  pid_t p;
+  while ((p = wait4(-1, &ws, WNOHANG, &ru)) > 0) {
+    if (p != x->init)
+      continue;
+    *exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    x->w->report.rusage = ru;
+    return true;
+  }
+  return false;
+}
+
+static bool is_stop_signal(int sig)
+{
+  return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
+}
+
+static void watch_wait(struct watch *x, const sigset_t *set, int *exit_status)
+{
+  struct runtime_report *r = &x->w->report;
+  if (x->w->timeout_ms)
+    x->deadline = now_ms() + x->w->timeout_ms;
+  watch_sample(x);
+  for (;;) {
+    siginfo_t si;
+    struct timespec ts;
+    int sig = sigtimedwait(set, &si, watch_next(x, &ts));
+    if (sig == SIGCHLD && watch_reap(x, exit_status))
+      return;
+    if (sig < 0 || sig == SIGCHLD) {
+      watch_tick(x);
+      continue;
+    }
+    /* A pid 1 ignores what it has no handler for: the grace ends that. */
+    if (is_stop_signal(sig) && r->stop_signal == 0) {
+      r->stop_signal = sig;
+      x->kill_at = now_ms() + x->w->stop_grace_ms;
+    }
+    syscall(SYS_pidfd_send_signal, x->pidfd, sig, NULL, 0);
+  }
+}
+
+/* The cgroup of a started container, for the samples (NULL: none). */
+static struct cgroup *watch_cgroup(const char *root, const char *id)
+{
+  struct state st;
+  enum status status;
+  const struct backend_ops *ops;
+  struct berth_err *e = NULL;
+  int dirfd = container_open(root, id, false, &st, &status, &ops, &e);
+  berth_err_free(&e);
+  if (dirfd < 0)
+    return NULL;
+  close(dirfd); /* delete takes the lock later */
+  struct cgroup *cg = steal_ptr(&st.cg);
+  state_clear(&st);
+  return cg;
+}
+
+/* The figures the cgroup keeps, read before delete removes it. */
+static void watch_report(const char *root, const char *id, struct runtime_report *r)
+{
+  struct berth_err *e = NULL;
+  bool running;
+  if (runtime_stats(root, id, &r->stats, &r->oom_kills, &running, &e) < 0)
+    r->stats = NULL; /* no cgroup (rootless): rusage only */
+  berth_err_free(&e);
+}
+
+static void run_watched(const char *root, const char *id, const struct runtime_run_opts *o,
+                        const struct backend_created *c, const sigset_t *set, int *exit_status)
+{
+  struct watch x = {.init = c->pid, .pidfd = c->pidfd, .w = o->watch};
+  x.cg = o->watch->pids_peak ? watch_cgroup(root, id) : NULL;
+  watch_wait(&x, set, exit_status);
+  watch_sample(&x); /* the kernel's peak, when it keeps one */
+  watch_report(root, id, &o->watch->report);
+  cgroup_free(x.cg);
+}
+
 int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
                 int *exit_status, struct berth_err **err)
 {
@@ -666,6 +834,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   sigprocmask(SIG_BLOCK, &set, &orig);
   if (!o->detach)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  const sigset_t *child_mask = o->watch && o->watch->child_mask ? o->watch->child_mask : &orig;
 
   /* In the foreground the container is berth's: it dies with berth, even
    * killed by SIGKILL, and its output passes through berth (relay.h). */
@@ -673,8 +842,8 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   co.die_with_runtime = !o->detach;
   struct relay relay = RELAY_NONE;
   struct backend_created c = {.pidfd = -1, .sync_fd = -1, .pty = -1};
-  int ret =
-      create_common(root, id, &co, &orig, true, !o->detach, o->detach ? NULL : &relay, &c, err);
+  int ret = create_common(root, id, &co, child_mask, true, !o->detach,
+                          o->detach || o->watch ? NULL : &relay, &c, err);
   cleanup_close int pidfd = c.pidfd;
   cleanup_close int sync_fd = c.sync_fd;
   cleanup_close int pty = c.pty;
@@ -694,6 +863,8 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
   if (!o->detach) {
     if (pty >= 0)
       tty_relay(pty, c.pid, pidfd, &set, exit_status);
+    else if (o->watch)
+      run_watched(root, id, o, &c, &set, exit_status);
     else
       relay_wait(&relay, c.pid, pidfd, &set, exit_status);
     if (!o->keep)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "../common/err.h"
@@ -20,14 +22,41 @@ struct runtime_create_opts {
   char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
   bool rootless;              /* --rootless true: no cgroup is fine, as for a user, even as root */
   /* Set by `run` in the foreground, for the container it waits for: */
-  const int *stdio;      /* the init's fds 0-2 (-1: berth's own), or NULL */
-  bool die_with_runtime; /* the init is SIGKILLed when berth exits */
+  const int *stdio;        /* the init's fds 0-2 (-1: berth's own), or NULL */
+  bool die_with_runtime;   /* the init is SIGKILLed when berth exits */
+  const char *config;      /* config.json's text, instead of BUNDLE/config.json */
+  bool cgroup_needed_only; /* v1: only the hierarchies berth uses (no client looks) */
+};
+
+/* What the container's run looked like, taken as it ends (berth sandbox). */
+struct runtime_report {
+  bool timed_out;       /* the timeout fired and the container was killed */
+  int stop_signal;      /* SIGINT, SIGTERM or SIGHUP berth got (0: none) */
+  struct rusage rusage; /* the init's, with the children it reaped */
+  json_t *stats;        /* the cgroup's, runc's shape; NULL without a cgroup */
+  uint64_t oom_kills;
+  /* pids.peak where the kernel keeps it, else the most pids.current showed
+   * in samples taken every RUNTIME_PIDS_SAMPLE_MS; 0: no pids cgroup */
+  uint64_t pids_peak;
+  bool pids_sampled;
+};
+
+#define RUNTIME_PIDS_SAMPLE_MS 10
+
+/* A foreground run with a deadline (berth sandbox). */
+struct runtime_watch {
+  uint64_t timeout_ms;        /* 0: none; then SIGKILL to the init (its pid namespace dies) */
+  unsigned stop_grace_ms;     /* SIGINT/SIGTERM/SIGHUP to berth: forwarded, SIGKILL after this */
+  const sigset_t *child_mask; /* the process's signal mask (NULL: the caller's) */
+  bool pids_peak;             /* sample pids.current where the kernel keeps no peak */
+  struct runtime_report report;
 };
 
 struct runtime_run_opts {
   struct runtime_create_opts create;
-  bool detach; /* return once started */
-  bool keep;   /* keep the state after the container exits */
+  bool detach;                 /* return once started */
+  bool keep;                   /* keep the state after the container exits */
+  struct runtime_watch *watch; /* NULL: wait as long as it runs (no terminal relay with it) */
 };
 
 struct runtime_info {
@@ -57,7 +86,8 @@ int runtime_create(const char *root, const char *id, const struct runtime_create
                    struct berth_err **err);
 int runtime_start(const char *root, const char *id, struct berth_err **err);
 /* create + start (+ wait unless detached). *exit_status is the container's
- * exit code, 128+N when killed by signal N. */
+ * exit code, 128+N when killed by signal N. With o->watch, also the
+ * deadline and the report (its stats are the caller's to json_decref). */
 int runtime_run(const char *root, const char *id, const struct runtime_run_opts *o,
                 int *exit_status, struct berth_err **err);
 struct runtime_exec_opts {

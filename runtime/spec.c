@@ -978,10 +978,15 @@ static int parse_userns(json_t *lx, struct spec *s, struct berth_err **err)
     return bad(err, "linux.uidMappings", "needs a new user namespace in linux.namespaces");
   if (new_userns && (!s->n_uid_mappings || !s->n_gid_mappings))
     return bad(err, "linux.namespaces", "a new user namespace needs uidMappings and gidMappings");
-  if (new_userns && !idmap_has(s->uid_mappings, s->n_uid_mappings, 0))
-    return bad(err, "linux.uidMappings", "must map container uid 0 (berth sets up as root)");
-  if (new_userns && !idmap_has(s->gid_mappings, s->n_gid_mappings, 0))
-    return bad(err, "linux.gidMappings", "must map container gid 0 (berth sets up as root)");
+  /* The process's ids must exist there. Root need not: without it the
+   * init sets up as the namespace's creator, with every capability there
+   * (child.c: userns_become_root), as berth sandbox maps only the user. */
+  if (new_userns && !idmap_has(s->uid_mappings, s->n_uid_mappings, s->uid))
+    return bad(err, "linux.uidMappings", "must map container uid %u (process.user.uid)",
+               (unsigned)s->uid);
+  if (new_userns && !idmap_has(s->gid_mappings, s->n_gid_mappings, s->gid))
+    return bad(err, "linux.gidMappings", "must map container gid %u (process.user.gid)",
+               (unsigned)s->gid);
   return 0;
 }
 
@@ -1044,6 +1049,33 @@ static int annotation_backend(const char *path, const char *val, struct berth_er
   return bad(err, path, "must be linux or microvm, got \"%s\"", val);
 }
 
+/* dev.berth.root.readonly=recursive: the rootfs and every mount below it
+ * read-only before the config's mounts go on top (mount_setattr
+ * AT_RECURSIVE); root.readonly alone covers the top mount only, as in runc. */
+static int annotation_root_readonly(struct spec *s, const char *path, const char *val,
+                                    struct berth_err **err)
+{
+  if (strcmp(val, "recursive") == 0 || strcmp(val, "top") == 0) {
+    s->root_readonly_recursive = strcmp(val, "recursive") == 0;
+    return 0;
+  }
+  return bad(err, path, "must be recursive or top, got \"%s\"", val);
+}
+
+/* The host's root as the rootfs (berth sandbox --host) only when nothing
+ * below it can be written: a writable "/" would hand the host to the
+ * container. */
+static int root_check(const struct spec *s, struct berth_err **err)
+{
+  if (strcmp(s->rootfs, "/") != 0)
+    return 0;
+  if (!s->root_readonly_recursive || !s->ns[NS_MNT].enabled)
+    return bad(err, "root.path",
+               "the host's root directory needs a mount namespace and "
+               "dev.berth.root.readonly=recursive");
+  return 0;
+}
+
 /* One dev.berth.* annotation (k without the prefix). */
 static int annotation_berth(struct spec *s, const char *path, const char *k, const char *val,
                             struct berth_err **err)
@@ -1055,6 +1087,8 @@ static int annotation_berth(struct spec *s, const char *path, const char *k, con
       return berth_err_wrap(err, "config.json: %s", path);
     return 0;
   }
+  if (strcmp(k, "root.readonly") == 0)
+    return annotation_root_readonly(s, path, val, err);
   if (strcmp(k, "vm.kernel") == 0 || strcmp(k, "vm.accel") == 0)
     return unsupported(err, path);
   return bad(err, path, "unknown berth annotation (a typo?)");
@@ -1163,8 +1197,7 @@ static int parse_root(json_t *root, struct spec *s, struct berth_err **err)
     return bad(err, "root.path", "must be a non-empty string");
   cleanup_free char *abs = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", s->bundle, p);
   s->rootfs = spec_path_clean(abs);
-  if (strcmp(s->rootfs, "/") == 0)
-    return bad(err, "root.path", "must not be the host's root directory");
+  /* "/" only read-only all the way down (checked with the annotations). */
   return get_bool(r, "readonly", "root.readonly", &s->root_readonly, err);
 }
 
@@ -1191,7 +1224,7 @@ static int spec_parse_doc(json_t *doc, const char *bundle, const char *seccomp_c
   if (parse_root(root, s, err) < 0 || parse_process(root, s, err) < 0 ||
       parse_mounts(root, s, err) < 0 || parse_linux(root, s, seccomp_cache, err) < 0 ||
       parse_hooks(root, s, err) < 0 || parse_annotations(root, s, err) < 0 ||
-      check_mount_idmaps(s, err) < 0)
+      root_check(s, err) < 0 || check_mount_idmaps(s, err) < 0)
     goto out;
   if (get_string(root, "hostname", "hostname", &s->hostname, err) < 0 ||
       get_string(root, "domainname", "domainname", &s->domainname, err) < 0)
@@ -1298,6 +1331,12 @@ int spec_load_with(const char *bundle, const char *seccomp_cache, char *const *o
   cleanup_free char *path = xasprintf("%s/config.json", abs);
   if (read_file_at(AT_FDCWD, path, SPEC_MAX_SIZE, &text, NULL, err) < 0)
     return berth_err_wrap(err, "config.json");
+  return spec_load_text_with(text, abs, seccomp_cache, overrides, out, err);
+}
+
+int spec_load_text_with(const char *text, const char *bundle, const char *seccomp_cache,
+                        char *const *overrides, struct spec **out, struct berth_err **err)
+{
   json_error_t jerr;
   json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
   if (doc == NULL)
@@ -1308,7 +1347,7 @@ int spec_load_with(const char *bundle, const char *seccomp_cache, char *const *o
     return -1;
   }
   struct spec *s = NULL;
-  if (spec_parse_doc(doc, abs, seccomp_cache, &s, err) < 0 || s == NULL)
+  if (spec_parse_doc(doc, bundle, seccomp_cache, &s, err) < 0 || s == NULL)
     return -1;
   if (!s->has_process) {
     spec_free(s);

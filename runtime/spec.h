@@ -104,6 +104,7 @@ struct spec {
   /* root */
   char *rootfs; /* absolute path */
   bool root_readonly;
+  bool root_readonly_recursive; /* dev.berth.root.readonly=recursive */
   char *hostname;
   char *domainname;
 
@@ -158,6 +159,11 @@ int spec_parse_exec(const char *config_text, const char *bundle, json_t *process
  * set over the config's, as create's --net flags do. */
 int spec_load_with(const char *bundle, const char *seccomp_cache, char *const *overrides,
                    struct spec **out, struct berth_err **err);
+
+/* The same from config.json's text (berth sandbox builds it in memory);
+ * bundle: an absolute directory that relative paths are resolved against. */
+int spec_load_text_with(const char *text, const char *bundle, const char *seccomp_cache,
+                        char *const *overrides, struct spec **out, struct berth_err **err);
 
 void spec_free(struct spec *s);
 
