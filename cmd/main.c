@@ -278,38 +278,16 @@ static bool image_verb(const char *name)
   return strcmp(name, "pull") == 0 || strcmp(name, "image") == 0 || strcmp(name, "bundle") == 0;
 }
 
-static const char *image_root; /* --image-root, for berth-image */
-
 /* berth-image from $BERTH_IMAGE, else beside this executable. */
 static int image_exec(int argc, char **argv)
 {
-  char self[PATH_MAX], path[PATH_MAX + 16];
-  const char *env = getenv("BERTH_IMAGE");
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (env && env[0])
-    snprintf(path, sizeof(path), "%s", env);
-  else if (n > 0) {
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(path, sizeof(path), "%s/berth-image", self);
-  } else
-    snprintf(path, sizeof(path), "berth-image");
-  char **av = calloc((size_t)argc + 4, sizeof(char *));
-  if (av == NULL)
-    return 1;
-  size_t k = 0;
-  av[k++] = "berth";
-  if (image_root) {
-    av[k++] = "--image-root";
-    av[k++] = (char *)image_root;
-  }
-  memcpy(av + k, argv, (size_t)argc * sizeof(char *));
-  execv(path, av);
+  image_helper_locate();
+  char **av = image_helper_argv(argc, argv);
+  execv(image_helper_path(), av);
   fprintf(stderr,
           "berth: %s: %s (the image verbs need berth-image beside berth, or "
           "$BERTH_IMAGE)\n",
-          path, strerror(errno));
+          image_helper_path(), strerror(errno));
   free(av);
   return 1;
 }
@@ -375,7 +353,7 @@ int main(int argc, char **argv)
     case OPT_CRIU:
       break; /* checkpointing is not offered; the path alone changes nothing */
     case OPT_IMAGE_ROOT:
-      image_root = optarg;
+      g.image_root = optarg;
       break;
     case 'v':
       version_print();
@@ -412,6 +390,8 @@ int main(int argc, char **argv)
     /* The verbs that put a berth process inside a container. */
     if (verbs[i] == &verb_create || verbs[i] == &verb_run || verbs[i] == &verb_exec) {
       struct berth_err *err = NULL;
+      if (verbs[i] != &verb_exec)
+        image_helper_locate(); /* for --image, before the re-exec */
       if (runtime_self_protect(argv, environ, &err) < 0)
         return cmd_fail(&err);
     }

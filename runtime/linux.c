@@ -521,7 +521,8 @@ static char *ns_key_of(pid_t pid, const char *kind)
 }
 
 static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
-                        struct cgroup *cg, struct berth_err **err)
+                        struct cgroup *cg, const struct runtime_create_opts *o,
+                        struct berth_err **err)
 {
   /* pid 0: before the clone, what a killed create leaves for delete. */
   char *key = NULL;
@@ -541,6 +542,7 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .ns_key = key ? key : (char *)"",
       .annotations = json_object_get(s->json, "annotations"),
       .cg = cg,
+      .bundle_owned = o->bundle_owned,
   };
   if (pid > 0 && s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
     st.hooks = json_object_get(s->json, "hooks");
@@ -607,7 +609,7 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
       oom_score_adj_apply(s, p->pid, err) < 0 ||
       (net_early && net_wire(dirfd, s, na, p->pid, NULL, err) < 0) ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
-      state_record(dirfd, id, s, p->pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
+      state_record(dirfd, id, s, p->pid, cg, o, err) < 0 || config_save(dirfd, s, err) < 0 ||
       (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
@@ -743,7 +745,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   }
   /* Written before any process exists, so that delete finds the cgroup
    * should this create be killed half way. */
-  int ret = state_record(dirfd, id, s, 0, cg, err);
+  int ret = state_record(dirfd, id, s, 0, cg, o, err);
   struct net_attachment na;
   struct spec with_net = *s; /* s with the network files' mounts */
   if (ret == 0)

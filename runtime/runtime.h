@@ -18,6 +18,10 @@ struct runtime_create_opts {
   unsigned preserve_fds;
   const char *console_socket; /* receives the pty master (process.terminal) */
   char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
+  /* The bundle was made for this container alone (run --image): delete
+   * unmounts its rootfs and removes it (common/treerm.h), never crossing
+   * into a mount. */
+  bool bundle_owned;
 };
 
 struct runtime_run_opts {
