@@ -234,12 +234,18 @@ static void usage(FILE *f)
           BERTH_VERSION, BERTH_SPEC_VERSION);
   for (size_t i = 0; i < N_VERBS; i++)
     fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+  fprintf(f, "\nImage commands (carried out by berth-image; 'berth pull --help'):\n"
+             "  pull       pull an image into the store\n"
+             "  image      ls | inspect REF | rm REF | prune\n"
+             "  bundle     create --image REF DIR [-- CMD...] | rm DIR\n"
+             "  (run and create take --image REF: see 'berth run --help')\n");
   fprintf(f, "\nGlobal options:\n"
              "  --root DIR          state directory (default /run/berth; for other users\n"
              "                      $XDG_RUNTIME_DIR/berth)\n"
              "  --log FILE          also write errors to FILE\n"
              "  --log-format FMT    text (default) or json\n"
              "  --debug             log debug output\n"
+             "  --image-root DIR    the image store (default /var/lib/berth)\n"
              "  -v, --version       print the version\n"
              "  -h, --help          this help\n\n"
              "Run 'berth COMMAND --help' for the options of a command.\n");

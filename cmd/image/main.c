@@ -62,6 +62,7 @@ static const struct option longopts[] = {
     {"rw", no_argument, NULL, O_RW},
     {"image-root", required_argument, NULL, O_ROOT},
     {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
     {0},
 };
 
@@ -74,7 +75,11 @@ static int parse(int argc, char **argv, struct flags *f)
 {
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      printf("%s", usage_text);
+      return 0;
+    }
     if (c == O_TLS && strcmp(optarg, "false") != 0 && strcmp(optarg, "true") != 0)
       return usage("--tls-verify: true or false");
     if (c == O_TLS)
@@ -198,6 +203,10 @@ static int verb_bundle(int argc, char **argv)
 {
   const char *sub = argc > 1 ? argv[1] : "";
   struct berth_err *err = NULL;
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+    printf("%s", usage_text);
+    return 0;
+  }
   if (strcmp(sub, "rm") == 0 && argc == 3)
     return image_bundle_remove(opts.root, argv[2], &err) < 0 ? fail(&err) : 0;
   if (strcmp(sub, "create") == 0)
