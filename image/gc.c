@@ -90,10 +90,11 @@ static void keep_digest(json_t *keep, json_t *d)
 
 static void keep_layers(json_t *keep, json_t *rec)
 {
+  json_t *layers = json_object_get(rec, "layers"), *l;
   size_t i;
-  json_t *l;
-  json_array_foreach (json_object_get(rec, "layers"), i, l)
+  json_array_foreach (layers, i, l) {
     keep_digest(keep, l);
+  }
 }
 
 /* For each JSON record in ROOT/SUB: fn(dirfd, name, parsed record). */

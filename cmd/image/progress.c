@@ -28,7 +28,8 @@ static void human(int64_t n, char *out, size_t cap)
 static void rate(const struct image_progress *p, char out[40])
 {
   human(p->seconds > 0 ? (int64_t)((double)p->bytes_done / p->seconds) : 0, out, 32);
-  strcat(out, "/s");
+  size_t n = strlen(out);
+  snprintf(out + n, 40 - n, "/s");
 }
 
 static void draw(const struct image_progress *p)
