@@ -102,6 +102,16 @@ teardown() {
 	[ "${#lines[@]}" -eq 1 ] # the header only
 }
 
+@test "bundle create into a directory that exists: one line, exit 1, nothing pulled, the directory untouched" {
+	mkdir -p "$BATS_TEST_TMPDIR/b7" && echo mine >"$BATS_TEST_TMPDIR/b7/file"
+	run "${BI[@]}" bundle create --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b7"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"File exists"* ]]
+	[ "$(ls -A "$BATS_TEST_TMPDIR/b7")" = file ] && [ "$(cat "$BATS_TEST_TMPDIR/b7/file")" = mine ]
+	[ ! -e "$IMG/blobs" ]
+	rm -r "$BATS_TEST_TMPDIR/b7"
+}
+
 @test "image rm forgets the name; bundle create of it pulls again" {
 	"${BI[@]}" pull -q "oci:$FX/oci"
 	"${BI[@]}" image rm "oci:$FX/oci"
