@@ -18,7 +18,7 @@ struct globals {
   bool log_json;
   bool debug;
   bool rootless;          /* --rootless true: as rootless even as root (runc's meaning) */
-  const char *image_root; /* --image-root, for berth-image */
+  const char *image_root; /* --image-root, NULL: berth-image's default */
 };
 extern struct globals g;
 
@@ -49,6 +49,8 @@ int cmd_parse_uint(const struct verb *v, const char *flag, const char *s, unsign
 #include "../runtime/runtime.h"
 extern const struct option create_longopts[];
 int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, const char *arg);
+/* The operands: ID, and with --image (not with --bundle) CMD... after it. */
+int create_image_args(const struct verb *v, int argc, char **argv, const char *bundle);
 /* state.c: the state JSON, shared by state and list. */
 json_t *state_to_json(const struct runtime_info *in);
 
@@ -58,6 +60,33 @@ extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kil
 
 /* main.c: where berth-image is ($BERTH_IMAGE, else beside berth). */
 void cmd_image_path(char *buf, size_t len);
+
+/* image_bundle.c: berth-image (pull, image, bundle; run/create --image).
+ * image_helper_locate records in $BERTH_IMAGE where it is (beside this
+ * executable unless set) while /proc/self/exe still names the file:
+ * after the self re-exec it names a sealed copy. */
+void image_helper_locate(void);
+const char *image_helper_path(void);
+/* "berth" [--image-root DIR] argv...: the caller frees the array. */
+char **image_helper_argv(int argc, char **argv);
+/* run/create --image REF ID [ARGS]: the bundle made for container ID in
+ * *dir (the caller frees). 1: berth-image failed and said why (nothing
+ * is left); -1: err. */
+int image_bundle_make(const char *ref, const char *id, char *const *args, char **dir,
+                      struct berth_err **err);
+/* After a failed create: the bundle goes (a warning if it cannot). */
+void image_bundle_discard(const char *dir);
+/* delete --force: what an interrupted run/create --image left before the
+ * container's state named its bundle. */
+int image_bundle_remains_remove(const char *id, struct berth_err **err);
+/* create.c: --image REF of create and run, NULL without. */
+extern const char *create_image_ref;
+/* run/create from create_image_ref: makes the bundle, calls create_fn
+ * with o pointing at it, removes the bundle when that fails. */
+int create_from_image(const char *id, char *const *args, struct runtime_create_opts *o,
+                      int (*create_fn)(struct runtime_create_opts *o, void *arg,
+                                       struct berth_err **err),
+                      void *arg);
 
 /* cni.c: the CNI plugin berth-bridge (the CNI_* environment, config on
  * stdin); returns the exit status. */

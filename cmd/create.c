@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@ enum {
   OPT_PUBLISH,
   OPT_BRIDGE,
   OPT_SUBNET,
+  OPT_IMAGE,
 };
+
+const char *create_image_ref;
 
 /* Flag -> annotation; repeated flags join with ',' (--publish A --publish B). */
 static const struct {
@@ -48,6 +52,7 @@ const struct option create_longopts[] = {
     {"publish", required_argument, NULL, OPT_PUBLISH},
     {"bridge", required_argument, NULL, OPT_BRIDGE},
     {"subnet", required_argument, NULL, OPT_SUBNET},
+    {"image", required_argument, NULL, OPT_IMAGE},
     {0},
 };
 
@@ -95,6 +100,9 @@ int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, con
   case OPT_CONSOLE:
     o->console_socket = arg;
     return -1;
+  case OPT_IMAGE:
+    create_image_ref = arg;
+    return -1;
   case OPT_NET:
   case OPT_IP:
   case OPT_PUBLISH:
@@ -110,11 +118,27 @@ static int on_opt(int opt, const char *arg)
   return create_opt(&verb_create, &opts, opt, arg);
 }
 
+static int create_fn(struct runtime_create_opts *o, void *arg, struct berth_err **err)
+{
+  return runtime_create(g.root, arg, o, err);
+}
+
+int create_image_args(const struct verb *v, int argc, char **argv, const char *bundle)
+{
+  if (create_image_ref == NULL)
+    return cmd_want_args(v, argc, argv, 1, 1);
+  if (bundle)
+    return cmd_usage_error(v, "--bundle and --image exclude each other");
+  return cmd_want_args(v, argc, argv, 1, INT_MAX);
+}
+
 static int run_create(int argc, char **argv)
 {
   int r = cmd_getopt(&verb_create, argc, argv, "b:", create_longopts, on_opt);
-  if (r >= 0 || (r = cmd_want_args(&verb_create, argc, argv, 1, 1)) >= 0)
+  if (r >= 0 || (r = create_image_args(&verb_create, argc, argv, opts.bundle)) >= 0)
     return r;
+  if (create_image_ref)
+    return create_from_image(argv[optind], argv + optind + 1, &opts, create_fn, argv[optind]);
   struct berth_err *err = NULL;
   opts.rootless = g.rootless;
   if (runtime_create(g.root, argv[optind], &opts, &err) < 0)
@@ -125,11 +149,15 @@ static int run_create(int argc, char **argv)
 const struct verb verb_create = {
     "create",
     "create a container (its process waits for 'start')",
-    "Usage: berth create [options] ID\n\n"
+    "Usage: berth create [options] ID\n"
+    "       berth [--image-root DIR] create [options] --image REF ID [-- CMD...]\n\n"
     "Creates container ID from the bundle's config.json. The container's process\n"
     "is set up and waits until 'berth start ID'.\n\n"
     "Options:\n"
     "  -b, --bundle DIR       bundle directory (default: current directory)\n"
+    "  --image REF            a bundle made from image REF (pulled when missing):\n"
+    "                         an overlay of its cached layers with a private upper\n"
+    "                         dir, CMD replacing the image's Cmd; 'delete' removes it\n"
     "  --pid-file FILE        write the container's host pid to FILE\n"
     "  --no-pivot             use MS_MOVE + chroot instead of pivot_root\n"
     "  --no-new-keyring       keep the caller's session keyring\n"

@@ -234,12 +234,18 @@ static void usage(FILE *f)
           BERTH_VERSION, BERTH_SPEC_VERSION);
   for (size_t i = 0; i < N_VERBS; i++)
     fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+  fprintf(f, "\nImage commands (carried out by berth-image; 'berth pull --help'):\n"
+             "  pull       pull an image into the store\n"
+             "  image      ls | inspect REF | rm REF | prune\n"
+             "  bundle     create --image REF DIR [-- CMD...] | rm DIR\n"
+             "  (run and create take --image REF: see 'berth run --help')\n");
   fprintf(f, "\nGlobal options:\n"
              "  --root DIR          state directory (default /run/berth; for other users\n"
              "                      $XDG_RUNTIME_DIR/berth)\n"
              "  --log FILE          also write errors to FILE\n"
              "  --log-format FMT    text (default) or json\n"
              "  --debug             log debug output\n"
+             "  --image-root DIR    the image store (default /var/lib/berth)\n"
              "  -v, --version       print the version\n"
              "  -h, --help          this help\n\n"
              "Run 'berth COMMAND --help' for the options of a command.\n");
@@ -308,23 +314,13 @@ void cmd_image_path(char *path, size_t len)
 /* berth-image from $BERTH_IMAGE, else beside this executable. */
 static int image_exec(int argc, char **argv)
 {
-  char path[PATH_MAX + 16];
-  cmd_image_path(path, sizeof(path));
-  char **av = calloc((size_t)argc + 4, sizeof(char *));
-  if (av == NULL)
-    return 1;
-  size_t k = 0;
-  av[k++] = "berth";
-  if (g.image_root) {
-    av[k++] = "--image-root";
-    av[k++] = (char *)g.image_root;
-  }
-  memcpy(av + k, argv, (size_t)argc * sizeof(char *));
-  execvp(path, av);
+  image_helper_locate();
+  char **av = image_helper_argv(argc, argv);
+  execv(image_helper_path(), av);
   fprintf(stderr,
           "berth: %s: %s (the image verbs need berth-image beside berth, or "
           "$BERTH_IMAGE)\n",
-          path, strerror(errno));
+          image_helper_path(), strerror(errno));
   free(av);
   return 1;
 }
@@ -433,6 +429,8 @@ int main(int argc, char **argv)
     if (verbs[i] == &verb_create || verbs[i] == &verb_run || verbs[i] == &verb_exec ||
         verbs[i] == &verb_sandbox) {
       struct berth_err *err = NULL;
+      if (verbs[i] != &verb_exec)
+        image_helper_locate(); /* for --image, before the re-exec */
       if (runtime_self_protect(argv, environ, &err) < 0)
         return cmd_fail(&err);
     }

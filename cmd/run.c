@@ -20,6 +20,14 @@ static int on_opt(int opt, const char *arg)
   return create_opt(&verb_run, &opts.create, opt, arg);
 }
 
+/* The container's exit status, or -1. */
+static int run_fn(struct runtime_create_opts *o, void *arg, struct berth_err **err)
+{
+  int status = 0;
+  opts.create = *o;
+  return runtime_run(g.root, arg, &opts, &status, err) < 0 ? -1 : status;
+}
+
 static int run_run(int argc, char **argv)
 {
   struct option longopts[24];
@@ -30,8 +38,10 @@ static int run_run(int argc, char **argv)
   longopts[n++] = (struct option){"keep", no_argument, NULL, OPT_KEEP};
   longopts[n] = (struct option){0};
   int r = cmd_getopt(&verb_run, argc, argv, "b:d", longopts, on_opt);
-  if (r >= 0 || (r = cmd_want_args(&verb_run, argc, argv, 1, 1)) >= 0)
+  if (r >= 0 || (r = create_image_args(&verb_run, argc, argv, opts.create.bundle)) >= 0)
     return r;
+  if (create_image_ref)
+    return create_from_image(argv[optind], argv + optind + 1, &opts.create, run_fn, argv[optind]);
   struct berth_err *err = NULL;
   int status = 0;
   opts.create.rootless = g.rootless;
@@ -43,12 +53,17 @@ static int run_run(int argc, char **argv)
 const struct verb verb_run = {
     "run",
     "create and start a container, wait for it, exit with its status",
-    "Usage: berth run [options] ID\n\n"
+    "Usage: berth run [options] ID\n"
+    "       berth [--image-root DIR] run [options] --image REF ID [-- CMD...]\n\n"
     "Creates and starts container ID, forwards signals to it, and exits with its\n"
     "exit status (128+N when it was killed by signal N). The container is\n"
     "deleted when it exits unless --keep is given.\n\n"
     "Options:\n"
     "  -b, --bundle DIR       bundle directory (default: current directory)\n"
+    "  --image REF            a bundle made from image REF (pulled when missing):\n"
+    "                         an overlay of its cached layers with a private upper\n"
+    "                         dir, CMD replacing the image's Cmd; removed with the\n"
+    "                         container\n"
     "  -d, --detach           return once the container has started\n"
     "  --keep                 keep the stopped container's state\n"
     "  --pid-file FILE        write the container's host pid to FILE\n"

@@ -15,13 +15,17 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/treerm.h"
 #include "internal.h"
 
 #define RECORD_MAX ((size_t)1 << 20)
 #define CONFIG_MAX ((size_t)16 << 20)
 
-/* The record of a pulled image: pulled now when there is none. */
-static json_t *record_load(const struct image_opts *o, const char *refstr, struct berth_err **err)
+/* The record of a pulled image (pulled now when there is none), read
+ * under the store lock taken shared into *lock: a prune waits until the
+ * bundle has recorded the layers it uses. */
+static json_t *record_load(const struct image_opts *o, const char *refstr, int *lock,
+                           struct berth_err **err)
 {
   struct image_ref ref;
   if (image_ref_parse(refstr, &ref, err) < 0)
@@ -34,8 +38,12 @@ static json_t *record_load(const struct image_opts *o, const char *refstr, struc
     if (image_pull(o, refstr, digest, err) < 0)
       return NULL;
   }
-  if (read_file_at(AT_FDCWD, path, RECORD_MAX, &text, NULL, err) < 0)
+  if ((*lock = store_lock(o->root, false, err)) < 0)
     return NULL;
+  if (read_file_at(AT_FDCWD, path, RECORD_MAX, &text, NULL, err) < 0) {
+    berth_err_wrap(err, "image %s", ref.name); /* removed meanwhile */
+    return NULL;
+  }
   json_t *rec = json_loads(text, 0, NULL);
   if (!json_is_object(rec))
     berth_err_set(err, 0, "image record %s: not JSON (remove it and pull again)", path);
@@ -85,66 +93,14 @@ static int rootfs_overlay(const char *root, json_t *layers, const char *dir, con
   return 0;
 }
 
-static int mnt_id_at(int dirfd, const char *name, uint64_t *id)
+int image_bundle_remove(const char *root, const char *dir, struct berth_err **err)
 {
-  struct statx sx;
-  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
-    return -1;
-  *id = sx.stx_mnt_id;
-  return 0;
-}
-
-/* Removes the tree below dirfd without ever leaving its mount: a
- * directory on another mount (a bind of a host directory, even of the same
- * filesystem) stops the removal with an error and keeps every file in it;
- * symlinks are removed, never followed. */
-static int tree_remove_at(int dirfd, uint64_t mnt, const char *where, struct berth_err **err)
-{
-  cleanup_dir DIR *d = fdopendir(dup(dirfd));
-  if (d == NULL)
-    return berth_err_sys(err, "read %s", where);
-  struct dirent *de;
-  int ret = 0;
-  while (ret == 0 && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
-      continue;
-    uint64_t id = 0;
-    cleanup_close int sub =
-        openat(dirfd, de->d_name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0 || mnt_id_at(sub, "", &id) < 0)
-      return berth_err_sys(err, "remove %s/%s", where, de->d_name);
-    if (id != mnt)
-      return berth_err_set(err, 0, "%s/%s is a mount point: unmount it first", where, de->d_name);
-    cleanup_free char *sub_where = xasprintf("%s/%s", where, de->d_name);
-    ret = tree_remove_at(sub, mnt, sub_where, err);
-    if (ret == 0 && unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0)
-      ret = berth_err_sys(err, "remove %s", sub_where);
-  }
-  return ret;
-}
-
-int image_bundle_remove(const char *dir, struct berth_err **err)
-{
-  cleanup_free char *rootfs = xasprintf("%s/rootfs", dir);
-  /* An overlay rootfs is ours to unmount; anything mounted inside it
-   * goes with it (detached), never file by file. */
-  if (umount2(rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-    return berth_err_sys(err, "unmount %s", rootfs);
-  cleanup_close int fd = open(dir, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  uint64_t mnt = 0;
-  if (fd < 0 || mnt_id_at(fd, "", &mnt) < 0)
-    return berth_err_sys(err, "open bundle %s", dir);
-  if (tree_remove_at(fd, mnt, dir, err) < 0)
-    return -1;
-  if (rmdir(dir) < 0)
-    return berth_err_sys(err, "remove %s", dir);
-  return 0;
+  bundle_record_drop(root, dir);
+  return bundle_dir_remove(dir, false, err);
 }
 
 static int bundle_config(const char *root, json_t *rec, const char *rootfs, char *const *args,
-                         const char *dir, struct berth_err **err)
+                         bool writable, const char *dir, struct berth_err **err)
 {
   cleanup_free char *cfg = NULL, *spec = NULL;
   cleanup_close int blob =
@@ -157,13 +113,32 @@ static int bundle_config(const char *root, json_t *rec, const char *rootfs, char
     return berth_err_sys(err, "open %s", dir);
   if (image_spec_json(cfg, args, rfd, &spec, err) < 0)
     return -1;
+  if (writable) {
+    json_t *doc = json_loads(spec, 0, NULL);
+    json_object_set_new(json_object_get(doc, "root"), "readonly", json_false());
+    free(spec);
+    spec = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+  }
   return write_file_atomic_at(dfd, "config.json", spec, strlen(spec), 0644, err);
 }
 
-int image_bundle_create(const struct image_opts *o, const char *ref, const char *dir,
-                        char *const *args, bool copy, struct berth_err **err)
+/* The overlay's layers, recorded for prune before they are mounted. */
+static int rootfs_overlay_recorded(const char *root, json_t *layers, const char *dir,
+                                   const char *rootfs, struct berth_err **err)
 {
-  json_t *rec = record_load(o, ref, err);
+  if (bundle_record_write(root, dir, layers, err) < 0)
+    return -1;
+  return rootfs_overlay(root, layers, dir, rootfs, err);
+}
+
+int image_bundle_create(const struct image_opts *o, const char *ref, const char *dir,
+                        char *const *args, unsigned flags, struct berth_err **err)
+{
+  if (access(dir, F_OK) == 0) /* before any pull */
+    return berth_err_set(err, EEXIST, "bundle %s", dir);
+  cleanup_close int lock = -1;
+  json_t *rec = record_load(o, ref, &lock, err);
   if (rec == NULL)
     return -1;
   cleanup_free char *rootfs = xasprintf("%s/rootfs", dir);
@@ -173,13 +148,13 @@ int image_bundle_create(const struct image_opts *o, const char *ref, const char 
     ret = berth_err_sys(err, "bundle %s", rootfs);
   json_t *layers = json_object_get(rec, "layers");
   if (ret == 0)
-    ret = copy ? rootfs_copy(o->root, layers, rootfs, err)
-               : rootfs_overlay(o->root, layers, dir, rootfs, err);
+    ret = flags & IMAGE_BUNDLE_COPY ? rootfs_copy(o->root, layers, rootfs, err)
+                                    : rootfs_overlay_recorded(o->root, layers, dir, rootfs, err);
   if (ret == 0)
-    ret = bundle_config(o->root, rec, rootfs, args, dir, err);
+    ret = bundle_config(o->root, rec, rootfs, args, flags & IMAGE_BUNDLE_WRITABLE, dir, err);
   if (ret < 0 && made) {
     struct berth_err *e2 = NULL;
-    image_bundle_remove(dir, &e2);
+    image_bundle_remove(o->root, dir, &e2);
     berth_err_free(&e2);
   }
   json_decref(rec);

@@ -28,13 +28,31 @@ struct image_ref {
   char name[1024]; /* canonical text, the name images are listed under */
 };
 
+/* A pull's progress, reported as blobs download (registry sources) and
+ * once more when it ends (finished). Bytes count what this pull fetches;
+ * layers already in the store count as done from the start. */
+struct image_progress {
+  size_t layers, layers_done;
+  size_t layer;        /* index of the layer last heard of */
+  int64_t layer_done;  /* its bytes so far (a resumed download: from its offset) */
+  int64_t layer_size;  /* and its size */
+  int64_t bytes_done;  /* this pull's downloads so far */
+  int64_t bytes_total; /* what it has to download */
+  double seconds;      /* since the pull began */
+  bool finished;       /* the pull ended (successfully or not) */
+  bool ok;             /* with finished: it succeeded */
+};
+typedef void (*image_progress_fn)(const struct image_progress *p, void *arg);
+
 struct image_opts {
-  const char *root;     /* IMAGE_ROOT_DEFAULT */
-  const char *platform; /* "linux/amd64" default: the host's */
-  bool tls_verify;      /* default true */
-  const char *creds;    /* "USER:PASS" or NULL */
-  const char *authfile; /* containers-auth.json / docker config.json, or NULL */
-  bool quiet;           /* no progress on stderr */
+  const char *root;           /* IMAGE_ROOT_DEFAULT */
+  const char *platform;       /* "linux/amd64" default: the host's */
+  bool tls_verify;            /* default true */
+  const char *creds;          /* "USER:PASS" or NULL */
+  const char *authfile;       /* containers-auth.json / docker config.json, or NULL */
+  bool quiet;                 /* no progress on stderr */
+  image_progress_fn progress; /* NULL: none */
+  void *progress_arg;
 };
 
 int image_ref_parse(const char *s, struct image_ref *r, struct berth_err **err);
@@ -49,11 +67,26 @@ int image_pull(const struct image_opts *o, const char *ref, char digest[80],
  * config.json for ref (pulled first when not in the store); rootfs is an
  * overlay of the cached layers with DIR/upper, or with copy a full copy.
  * args (NULL: the image's Cmd). Nothing is left on failure. */
+#define IMAGE_BUNDLE_COPY 1     /* a full copy, not an overlay */
+#define IMAGE_BUNDLE_WRITABLE 2 /* root.readonly false: writes go to DIR/upper */
+/* An overlay bundle records, under o->root, which cached layers it
+ * mounted (prune keeps them while DIR is there). */
 int image_bundle_create(const struct image_opts *o, const char *ref, const char *dir,
-                        char *const *args, bool copy, struct berth_err **err);
+                        char *const *args, unsigned flags, struct berth_err **err);
 /* Unmounts DIR/rootfs and removes DIR, never crossing into a mount (a
- * bind mount inside refuses, and keeps its files). */
-int image_bundle_remove(const char *dir, struct berth_err **err);
+ * bind mount inside refuses, and keeps its files); drops its record
+ * under root. */
+int image_bundle_remove(const char *root, const char *dir, struct berth_err **err);
+
+/* berth image prune: under the store's exclusive lock (a pull or bundle
+ * create in progress finishes first), removes the cached layers and blobs
+ * that no image record names and no live bundle uses, every partial
+ * download and temporary directory, and the records of bundles that are
+ * gone. bytes: disk space freed. */
+struct image_prune_stats {
+  uint64_t layers, blobs, partials, stale_records, bytes;
+};
+int image_prune(const char *root, struct image_prune_stats *st, struct berth_err **err);
 
 /* The store's images (their records: name, manifest, config, layers,
  * pulled), one record's JSON with the image config, removal of a name

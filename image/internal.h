@@ -178,4 +178,22 @@ int archive_extract_tmp(const char *file, const char *root, char **tmpdir, struc
 /* rm -rf that does not follow symlinks; NULL is a no-op. */
 void tmpdir_remove(const char *dir);
 
+/* ---- gc.c: the store lock, bundle records, prune ---- */
+/* ROOT (made when missing) flock'ed shared (pull, bundle create) or
+ * exclusive (prune); the fd, to close. */
+int store_lock(const char *root, bool exclusive, struct berth_err **err);
+/* ROOT/bundles/<sha256 of DIR's absolute path>.json: DIR (its dev and
+ * inode: a record whose DIR is gone or another is stale) and the layer
+ * digests its overlay mounts. */
+int bundle_record_write(const char *root, const char *dir, json_t *layers, struct berth_err **err);
+void bundle_record_drop(const char *root, const char *dir);
+/* ---- progress.c: a pull's progress for image_opts.progress ---- */
+struct pull_progress;
+/* NULL when o->progress is NULL. Layers in the store count as done. */
+struct pull_progress *pull_progress_begin(const struct image_opts *o, const struct manifest *m);
+/* registry_progress_fn */
+void pull_progress_bytes(void *pp, const char *digest, int64_t done, int64_t total);
+/* Reports the end and frees pp (NULL: nothing). */
+void pull_progress_end(struct pull_progress *pp, bool ok);
+
 #endif

@@ -15,6 +15,7 @@
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
 #include "internal.h"
+#include "registry.h"
 
 int fd_read_all(int fd, size_t max, char **out, struct berth_err **err)
 {
@@ -140,14 +141,11 @@ static int record_save(const char *root, const struct image_ref *ref, const char
 }
 
 static int fetch_all(const char *root, struct image_source *src, const struct manifest *m,
-                     const struct image_opts *o, struct berth_err **err)
+                     struct berth_err **err)
 {
   if (store_blob_fetch(root, src, m->config.digest, m->config.size, err) < 0)
     return -1;
   for (size_t i = 0; i < m->n_layers; i++) {
-    if (!o->quiet)
-      fprintf(stderr, "layer %zu/%zu %s (%lld bytes)\n", i + 1, m->n_layers, m->layers[i].digest,
-              (long long)m->layers[i].size);
     char dir[4096];
     if (store_blob_fetch(root, src, m->layers[i].digest, m->layers[i].size, err) < 0 ||
         layer_cache_ensure(root, m->layers[i].digest, dir, sizeof(dir), err) < 0)
@@ -156,8 +154,8 @@ static int fetch_all(const char *root, struct image_source *src, const struct ma
   return 0;
 }
 
-int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
-               struct berth_err **err)
+static int pull_locked(const struct image_opts *o, const char *refstr, char digest[80],
+                       struct berth_err **err)
 {
   struct image_ref ref;
   struct image_source *src = NULL;
@@ -168,10 +166,13 @@ int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
   size_t len = 0;
   char mdigest[DIGEST_MAX], stored[DIGEST_MAX];
   int ret = manifest_resolve(src, o->platform, &m, &text, &len, mdigest, err);
+  struct pull_progress *pp = ret == 0 ? pull_progress_begin(o, &m) : NULL;
+  if (pp)
+    registry_set_progress(src, pull_progress_bytes, pp);
   if (ret == 0)
     ret = store_blob_put(o->root, text, len, stored, err);
   if (ret == 0)
-    ret = fetch_all(o->root, src, &m, o, err);
+    ret = fetch_all(o->root, src, &m, err);
   cleanup_close int cfd = ret == 0 ? store_blob_open(o->root, m.config.digest, err) : -1;
   if (ret == 0 && (cfd < 0 || fd_read_all(cfd, (size_t)16 << 20, &config, err) < 0))
     ret = -1;
@@ -181,7 +182,18 @@ int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
     ret = record_save(o->root, &ref, mdigest, &m, err);
   if (ret == 0)
     snprintf(digest, 80, "%s", mdigest);
+  pull_progress_end(pp, ret == 0);
   manifest_free(&m);
   src->ops->close(src);
   return ret < 0 ? berth_err_wrap(err, "pull %s", ref.name) : 0;
+}
+
+/* Shared with other pulls and bundle creation; a prune waits. */
+int image_pull(const struct image_opts *o, const char *refstr, char digest[80],
+               struct berth_err **err)
+{
+  cleanup_close int lock = store_lock(o->root, false, err);
+  if (lock < 0)
+    return -1;
+  return pull_locked(o, refstr, digest, err);
 }

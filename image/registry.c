@@ -679,7 +679,7 @@ static int registry_creds(struct registry *r, const struct image_opts *o, struct
   }
   if (o->authfile)
     return authfile_lookup(o->authfile, r->host, r->repo, &r->creds, err);
-  return 0;
+  return authfile_default_lookup(r->host, r->repo, &r->creds, err);
 }
 
 static int registry_init(struct registry *r, const struct image_ref *ref,

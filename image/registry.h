@@ -42,6 +42,16 @@ int auth_challenge_parse(const char *header, struct auth_challenge *c, struct be
 int authfile_lookup(const char *path, const char *host, const char *repo, char **creds,
                     struct berth_err **err);
 
+/* Without --creds or --authfile, the files skopeo and podman read, in
+ * their order, until one names the registry: $REGISTRY_AUTH_FILE,
+ * $XDG_RUNTIME_DIR/containers/auth.json (/run/containers/UID/auth.json
+ * without it), ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json,
+ * ${DOCKER_CONFIG:-~/.docker}/config.json. Missing files are skipped,
+ * and so are entries without "auth" (a docker credsStore's); a file that
+ * is not JSON is an error naming it. */
+int authfile_default_lookup(const char *host, const char *repo, char **creds,
+                            struct berth_err **err);
+
 /* The "token" (or "access_token") of a token server's JSON answer. */
 int auth_token_parse(const char *body, char **token, struct berth_err **err);
 

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
@@ -158,8 +160,10 @@ static int authfile_entry_creds(json_t *entry, const char *key, const char *path
   return 0;
 }
 
-int authfile_lookup(const char *path, const char *host, const char *repo, char **creds,
-                    struct berth_err **err)
+/* lenient (the default files): an entry without "auth" (docker's
+ * credsStore writes such) is no match rather than an error. */
+static int authfile_find(const char *path, const char *host, const char *repo, bool lenient,
+                         char **creds, struct berth_err **err)
 {
   json_error_t jerr;
   cleanup_free char *text = NULL;
@@ -179,9 +183,51 @@ int authfile_lookup(const char *path, const char *host, const char *repo, char *
     }
   }
   int ret = 0;
-  if (best)
-    ret = authfile_entry_creds(json_object_get(auths, best), best, path, creds, err);
+  json_t *entry_best = best ? json_object_get(auths, best) : NULL;
+  if (lenient && entry_best && !json_is_string(json_object_get(entry_best, "auth")))
+    entry_best = NULL;
+  if (entry_best)
+    ret = authfile_entry_creds(entry_best, best, path, creds, err);
   json_decref(root);
+  return ret;
+}
+
+int authfile_lookup(const char *path, const char *host, const char *repo, char **creds,
+                    struct berth_err **err)
+{
+  return authfile_find(path, host, repo, false, creds, err);
+}
+
+/* ENV/SUFFIX when ENV is set, else HOME/FALLBACK/SUFFIX; NULL without either. */
+static char *env_path(const char *env, const char *fallback, const char *suffix)
+{
+  const char *v = getenv(env), *home = getenv("HOME");
+  if (v && v[0])
+    return xasprintf("%s/%s", v, suffix);
+  if (fallback && home && home[0])
+    return xasprintf("%s/%s/%s", home, fallback, suffix);
+  return NULL;
+}
+
+int authfile_default_lookup(const char *host, const char *repo, char **creds,
+                            struct berth_err **err)
+{
+  const char *explicit = getenv("REGISTRY_AUTH_FILE");
+  char *paths[4] = {
+      explicit && explicit[0] ? xstrdup(explicit) : NULL,
+      env_path("XDG_RUNTIME_DIR", NULL, "containers/auth.json"),
+      env_path("XDG_CONFIG_HOME", ".config", "containers/auth.json"),
+      env_path("DOCKER_CONFIG", ".docker", "config.json"),
+  };
+  /* containers-auth.json(5) without $XDG_RUNTIME_DIR: /run/containers/UID */
+  if (paths[1] == NULL)
+    paths[1] = xasprintf("/run/containers/%u/auth.json", (unsigned)getuid());
+  int ret = 0;
+  for (size_t i = 0; i < 4 && ret == 0 && *creds == NULL; i++)
+    if (paths[i] && access(paths[i], F_OK) == 0)
+      ret = authfile_find(paths[i], host, repo, true, creds, err);
+  for (size_t i = 0; i < 4; i++)
+    free(paths[i]);
   return ret;
 }
 

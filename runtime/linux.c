@@ -523,7 +523,8 @@ static char *ns_key_of(pid_t pid, const char *kind)
 }
 
 static int state_record(int dirfd, const char *id, const struct spec *s, pid_t pid,
-                        struct cgroup *cg, struct berth_err **err)
+                        struct cgroup *cg, const struct runtime_create_opts *o,
+                        struct berth_err **err)
 {
   /* pid 0: before the clone, what a killed create leaves for delete. */
   char *key = NULL;
@@ -543,6 +544,7 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .ns_key = key ? key : (char *)"",
       .annotations = json_object_get(s->json, "annotations"),
       .cg = cg,
+      .bundle_owned = o->bundle_owned,
   };
   if (pid > 0 && s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
     st.hooks = json_object_get(s->json, "hooks");
@@ -587,15 +589,16 @@ static struct cgroup_device_rule *device_rules(const struct cgroup_resources *re
 /* The cgroup is recorded (state and cgroup.json) before it is made, so
  * that delete finds it should this create be killed while making it. A
  * failed make leaves nothing and touches nothing else. */
-static int cgroup_for(int dirfd, const char *id, const struct spec *s, bool needed_only,
-                      struct cgroup **cg, struct berth_err **err)
+static int cgroup_for(int dirfd, const char *id, const struct spec *s,
+                      const struct runtime_create_opts *o, struct cgroup **cg,
+                      struct berth_err **err)
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(&s->resources, &r.n_devices);
-  int ret =
-      cgroup_plan(id, s->cgroups_path, &r, needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
+  int ret = cgroup_plan(id, s->cgroups_path, &r,
+                        o->cgroup_needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
   if (ret == 0)
-    ret = state_record(dirfd, id, s, 0, *cg, err);
+    ret = state_record(dirfd, id, s, 0, *cg, o, err);
   TEST_POINT("create:cgroup-recorded");
   if (ret == 0)
     ret = cgroup_make(*cg, &r, err);
@@ -642,7 +645,7 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
       (net_early && net_wire(dirfd, s, na, p->pid, NULL, err) < 0) ||
       TEST_POINT_STEP("create:net-wired") ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
-      TEST_POINT_STEP("create:child-ready") || state_record(dirfd, id, s, p->pid, cg, err) < 0 ||
+      TEST_POINT_STEP("create:child-ready") || state_record(dirfd, id, s, p->pid, cg, o, err) < 0 ||
       TEST_POINT_STEP("create:state-written") || config_save(dirfd, s, err) < 0 ||
       (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
@@ -775,7 +778,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   struct cgroup *cg = NULL;
   if (sysctl_check_unshared(s, err) < 0)
     return -1;
-  if (cgroup_for(dirfd, id, s, o->cgroup_needed_only, &cg, err) < 0 &&
+  if (cgroup_for(dirfd, id, s, o, &cg, err) < 0 &&
       rootless_without_cgroup(s, o->rootless, err) < 0) {
     /* No errno: the config asked for what this host cannot give. */
     if (*err && (*err)->errnum == 0)
@@ -784,7 +787,7 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
   }
   /* Written before any process exists, so that delete finds the cgroup
    * should this create be killed half way. */
-  int ret = state_record(dirfd, id, s, 0, cg, err);
+  int ret = state_record(dirfd, id, s, 0, cg, o, err);
   TEST_POINT("create:state-preliminary");
   struct net_attachment na;
   struct spec with_net = *s; /* s with the network files' mounts */

@@ -25,6 +25,7 @@
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
 #include "../common/testhook.h"
+#include "../common/treerm.h"
 #include "../common/warn.h"
 #include "backend.h"
 #include "linux.h"
@@ -454,6 +455,10 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
   else
     ret = ops->destroy(&st, err); /* also reaps what a stopped init left behind */
   TEST_POINT("delete:destroyed");
+  /* Before the state goes: should the bundle refuse (a mount inside it),
+   * the state still names it for the next delete. */
+  if (ret == 0 && st.bundle_owned)
+    ret = bundle_dir_remove(st.bundle, true, err);
   if (ret == 0)
     ret = state_dir_remove(root, id, dirfd, err);
   if (ret == 0)

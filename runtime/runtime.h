@@ -26,6 +26,10 @@ struct runtime_create_opts {
   bool die_with_runtime;   /* the init is SIGKILLed when berth exits */
   const char *config;      /* config.json's text, instead of BUNDLE/config.json */
   bool cgroup_needed_only; /* v1: only the hierarchies berth uses (no client looks) */
+  /* The bundle was made for this container alone (run --image): delete
+   * unmounts its rootfs and removes it (common/treerm.h), never crossing
+   * into a mount. */
+  bool bundle_owned;
 };
 
 /* What the container's run looked like, taken as it ends (berth sandbox). */

@@ -120,6 +120,8 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
     json_object_set_new(o, "cgroup", cgroup_to_json(st->cg));
   if (st->hooks)
     json_object_set(o, "hooks", st->hooks);
+  if (st->bundle_owned)
+    json_object_set_new(o, "bundle_owned", json_true());
   char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (text == NULL)
@@ -197,6 +199,7 @@ int state_read(int dirfd, const char *id, struct state *st, struct berth_err **e
   st->cg = cgroup_from_json(json_object_get(o, "cgroup"));
   json_t *hooks = json_object_get(o, "hooks");
   st->hooks = json_is_object(hooks) ? json_incref(hooks) : NULL;
+  st->bundle_owned = json_is_true(json_object_get(o, "bundle_owned"));
   json_decref(o);
   return 0;
 }

@@ -29,6 +29,7 @@ struct state {
   json_t *annotations; /* owned reference or NULL */
   struct cgroup *cg;   /* NULL for a backend without one */
   json_t *hooks;       /* config.json's hooks object (owned) or NULL */
+  bool bundle_owned;   /* the bundle is berth's: delete removes it */
 };
 
 #define EXEC_FIFO "exec.fifo"

@@ -4,6 +4,7 @@
  * for those verbs; it parses and prints, image/ does the work. */
 #include <dirent.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,10 @@
 #include "../../common/cleanup.h"
 #include "../../common/fileutil.h"
 #include "../../image/image.h"
+#include "progress.h"
 
 static struct image_opts opts = {.root = IMAGE_ROOT_DEFAULT, .tls_verify = true};
+static struct progress_view view;
 
 static int fail(struct berth_err **err)
 {
@@ -23,20 +26,32 @@ static int fail(struct berth_err **err)
   return 1;
 }
 
+static const char usage_text[] =
+    "Usage: berth [--image-root DIR] pull [--tls-verify=false] [--creds U:P | --authfile F]\n"
+    "                                     [--platform OS/ARCH] [-q] REF\n"
+    "       berth [--image-root DIR] image ls | inspect REF | rm REF | prune\n"
+    "       berth [--image-root DIR] bundle create [--copy] [--rw] --image REF DIR [-- CMD...]\n"
+    "       berth [--image-root DIR] bundle rm DIR\n\n"
+    "REF: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG],\n"
+    "     [REGISTRY/]REPO[:TAG|@sha256:DIGEST]\n"
+    "  --image-root DIR   the image store (default " IMAGE_ROOT_DEFAULT ")\n"
+    "  -q, --quiet        no progress (shown on stderr only when it is a terminal)\n"
+    "  --creds U:P        registry credentials; without --creds and --authfile the\n"
+    "                     first of $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/\n"
+    "                     auth.json, $XDG_CONFIG_HOME (~/.config)/containers/auth.json,\n"
+    "                     $DOCKER_CONFIG (~/.docker)/config.json naming the registry\n"
+    "  --copy             a full copy of the layers instead of an overlay\n"
+    "  --rw               root.readonly false (writes land in DIR/upper)\n"
+    "  image prune        removes layers and blobs no image and no live bundle uses,\n"
+    "                     and leftover partial downloads\n";
+
 static int usage(const char *msg)
 {
-  fprintf(stderr,
-          "berth: %s\n"
-          "Usage: berth [--image-root DIR] pull [--tls-verify=false] [--creds U:P] "
-          "[--authfile F] [--platform OS/ARCH] [-q] REF\n"
-          "       berth [--image-root DIR] image ls|inspect REF|rm REF\n"
-          "       berth [--image-root DIR] bundle create [--copy] --image REF DIR [-- CMD...]\n"
-          "       berth bundle rm DIR\n",
-          msg);
+  fprintf(stderr, "berth: %s\n%s", msg, usage_text);
   return 1;
 }
 
-enum { O_TLS = 256, O_CREDS, O_AUTHFILE, O_PLATFORM, O_IMAGE, O_COPY, O_ROOT };
+enum { O_TLS = 256, O_CREDS, O_AUTHFILE, O_PLATFORM, O_IMAGE, O_COPY, O_ROOT, O_RW };
 static const struct option longopts[] = {
     {"tls-verify", required_argument, NULL, O_TLS},
     {"creds", required_argument, NULL, O_CREDS},
@@ -44,21 +59,27 @@ static const struct option longopts[] = {
     {"platform", required_argument, NULL, O_PLATFORM},
     {"image", required_argument, NULL, O_IMAGE},
     {"copy", no_argument, NULL, O_COPY},
+    {"rw", no_argument, NULL, O_RW},
     {"image-root", required_argument, NULL, O_ROOT},
     {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
     {0},
 };
 
 struct flags {
   const char *image;
-  bool copy;
+  unsigned bundle; /* IMAGE_BUNDLE_* */
 };
 
 static int parse(int argc, char **argv, struct flags *f)
 {
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      printf("%s", usage_text);
+      return 0;
+    }
     if (c == O_TLS && strcmp(optarg, "false") != 0 && strcmp(optarg, "true") != 0)
       return usage("--tls-verify: true or false");
     if (c == O_TLS)
@@ -72,13 +93,19 @@ static int parse(int argc, char **argv, struct flags *f)
     else if (c == O_IMAGE)
       f->image = optarg;
     else if (c == O_COPY)
-      f->copy = true;
+      f->bundle |= IMAGE_BUNDLE_COPY;
+    else if (c == O_RW)
+      f->bundle |= IMAGE_BUNDLE_WRITABLE;
     else if (c == O_ROOT)
       opts.root = optarg;
     else if (c == 'q')
       opts.quiet = true;
     else
       return usage("unknown option");
+  }
+  if (!opts.quiet && isatty(STDERR_FILENO)) {
+    opts.progress = progress_show;
+    opts.progress_arg = &view;
   }
   return -1;
 }
@@ -117,6 +144,18 @@ static int image_ls(void)
   return 0;
 }
 
+static int image_prune_print(void)
+{
+  struct image_prune_stats st;
+  struct berth_err *err = NULL;
+  if (image_prune(opts.root, &st, &err) < 0)
+    return fail(&err);
+  printf("removed %" PRIu64 " layers, %" PRIu64 " blobs, %" PRIu64 " partial downloads, %" PRIu64
+         " stale bundle records: %" PRIu64 " bytes\n",
+         st.layers, st.blobs, st.partials, st.stale_records, st.bytes);
+  return 0;
+}
+
 static int verb_image(int argc, char **argv)
 {
   struct flags f = {0};
@@ -125,15 +164,17 @@ static int verb_image(int argc, char **argv)
     return r;
   const char *sub = optind < argc ? argv[optind] : "";
   struct berth_err *err = NULL;
-  if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
+  if ((strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) && optind + 1 == argc)
     return image_ls();
+  if (strcmp(sub, "prune") == 0 && optind + 1 == argc)
+    return image_prune_print();
   if (optind + 2 != argc)
-    return usage("image: ls, inspect REF or rm REF");
+    return usage("image: ls, inspect REF, rm REF or prune");
   if (strcmp(sub, "rm") == 0)
     return image_remove(opts.root, argv[optind + 1], &err) < 0 ? fail(&err) : 0;
   cleanup_free char *text = NULL;
   if (strcmp(sub, "inspect") != 0)
-    return usage("image: ls, inspect REF or rm REF");
+    return usage("image: ls, inspect REF, rm REF or prune");
   if (image_inspect(opts.root, argv[optind + 1], &text, &err) < 0)
     return fail(&err);
   printf("%s\n", text);
@@ -153,7 +194,7 @@ static int bundle_create(int argc, char **argv)
     optind++;
   struct berth_err *err = NULL;
   char *const *args = optind < argc ? argv + optind : NULL;
-  if (image_bundle_create(&opts, f.image, dir, args, f.copy, &err) < 0)
+  if (image_bundle_create(&opts, f.image, dir, args, f.bundle, &err) < 0)
     return fail(&err);
   return 0;
 }
@@ -162,8 +203,12 @@ static int verb_bundle(int argc, char **argv)
 {
   const char *sub = argc > 1 ? argv[1] : "";
   struct berth_err *err = NULL;
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+    printf("%s", usage_text);
+    return 0;
+  }
   if (strcmp(sub, "rm") == 0 && argc == 3)
-    return image_bundle_remove(argv[2], &err) < 0 ? fail(&err) : 0;
+    return image_bundle_remove(opts.root, argv[2], &err) < 0 ? fail(&err) : 0;
   if (strcmp(sub, "create") == 0)
     return bundle_create(argc - 1, argv + 1);
   return usage("bundle: create or rm");
@@ -176,6 +221,10 @@ int main(int argc, char **argv)
   if (i + 1 < argc && strcmp(argv[i], "--image-root") == 0) {
     opts.root = argv[i + 1];
     i += 2;
+  }
+  if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+    printf("%s", usage_text);
+    return 0;
   }
   if (i >= argc)
     return usage("no command");

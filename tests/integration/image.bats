@@ -6,23 +6,17 @@
 # that never crosses into a mount, image ls/inspect/rm, bad references.
 
 load helpers
+load image_helpers
 
 setup() {
 	requires_berth "images are berth's own verbs"
 	requires root
 	setup_bundle
-	IMG=$BATS_TEST_TMPDIR/img
-	FX=$BATS_TEST_TMPDIR/fx
-	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$FX" >/dev/null 2>&1 || fail "fixtures"
-	BI=("$BERTH" --image-root "$IMG")
+	image_setup
 }
 
 teardown() {
-	local b r
-	for r in $(cat "$BATS_TEST_TMPDIR/registries" 2>/dev/null); do kill -KILL -- "-$r" "$r" 2>/dev/null; done
-	for b in "$BATS_TEST_TMPDIR"/b*; do
-		[ -d "$b" ] && "$BERTH" bundle rm "$b" 2>/dev/null
-	done
+	image_teardown
 	teardown_bundle
 }
 
@@ -108,6 +102,16 @@ teardown() {
 	[ "${#lines[@]}" -eq 1 ] # the header only
 }
 
+@test "bundle create into a directory that exists: one line, exit 1, nothing pulled, the directory untouched" {
+	mkdir -p "$BATS_TEST_TMPDIR/b7" && echo mine >"$BATS_TEST_TMPDIR/b7/file"
+	run "${BI[@]}" bundle create --image "oci:$FX/oci" "$BATS_TEST_TMPDIR/b7"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"File exists"* ]]
+	[ "$(ls -A "$BATS_TEST_TMPDIR/b7")" = file ] && [ "$(cat "$BATS_TEST_TMPDIR/b7/file")" = mine ]
+	[ ! -e "$IMG/blobs" ]
+	rm -r "$BATS_TEST_TMPDIR/b7"
+}
+
 @test "image rm forgets the name; bundle create of it pulls again" {
 	"${BI[@]}" pull -q "oci:$FX/oci"
 	"${BI[@]}" image rm "oci:$FX/oci"
@@ -120,19 +124,6 @@ teardown() {
 # A docker-registry on 127.0.0.1 (plain http; one with htpasswd Basic auth)
 # holding the fixture, pushed with skopeo: what `berth pull` sees from a
 # real registry, by tag and by digest, then a container from it.
-registry_start() { # NAME PORT [htpasswd]
-	local cfg=$BATS_TEST_TMPDIR/$1.yml
-	printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: berth-test\n' \
-		"$BATS_TEST_TMPDIR/storage" "$2" >"$cfg"
-	if [ "${3:-}" = htpasswd ]; then
-		htpasswd -Bbn alice secret >"$BATS_TEST_TMPDIR/htpasswd"
-		printf 'auth:\n  htpasswd:\n    realm: berth\n    path: %s\n' "$BATS_TEST_TMPDIR/htpasswd" >>"$cfg"
-	fi
-	setsid docker-registry serve "$cfg" >/dev/null 2>&1 &
-	echo $! >>"$BATS_TEST_TMPDIR/registries"
-	retry 10 0.1 curl -s -o /dev/null "http://127.0.0.1:$2/v2/"
-}
-
 @test "pull from a real registry by tag and by digest; wrong password and missing tag: one line" {
 	command -v docker-registry >/dev/null || skip "docker-registry missing"
 	local p1=$((20000 + RANDOM % 20000)) p2
@@ -158,4 +149,85 @@ registry_start() { # NAME PORT [htpasswd]
 	"${BI[@]}" bundle create --copy --image "127.0.0.1:$p1/test/busybox:1" "$BATS_TEST_TMPDIR/b6" -- sh -c 'echo from-registry'
 	run "$BERTH" --root "$ROOT" run -b "$BATS_TEST_TMPDIR/b6" i6
 	[ "$status" -eq 0 ] && [ "$output" = from-registry ]
+}
+
+# $1 with its carriage returns shown as <CR> (bats prints it readably).
+show_cr() {
+	printf '%s\n' "${1//$'\r'/<CR>}"
+}
+
+@test "pull progress on a terminal: per layer bytes, layers and rate redrawn in place, a summary; none on a file, none with -q" {
+	command -v script >/dev/null || skip "script (bsdutils) missing"
+	registry_with_fixture
+	local p ref out
+	p=$(free_port)
+	slow_proxy_start "$p" "${REG#*:}" 1500000
+	ref=127.0.0.1:$p/test/busybox:1
+	# stderr a terminal (script's pty): redraws while the ~1 MB layer trickles in.
+	out=$(script -qec "'$BERTH' --image-root '$BATS_TEST_TMPDIR/i1' pull '$ref'" /dev/null)
+	show_cr "$out"
+	[[ "$out" == *$'\r'"layer "[12]"/2: "*" / "*"iB  layers done "[01]"/2  "*"/s"* ]]
+	[ "$(grep -o $'\r''layer [12]/2: ' <<<"$out" | wc -l)" -ge 3 ]
+	[[ "$out" == *"pulled 2 layers: "*" fetched in "*" s ("*"/s)"* ]]
+	[[ "$out" == *"$(sed -n 's/^manifest=//p' "$FX/facts")"* ]]
+	# stderr a file: not a byte of progress there.
+	out=$(script -qec "'$BERTH' --image-root '$BATS_TEST_TMPDIR/i2' pull '$ref' 2>'$BATS_TEST_TMPDIR/err'" /dev/null)
+	show_cr "$out"
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+	[ "${out%$'\r'}" = "$(sed -n 's/^manifest=//p' "$FX/facts")" ]
+	# -q on a terminal: the digest alone.
+	out=$(script -qec "'$BERTH' --image-root '$BATS_TEST_TMPDIR/i3' pull -q '$ref'" /dev/null)
+	show_cr "$out"
+	[ "${out%$'\r'}" = "$(sed -n 's/^manifest=//p' "$FX/facts")" ]
+}
+
+# An auth file with KEY: base64 of USER:PASS.
+authfile_write() { # FILE KEY USER:PASS
+	mkdir -p "$(dirname "$1")"
+	jq -n --arg k "$2" --arg a "$(printf '%s' "$3" | base64 -w0)" '{auths:{($k):{auth:$a}}}' >"$1"
+}
+
+@test "no --creds or --authfile: the default auth files, in skopeo's order" {
+	command -v docker-registry >/dev/null || skip "docker-registry missing"
+	local p home=$BATS_TEST_TMPDIR/home xdg=$BATS_TEST_TMPDIR/xdg n=0
+	p=$(free_port)
+	registry_start auth "$p" htpasswd
+	export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
+	skopeo copy -q --dest-creds alice:secret --dest-tls-verify=false "oci:$FX/oci" "docker://127.0.0.1:$p/test/busybox:1"
+	local reg=127.0.0.1:$p
+	pull_env() { # [VAR=VALUE...]: a pull into a fresh root with only these in the environment
+		n=$((n + 1))
+		run env -i PATH="$PATH" HOME="$home" NO_PROXY=127.0.0.1 "$@" \
+			"$BERTH" --image-root "$BATS_TEST_TMPDIR/a$n" pull -q "$reg/test/busybox:1"
+		echo "$n $*: $output"
+	}
+	pull_env
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"no credentials given"* ]]
+	# docker's own file, its key with a scheme, as `docker login` writes it.
+	authfile_write "$home/.docker/config.json" "http://$reg" alice:secret
+	pull_env
+	[ "$status" -eq 0 ]
+	# ~/.config/containers/auth.json comes first: its wrong password fails.
+	authfile_write "$home/.config/containers/auth.json" "$reg" alice:wrong
+	pull_env
+	[ "$status" -eq 1 ] && [[ "$output" == *"authentication failed"* ]]
+	# ...unless $XDG_CONFIG_HOME moves it away.
+	pull_env XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/elsewhere"
+	[ "$status" -eq 0 ]
+	# $XDG_RUNTIME_DIR/containers/auth.json before that, with a key naming the repository's namespace.
+	authfile_write "$xdg/containers/auth.json" "$reg/test" alice:secret
+	pull_env XDG_RUNTIME_DIR="$xdg"
+	[ "$status" -eq 0 ]
+	# $REGISTRY_AUTH_FILE before all of them.
+	authfile_write "$BATS_TEST_TMPDIR/override.json" "$reg" alice:wrong
+	pull_env XDG_RUNTIME_DIR="$xdg" REGISTRY_AUTH_FILE="$BATS_TEST_TMPDIR/override.json"
+	[ "$status" -eq 1 ] && [[ "$output" == *"authentication failed"* ]]
+	# A file naming the registry without "auth" (a credsStore's entry) is passed over.
+	jq -n --arg k "$reg" '{auths:{($k):{}}, credsStore:"desktop"}' >"$BATS_TEST_TMPDIR/override.json"
+	pull_env XDG_RUNTIME_DIR="$xdg" REGISTRY_AUTH_FILE="$BATS_TEST_TMPDIR/override.json"
+	[ "$status" -eq 0 ]
+	# A file that is not JSON: one line naming it.
+	echo '{garbage' >"$xdg/containers/auth.json"
+	pull_env XDG_RUNTIME_DIR="$xdg"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"$xdg/containers/auth.json"* ]]
 }
