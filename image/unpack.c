@@ -370,7 +370,10 @@ static int whiteout_overlay(struct unpacker *u, struct entry *e, bool opaque,
   if (fd < 0)
     return -1;
   if (opaque) {
-    if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+    /* fd is O_PATH, on which fsetxattr fails (EBADF): the directory
+     * itself, opened through it. */
+    cleanup_close int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
       return berth_err_sys(err, "opaque directory %s", e->dir);
     return 0;
   }

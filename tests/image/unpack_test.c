@@ -497,6 +497,34 @@ static void test_whiteouts(void)
   fx_done(&f);
 }
 
+/* UNPACK_OVERLAY (a layer of the cache, an overlayfs lower directory of
+ * its own): a whiteout becomes a 0:0 character device, an opaque marker the
+ * trusted.overlay.opaque xattr on its directory, nothing is removed. */
+static void test_overlay_whiteouts(void)
+{
+  struct fx f;
+  fx_init(&f);
+  struct berth_err *err = NULL;
+  int blob = MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, {"d", AE_IFDIR},
+                     {"d/.wh..wh..opq", AE_IFREG}, {"d/new", AE_IFREG, 0, "n"},
+                     {"e/.wh.gone", AE_IFREG}, {".wh.top", AE_IFREG});
+  int r = layer_unpack(blob, f.rootfd, UNPACK_OVERLAY, NULL, NULL, &err);
+  close(blob);
+  CHECK(r == 0, "overlay layer: %s", err ? err->msg : "");
+  berth_err_free(&err);
+  struct stat st;
+  CHECK(at_stat(&f, "e/gone", &st) && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0) &&
+            at_stat(&f, "top", &st) && S_ISCHR(st.st_mode),
+        "whiteouts as 0:0 character devices");
+  char path[4200], val[8] = "";
+  snprintf(path, sizeof(path), "%s/d", f.root);
+  CHECK(getxattr(path, "trusted.overlay.opaque", val, sizeof(val)) == 1 && val[0] == 'y' &&
+            has(&f, "d/new") && !has(&f, "d/.wh..wh..opq"),
+        "opaque directory: trusted.overlay.opaque=y, its own entries kept");
+  CHECK(sentinel_intact(&f), "sentinel");
+  fx_done(&f);
+}
+
 /* Symlinks at the last component are replaced, never written through. */
 static void test_replace_symlinks(void)
 {
@@ -797,6 +825,7 @@ int main(void)
   test_formats();
   test_sparse();
   test_whiteouts();
+  test_overlay_whiteouts();
   test_replace_symlinks();
   test_attacks();
   test_deep_whiteout();
