@@ -98,6 +98,7 @@ registry-test: tests/image/registry_test
 # test programs link its pieces. `make image-test` runs them (as root).
 IMAGE_LIBS := -larchive -lcrypto -lpthread
 UNPACK_OBJS := $(addprefix $(OBJ)/,image/unpack.o image/unpack_stream.o image/unpack_fs.o \
+                 image/unpack_pipeline.o \
                  common/err.o common/fileutil.o)
 
 tests/image/unpack_test: tests/image/unpack_test.c $(UNPACK_OBJS)
