@@ -223,7 +223,7 @@ demo: deps
 
 bench: deps
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory berth
+	@$(MAKE) --no-print-directory berth berth-image tests/image/unpack_layers
 	@bench/bench.sh
 
 # libFuzzer harnesses (clang, ASan+UBSan): config.json parsing, seccomp
