@@ -53,7 +53,7 @@ static void prefetch_ahead(const int *blob_fds, size_t n, size_t cur, int tmp_di
 int layers_unpack(const int *blob_fds, size_t n, int dest_dirfd, int flags, int tmp_dirfd,
                   char (*diff_ids)[DIGEST_MAX], struct unpack_stats *stats, struct berth_err **err)
 {
-  struct tar_stream **streams = xcalloc(n ? n : 1, sizeof(*streams));
+  struct tar_stream **streams = xcalloc(n ? n : 1, sizeof(struct tar_stream *));
   bool *tried = xcalloc(n ? n : 1, sizeof(*tried));
   int ret = 0;
   for (size_t i = 0; ret == 0 && i < n; i++) {
