@@ -28,7 +28,8 @@
 #   pull from a local docker-registry on 127.0.0.1 (started here): berth pull (download, verify,
 #     unpack into the cache) against skopeo copy docker://... oci:DIR (download and verify only)
 #   second container from the cached image: berth bundle create (overlay) until the rootfs is
-#     mounted and config.json written, median of BENCH_IMAGE_N, against the 5 ms target
+#     mounted and config.json written, median of BENCH_IMAGE_N, against the 5 ms target; beside
+#     it `berth image ls`, which does next to nothing: the cost of starting berth-image
 # Ratios are printed, never asserted: exit 0 whatever the figures, non-zero only when a command
 # fails (its output is printed).
 
@@ -164,14 +165,20 @@ fi
 # ---------------------------------------------------------------- second container
 
 log "second container from the cached image: bundle create (overlay), $N iterations"
-declare -a MS=()
+declare -a MS=() LS=()
 for ((i = 0; i <= N; i++)); do
   timed t bi "$W/root" bundle create --image "oci:$W/layout:bench" "$W/bundle-$i"
   findmnt "$W/bundle-$i/rootfs" >/dev/null || die "bundle-$i: rootfs is not mounted"
   ((i > 0)) && MS+=("$t") # the first one warms the caches
   "$BERTH" bundle rm "$W/bundle-$i" >"$OUT" 2>&1 || { cat "$OUT"; die "bundle rm failed"; }
+  # The floor under it: berth starting berth-image (dynamically linked: libarchive, libcurl
+  # and their libraries) for a command that does next to nothing.
+  timed t bi "$W/root" image ls
+  ((i > 0)) && LS+=("$t")
 done
-T_SECOND=$(printf '%s\n' "${MS[@]}" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m * 1000 }')
+median_ms() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m * 1000 }'; }
+T_SECOND=$(median_ms "${MS[@]}")
+T_FLOOR=$(median_ms "${LS[@]}")
 
 # ---------------------------------------------------------------- report
 
@@ -185,6 +192,7 @@ ROWS=(
   "pull from local registry: skopeo copy docker:// oci:DIR|$T_SKOPEO s||download + verify only${WHY_REG:+; $WHY_REG}"
   "pull from local registry: berth pull|$T_RPULL s|$(ratio "$T_SKOPEO" "$T_RPULL") skopeo|berth also unpacks every layer"
   "second container from the cached image: rootfs ready|$T_SECOND ms|$(ratio 5 "$T_SECOND") target|target <= 5 ms; median of $N, bundle create (overlay)"
+  "  of which the floor: berth image ls (berth + berth-image start)|$T_FLOOR ms||median of $N; the rest is the work itself"
 )
 HEAD="berth images, $(date -u '+%Y-%m-%d %H:%M UTC'): synthetic image of 3 gzip layers, $SIZE_MB MB compressed, $ENTRIES entries (scale $SCALE%); $(nproc) CPUs"
 if ((MARKDOWN)); then
