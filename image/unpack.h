@@ -28,6 +28,10 @@ int tar_stream_start(int blob_fd, int spill_fd, struct tar_stream **out, struct 
  * 0 at the end, -1 on error (see tar_stream_error). A libarchive read
  * callback in all but name. */
 ssize_t tar_stream_read(struct tar_stream *s, const void **buf);
+/* A spill stream's thread runs under SCHED_IDLE (prefetch: it only takes
+ * idle CPU time); this gives it normal priority, when its layer's turn
+ * comes. */
+void tar_stream_boost(struct tar_stream *s);
 /* The decompressor's error, or NULL. */
 const char *tar_stream_error(struct tar_stream *s);
 /* Reads what the tar reader left (padding after the end marker) so the

@@ -8,7 +8,9 @@
  * are decompressed into unlinked temporary files (O_TMPFILE: nothing to
  * clean up, even after a crash), and applied from there, strictly in
  * order, when their turn comes. Memory stays bounded (the files are on
- * disk); the disk holds at most UNPACK_AHEAD uncompressed layers. */
+ * disk); the disk holds at most UNPACK_AHEAD uncompressed layers. The
+ * prefetching threads run under SCHED_IDLE until their layer's turn: they
+ * use the CPU time the current layer leaves, and never slow it down. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -60,7 +62,9 @@ int layers_unpack(const int *blob_fds, size_t n, int dest_dirfd, int flags, int 
     prefetch_ahead(blob_fds, n, i, tmp_dirfd, streams, tried);
     struct tar_stream *s = streams[i];
     streams[i] = NULL;
-    if (s == NULL && tar_stream_start(blob_fds[i], -1, &s, err) < 0)
+    if (s != NULL)
+      tar_stream_boost(s);
+    else if (tar_stream_start(blob_fds[i], -1, &s, err) < 0)
       ret = -1;
     if (ret == 0)
       ret = layer_unpack_stream(s, dest_dirfd, flags, diff_ids ? diff_ids[i] : NULL,

@@ -15,7 +15,11 @@
  * A stream started with a spill file (layers_unpack's prefetch of the
  * layers after the one being applied) does not wait for its reader: the
  * thread appends the whole tar stream to that file (unlinked, on disk, so
- * memory stays bounded) and the reader follows behind it with pread. */
+ * memory stays bounded) and the reader follows behind it with pread.
+ * Such a thread runs under SCHED_IDLE: it takes only CPU time nothing else
+ * wants, never from the layer being applied (its reader and its
+ * decompressor are what the unpack waits for), until it becomes that layer
+ * itself (tar_stream_boost). */
 #include "unpack.h"
 
 #include <archive.h>
@@ -23,6 +27,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +250,9 @@ int tar_stream_start(int blob_fd, int spill_fd, struct tar_stream **out, struct 
   if (r == 0 && (r = pthread_create(&s->thread, NULL, stream_thread, s)) != 0)
     r = berth_err_set(err, r, "start the decompression thread");
   s->started = r == 0;
+  struct sched_param idle = {0};
+  if (r == 0 && spill_fd >= 0)
+    pthread_setschedparam(s->thread, SCHED_IDLE, &idle); /* best effort */
   if (r < 0) {
     tar_stream_free(s);
     return -1;
@@ -299,6 +307,15 @@ ssize_t tar_stream_read(struct tar_stream *s, const void **buf)
   }
   pthread_mutex_unlock(&s->mu);
   return n;
+}
+
+void tar_stream_boost(struct tar_stream *s)
+{
+  struct sched_param normal = {0};
+  /* Best effort: an ordinary user may not leave SCHED_IDLE (RLIMIT_NICE
+   * 0); its stream is then only slower when the CPUs are busy. */
+  if (s->started && s->spill_fd >= 0)
+    pthread_setschedparam(s->thread, SCHED_OTHER, &normal);
 }
 
 const char *tar_stream_error(struct tar_stream *s)
