@@ -33,7 +33,7 @@
 # Ratios are printed, never asserted: exit 0 whatever the figures, non-zero only when a command
 # fails (its output is printed).
 
-# shellcheck disable=SC2016 # Markdown backticks
+# shellcheck disable=SC2016,SC2317 # SC2016: Markdown backticks; SC2317: cleanup runs from a trap
 set -uo pipefail
 export LC_ALL=C
 
