@@ -113,6 +113,7 @@ registry-test: tests/image/registry_test
 # test programs link its pieces. `make image-test` runs them (as root).
 IMAGE_LIBS := -larchive -lcrypto -lpthread
 UNPACK_OBJS := $(addprefix $(OBJ)/,image/unpack.o image/unpack_stream.o image/unpack_fs.o \
+                 image/unpack_pipeline.o \
                  common/err.o common/fileutil.o)
 
 tests/image/unpack_test: tests/image/unpack_test.c $(UNPACK_OBJS)
@@ -245,7 +246,7 @@ demo: deps
 
 bench: deps
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory berth
+	@$(MAKE) --no-print-directory berth berth-image tests/image/unpack_layers
 	@bench/bench.sh
 
 # Pod start latency through containerd's CRI, berth's handler against runc's.

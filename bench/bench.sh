@@ -15,6 +15,8 @@
 #   BENCH_NET_N  iterations per row of the networking section (default BENCH_N; 0 skips it)
 #   RELBENCH_SEQ/RELBENCH_PAR/RELBENCH_ROUNDS  the load section (bench/reliability.sh; SEQ=0 skips it)
 #   BENCH_SANDBOX_N iterations per row of the sandbox section (default BENCH_N; 0 skips it)
+#   BENCH_IMAGE  0 skips the images section (bench/image.sh; its own variables, e.g.
+#                BENCH_IMAGE_SCALE=25 for a quicker, smaller image, are passed through)
 #
 # Every figure is measured for both runtimes in the same run, alternating berth and runc each
 # iteration (and swapping which goes first), so both see the same machine conditions. Ratios are
@@ -513,5 +515,17 @@ else
   ((MARKDOWN)) && sandbox_args+=(--markdown)
   BERTH=${BIN[berth]} N=$SANDBOX_N "$REPO/bench/sandbox.sh" "${sandbox_args[@]}" ||
     log "warning: bench/sandbox.sh failed"
+fi
+
+# Images: unpack, pull and a second container from the cached image, against tar, umoci and
+# skopeo; its own table, from bench/image.sh.
+if [[ ${BENCH_IMAGE:-1} == 0 ]]; then
+  log "images section skipped (BENCH_IMAGE=0)"
+elif "${BIN[berth]}" --version 2>/dev/null | head -n 1 | grep -q '^runc'; then
+  log "images section skipped: BERTH is runc (no images)"
+else
+  image_args=()
+  ((MARKDOWN)) && image_args+=(--markdown)
+  BERTH=${BIN[berth]} "$REPO/bench/image.sh" "${image_args[@]}" || log "warning: bench/image.sh failed"
 fi
 exit 0

@@ -50,22 +50,41 @@ static json_t *record_load(const struct image_opts *o, const char *refstr, int *
   return rec;
 }
 
-/* Copy: every layer applied in order onto rootfs, whiteouts removing. */
+/* ROOT/tmp, where layers_unpack puts its (unlinked) prefetch files; -1
+ * when it cannot be made: then the layers are not prefetched. */
+static int tmp_dir_open(const char *root)
+{
+  cleanup_free char *tmp = xasprintf("%s/tmp", root);
+  if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+    return -1;
+  return open(tmp, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Copy: every layer applied in order onto rootfs, whiteouts removing, the
+ * next layers decompressed meanwhile (layers_unpack); rootless, as
+ * UNPACK_ROOTLESS says. */
 static int rootfs_copy(const char *root, json_t *layers, const char *rootfs, struct berth_err **err)
 {
   cleanup_close int dest = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (dest < 0)
     return berth_err_sys(err, "open %s", rootfs);
-  size_t i;
-  json_t *l;
-  json_array_foreach (layers, i, l) {
-    cleanup_close int blob = store_blob_open(root, json_string_value(l), err);
-    char diff_id[DIGEST_MAX];
-    struct unpack_stats st = {0};
-    if (blob < 0 || layer_unpack(blob, dest, 0, diff_id, &st, err) < 0)
-      return -1;
-  }
-  return 0;
+  size_t n = json_array_size(layers);
+  int *blobs = xcalloc(n + 1, sizeof(*blobs));
+  int ret = 0;
+  for (size_t i = 0; i < n; i++)
+    blobs[i] = -1;
+  for (size_t i = 0; ret == 0 && i < n; i++)
+    if ((blobs[i] = store_blob_open(root, json_string_value(json_array_get(layers, i)), err)) < 0)
+      ret = -1;
+  cleanup_close int tmp = ret < 0 ? -1 : tmp_dir_open(root);
+  if (ret == 0)
+    ret =
+        layers_unpack(blobs, n, dest, image_rootless() ? UNPACK_ROOTLESS : 0, tmp, NULL, NULL, err);
+  for (size_t i = 0; i < n; i++)
+    if (blobs[i] >= 0)
+      close(blobs[i]);
+  free(blobs);
+  return ret;
 }
 
 /* Overlay: the cached layers, last one on top, under DIR/upper. */
@@ -96,6 +115,10 @@ static int rootfs_overlay(const char *root, json_t *layers, const char *dir, con
 int image_bundle_remove(const char *root, const char *dir, struct berth_err **err)
 {
   bundle_record_drop(root, dir);
+  /* Rootless: no mount of ours to undo (a copy), and umount2 would say
+   * EPERM; a mount made by root inside still stops tree_remove. */
+  if (image_rootless())
+    return tree_remove(dir, false, NULL, err);
   return bundle_dir_remove(dir, false, err);
 }
 
@@ -147,6 +170,9 @@ int image_bundle_create(const struct image_opts *o, const char *ref, const char 
   if (ret == 0 && mkdir(rootfs, 0755) < 0)
     ret = berth_err_sys(err, "bundle %s", rootfs);
   json_t *layers = json_object_get(rec, "layers");
+  /* Rootless: no overlay (its layer cache needs root), a copy. */
+  if (image_rootless())
+    flags |= IMAGE_BUNDLE_COPY;
   if (ret == 0)
     ret = flags & IMAGE_BUNDLE_COPY ? rootfs_copy(o->root, layers, rootfs, err)
                                     : rootfs_overlay_recorded(o->root, layers, dir, rootfs, err);

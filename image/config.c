@@ -172,7 +172,11 @@ int image_spec_json(const char *image_config, char *const *args, int rootfs_dirf
                     struct berth_err **err)
 {
   json_t *img = json_loads(image_config, 0, NULL);
-  cleanup_free char *base = spec_default_json();
+  /* For an ordinary user, `berth spec --rootless`'s: root inside is the
+   * user, who owns the copied rootfs. */
+  cleanup_free char *base =
+      image_rootless() ? spec_default_json_for(true, (unsigned)geteuid(), (unsigned)getegid())
+                       : spec_default_json();
   json_t *spec = json_loads(base, 0, NULL);
   json_t *cfg = json_object_get(img, "config");
   json_t *proc = json_object_get(spec, "process");

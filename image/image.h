@@ -55,6 +55,10 @@ struct image_opts {
   void *progress_arg;
 };
 
+/* The default image root: IMAGE_ROOT_DEFAULT for root, else
+ * ${XDG_DATA_HOME:-$HOME/.local/share}/berth. */
+int image_root_default(char *buf, size_t n, struct berth_err **err);
+
 int image_ref_parse(const char *s, struct image_ref *r, struct berth_err **err);
 
 /* Pulls ref into the store under o->root: the manifest for o->platform,

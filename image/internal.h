@@ -86,8 +86,29 @@ struct unpack_stats {
  * device; an opaque directory gets trusted.overlay.opaque=y) instead of
  * removing, so the layer is a lower directory of its own. */
 #define UNPACK_OVERLAY 1
+/* UNPACK_ROOTLESS: for an ordinary user: owners kept in the
+ * user.rootlesscontainers xattr instead of chown, devices and privileged
+ * xattrs skipped, directories u+rwx (see unpack.c). */
+#define UNPACK_ROOTLESS 2
 int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
                  struct unpack_stats *st, struct berth_err **err);
+/* The n layers blob_fds[] applied in order onto dest_dirfd, as n
+ * layer_unpack calls would, but each layer after the one being applied
+ * (up to two ahead) is decompressed meanwhile into an unlinked temporary
+ * file in tmp_dirfd (-1, or no O_TMPFILE there: no prefetch), so inflating
+ * and hashing one layer overlaps applying another. diff_ids[i] and
+ * stats[i] (either may be NULL) get layer i's. Stops at the first layer
+ * that fails; the error names it ("layer 2 of 3: ..."). */
+int layers_unpack(const int *blob_fds, size_t n, int dest_dirfd, int flags, int tmp_dirfd,
+                  char (*diff_ids)[DIGEST_MAX], struct unpack_stats *stats, struct berth_err **err);
+
+/* The uncompressed digest of a layer blob, nothing unpacked (rootless
+ * pulls, where the cache holds no trees). */
+int layer_diff_id(int blob_fd, char diff_id[DIGEST_MAX], struct berth_err **err);
+
+/* ---- rootless.c ---- */
+/* Not root: no overlay layer cache (see rootless.c). */
+bool image_rootless(void);
 
 /* ---- pull.c: the layer cache and image records ---- */
 /* ROOT/layers/sha256/<hex> (dir) for the layer blob digest, unpacked

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,25 +34,40 @@ static int source_open(const struct image_ref *ref, const struct image_opts *o,
 }
 
 /* ROOT/layers/sha256/<hex>: "rootfs" (the layer alone, whiteouts as
- * overlayfs's) and "diff_id", made in a temporary directory and renamed
- * into place, under a per-layer lock: concurrent pulls unpack once. */
+ * overlayfs's; not for a rootless pull) and "diff_id", made in a temporary
+ * directory and renamed into place, under a per-layer lock: concurrent
+ * pulls unpack once. */
 static int layer_dir(const char *root, const char *digest, char *out, size_t n)
 {
   return snprintf(out, n, "%s/layers/sha256/%s", root, digest + 7) < (int)n ? 0 : -1;
+}
+
+/* The layer into tmp/rootfs as an overlay lower directory; rootless, only
+ * its diff_id (no overlay: bundles are copies made from the blobs). */
+static int layer_unpack_tree(int blob, const char *tmp, char diff_id[DIGEST_MAX],
+                             struct berth_err **err)
+{
+  if (image_rootless())
+    return layer_diff_id(blob, diff_id, err);
+  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
+  if (mkdir(rootfs, 0755) < 0)
+    return berth_err_sys(err, "make %s", rootfs);
+  cleanup_close int dest = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  struct unpack_stats st = {0};
+  if (dest < 0)
+    return berth_err_sys(err, "open %s", rootfs);
+  return layer_unpack(blob, dest, UNPACK_OVERLAY, diff_id, &st, err);
 }
 
 static int layer_unpack_into(const char *root, const char *digest, const char *dir,
                              struct berth_err **err)
 {
   cleanup_free char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
-  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
-  if (mkdir(tmp, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+  if (mkdir(tmp, 0700) < 0)
     return berth_err_sys(err, "layer %s: make %s", digest, tmp);
   cleanup_close int blob = store_blob_open(root, digest, err);
-  cleanup_close int dest = blob < 0 ? -1 : open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   char diff_id[DIGEST_MAX];
-  struct unpack_stats st = {0};
-  int ret = blob < 0 ? -1 : layer_unpack(blob, dest, UNPACK_OVERLAY, diff_id, &st, err);
+  int ret = blob < 0 ? -1 : layer_unpack_tree(blob, tmp, diff_id, err);
   cleanup_close int tfd = open(tmp, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (ret == 0)
     ret = write_file_atomic_at(tfd, "diff_id", diff_id, strlen(diff_id), 0644, err);
@@ -140,18 +156,78 @@ static int record_save(const char *root, const struct image_ref *ref, const char
   return write_file_atomic_at(dfd, strrchr(path, '/') + 1, text, strlen(text), 0600, err);
 }
 
+/* Layers go into the cache in threads, up to UNPACK_JOBS at once, while
+ * the next blobs are fetched: each layer has its own directory, so they
+ * need no order, and one layer's unpack (two threads, unpack_stream.c)
+ * rarely keeps two CPUs busy on its own (its tar is bound by syscalls,
+ * inflate waits for it) nor does a download. */
+#define UNPACK_JOBS 2
+
+struct layer_job {
+  const char *root;
+  const char *digest;
+  pthread_t thread;
+  bool started;
+  int ret;
+  struct berth_err *err;
+};
+
+static void *layer_job_run(void *arg)
+{
+  struct layer_job *j = arg;
+  char dir[4096];
+  j->ret = layer_cache_ensure(j->root, j->digest, dir, sizeof(dir), &j->err);
+  return NULL;
+}
+
+/* Waits for job j; its error goes to *err unless one is there already
+ * (one error is reported, the first seen). */
+static int layer_job_join(struct layer_job *j, struct berth_err **err)
+{
+  if (!j->started)
+    return 0;
+  pthread_join(j->thread, NULL);
+  j->started = false;
+  if (j->ret == 0)
+    return 0;
+  if (*err == NULL)
+    *err = j->err;
+  else
+    berth_err_free(&j->err);
+  return -1;
+}
+
+static int layer_job_start(struct layer_job *j, const char *root, const char *digest,
+                           struct berth_err **err)
+{
+  *j = (struct layer_job){.root = root, .digest = digest};
+  int r = pthread_create(&j->thread, NULL, layer_job_run, j);
+  if (r != 0)
+    return berth_err_set(err, r, "layer %s: start an unpack thread", digest);
+  j->started = true;
+  return 0;
+}
+
 static int fetch_all(const char *root, struct image_source *src, const struct manifest *m,
                      struct berth_err **err)
 {
   if (store_blob_fetch(root, src, m->config.digest, m->config.size, err) < 0)
     return -1;
-  for (size_t i = 0; i < m->n_layers; i++) {
-    char dir[4096];
-    if (store_blob_fetch(root, src, m->layers[i].digest, m->layers[i].size, err) < 0 ||
-        layer_cache_ensure(root, m->layers[i].digest, dir, sizeof(dir), err) < 0)
-      return -1;
+  struct layer_job *jobs = xcalloc(m->n_layers + 1, sizeof(*jobs));
+  int ret = 0;
+  for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
+    if (store_blob_fetch(root, src, m->layers[i].digest, m->layers[i].size, err) < 0)
+      ret = -1;
+    if (ret == 0 && i >= UNPACK_JOBS)
+      ret = layer_job_join(&jobs[i - UNPACK_JOBS], err);
+    if (ret == 0)
+      ret = layer_job_start(&jobs[i], root, m->layers[i].digest, err);
   }
-  return 0;
+  for (size_t i = 0; i < m->n_layers; i++)
+    if (layer_job_join(&jobs[i], err) < 0)
+      ret = -1;
+  free(jobs);
+  return ret;
 }
 
 static int pull_locked(const struct image_opts *o, const char *refstr, char digest[80],

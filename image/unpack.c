@@ -12,7 +12,18 @@
  * metadata (opaque, redirect, metacopy) and these directories may become
  * overlay lower layers. security.selinux/ima/evm belong to the host's
  * policy, not to an image, and system.* (ACLs) is left out; all are skipped
- * silently and counted in skipped_xattrs. */
+ * silently and counted in skipped_xattrs.
+ *
+ * UNPACK_ROOTLESS (an ordinary user, no user namespace of its own): what
+ * umoci --rootless does. Everything is owned by the user; an entry's owner
+ * when not 0:0 is kept in the user.rootlesscontainers xattr (the
+ * rootlesscontainers.io protobuf: Resource {uint32 uid = 1; uint32 gid = 2},
+ * on files and directories, the only types that can have user.* xattrs);
+ * devices are skipped (no CAP_MKNOD); trusted.* and security.capability,
+ * which need privileges, are skipped and counted. Directories keep u+rwx,
+ * so later entries and layers can be written into and removed from a
+ * directory that is read-only in the image: in a rootless container root is
+ * the user, so access inside is unchanged. */
 #include "unpack.h"
 
 #include <archive.h>
@@ -91,11 +102,49 @@ static void entry_times(struct archive_entry *ae, struct timespec ts[2])
   }
 }
 
-static int owner_apply(const struct target *t, struct archive_entry *ae, struct berth_err **err)
+/* protobuf varint of field (wire type 0) into p; its length */
+static size_t pb_varint(unsigned char *p, unsigned field, uint32_t v)
+{
+  size_t n = 0;
+  p[n++] = (unsigned char)(field << 3);
+  do {
+    p[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v != 0);
+  return n;
+}
+
+static int owner_record(struct unpacker *u, const struct target *t, uint32_t uid, uint32_t gid,
+                        struct berth_err **err)
+{
+  unsigned char pb[16];
+  size_t n = 0;
+  if (uid == 0 && gid == 0) /* the user itself: no xattr, as umoci does */
+    return 0;
+  if (t->fd < 0) { /* symlinks, fifos: user.* xattrs are refused there */
+    u->st->skipped_xattrs++;
+    return 0;
+  }
+  if (uid != 0)
+    n += pb_varint(pb + n, 1, uid);
+  if (gid != 0)
+    n += pb_varint(pb + n, 2, gid);
+  if (fsetxattr(t->fd, "user.rootlesscontainers", pb, n, 0) == 0)
+    return 0;
+  if (errno != ENOTSUP)
+    return berth_err_sys(err, "set xattr user.rootlesscontainers");
+  u->st->skipped_xattrs++;
+  return 0;
+}
+
+static int owner_apply(struct unpacker *u, const struct target *t, struct archive_entry *ae,
+                       struct berth_err **err)
 {
   la_int64_t uid = archive_entry_uid(ae), gid = archive_entry_gid(ae);
   if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
     return berth_err_set(err, 0, "owner %lld:%lld out of range", (long long)uid, (long long)gid);
+  if (u->flags & UNPACK_ROOTLESS)
+    return owner_record(u, t, (uint32_t)uid, (uint32_t)gid, err);
   int r = t->fd >= 0 ? fchown(t->fd, (uid_t)uid, (gid_t)gid)
                      : fchownat(t->parent, t->name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
   return r < 0 ? berth_err_sys(err, "chown %lld:%lld", (long long)uid, (long long)gid) : 0;
@@ -103,11 +152,14 @@ static int owner_apply(const struct target *t, struct archive_entry *ae, struct 
 
 /* After the chown, which clears setuid/setgid. Without an fd the node was
  * just made by mknodat, so fchmodat cannot follow a symlink there. */
-static int mode_apply(const struct target *t, struct archive_entry *ae, struct berth_err **err)
+static int mode_apply(struct unpacker *u, const struct target *t, struct archive_entry *ae,
+                      struct berth_err **err)
 {
   mode_t mode = archive_entry_perm(ae) & 07777;
   if (t->symlink)
     return 0;
+  if ((u->flags & UNPACK_ROOTLESS) && archive_entry_filetype(ae) == AE_IFDIR)
+    mode |= 0700;
   int r = t->fd >= 0 ? fchmod(t->fd, mode) : fchmodat(t->parent, t->name, mode, 0);
   return r < 0 ? berth_err_sys(err, "chmod %04o", mode) : 0;
 }
@@ -159,9 +211,11 @@ static int xattrs_apply(struct unpacker *u, const struct target *t, struct archi
     }
     if (xattr_set(t, name, val, size) == 0)
       continue;
-    /* No user.* on symlinks (the kernel refuses), or no xattrs on this
+    /* No user.* on symlinks (the kernel refuses), no trusted.* or
+     * security.capability without privileges, or no xattrs on this
      * filesystem: the file is still right without. */
-    if (errno != ENOTSUP && !(errno == EPERM && t->symlink))
+    bool unprivileged = errno == EPERM && (t->symlink || (u->flags & UNPACK_ROOTLESS));
+    if (errno != ENOTSUP && !unprivileged)
       return berth_err_sys(err, "set xattr %s", name);
     u->st->skipped_xattrs++;
   }
@@ -189,7 +243,7 @@ static int meta_apply(struct unpacker *u, struct entry *e, const struct target *
                       struct berth_err **err)
 {
   struct timespec ts[2];
-  if (owner_apply(t, e->ae, err) < 0 || mode_apply(t, e->ae, err) < 0 ||
+  if (owner_apply(u, t, e->ae, err) < 0 || mode_apply(u, t, e->ae, err) < 0 ||
       xattrs_apply(u, t, e->ae, err) < 0)
     return -1;
   if (archive_entry_filetype(e->ae) == AE_IFDIR)
@@ -370,7 +424,10 @@ static int whiteout_overlay(struct unpacker *u, struct entry *e, bool opaque,
   if (fd < 0)
     return -1;
   if (opaque) {
-    if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+    /* fd is O_PATH, on which fsetxattr fails (EBADF): the directory
+     * itself, opened through it. */
+    cleanup_close int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
       return berth_err_sys(err, "opaque directory %s", e->dir);
     return 0;
   }
@@ -544,16 +601,17 @@ static void unpacker_free(struct unpacker *u)
     close(u->cache_fd);
 }
 
-int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
-                 struct unpack_stats *st, struct berth_err **err)
+int layer_unpack_stream(struct tar_stream *stream, int dest_dirfd, int flags,
+                        char diff_id[DIGEST_MAX], struct unpack_stats *st, struct berth_err **err)
 {
   struct unpack_stats local = {0};
-  struct unpacker u = {
-      .rootfd = dest_dirfd, .flags = flags, .cache_fd = -1, .st = st ? st : &local};
+  struct unpacker u = {.rootfd = dest_dirfd,
+                       .flags = flags,
+                       .stream = stream,
+                       .cache_fd = -1,
+                       .st = st ? st : &local};
   *u.st = (struct unpack_stats){0};
-  int r = tar_stream_start(blob_fd, &u.stream, err);
-  if (r == 0)
-    r = tar_open(&u, err);
+  int r = tar_open(&u, err);
   if (r == 0)
     r = entries_apply(&u, err);
   if (r == 0)
@@ -562,4 +620,24 @@ int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX
     r = dir_times_apply(&u, err);
   unpacker_free(&u);
   return r < 0 ? berth_err_wrap(err, "unpack layer") : 0;
+}
+
+int layer_unpack(int blob_fd, int dest_dirfd, int flags, char diff_id[DIGEST_MAX],
+                 struct unpack_stats *st, struct berth_err **err)
+{
+  struct tar_stream *stream = NULL;
+  if (tar_stream_start(blob_fd, -1, &stream, err) < 0)
+    return berth_err_wrap(err, "unpack layer");
+  return layer_unpack_stream(stream, dest_dirfd, flags, diff_id, st, err);
+}
+
+int layer_diff_id(int blob_fd, char diff_id[DIGEST_MAX], struct berth_err **err)
+{
+  struct tar_stream *stream = NULL;
+  uint64_t bytes = 0;
+  int r = tar_stream_start(blob_fd, -1, &stream, err);
+  if (r == 0)
+    r = tar_stream_finish(stream, diff_id, &bytes, err);
+  tar_stream_free(stream);
+  return r < 0 ? berth_err_wrap(err, "read layer") : 0;
 }

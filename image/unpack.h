@@ -18,12 +18,20 @@
 #define UNPACK_MAX_RATIO 100
 
 struct tar_stream;
-/* Starts decompressing blob_fd (gzip, zstd or none, detected) in a thread. */
-int tar_stream_start(int blob_fd, struct tar_stream **out, struct berth_err **err);
+/* Starts decompressing blob_fd (gzip, zstd or none, detected) in a thread:
+ * into a ring of chunks the reader takes (spill_fd -1), or appended to
+ * spill_fd, a temporary file the stream owns from here on (closed by
+ * tar_stream_free, even when this fails), the thread never waiting for
+ * the reader. */
+int tar_stream_start(int blob_fd, int spill_fd, struct tar_stream **out, struct berth_err **err);
 /* The next chunk of the tar stream (valid until the next call): its length,
  * 0 at the end, -1 on error (see tar_stream_error). A libarchive read
  * callback in all but name. */
 ssize_t tar_stream_read(struct tar_stream *s, const void **buf);
+/* A spill stream's thread runs under SCHED_IDLE (prefetch: it only takes
+ * idle CPU time); this gives it normal priority, when its layer's turn
+ * comes. */
+void tar_stream_boost(struct tar_stream *s);
 /* The decompressor's error, or NULL. */
 const char *tar_stream_error(struct tar_stream *s);
 /* Reads what the tar reader left (padding after the end marker) so the
@@ -32,6 +40,12 @@ int tar_stream_finish(struct tar_stream *s, char diff_id[DIGEST_MAX], uint64_t *
                       struct berth_err **err);
 /* Stops the thread (if running) and frees s. */
 void tar_stream_free(struct tar_stream *s);
+
+/* ---- unpack.c ---- */
+
+/* layer_unpack on a started stream, which it frees. */
+int layer_unpack_stream(struct tar_stream *stream, int dest_dirfd, int flags,
+                        char diff_id[DIGEST_MAX], struct unpack_stats *st, struct berth_err **err);
 
 /* ---- unpack_fs.c: paths inside the destination root ---- */
 

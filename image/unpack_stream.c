@@ -10,7 +10,16 @@
  * bytes the tar reader parses (plus what follows the end marker, read by
  * tar_stream_finish), and inflating + hashing run on another CPU than the
  * syscall-bound apply loop: on a 2-CPU machine that is most of the win over
- * a one-thread loop. */
+ * a one-thread loop.
+ *
+ * A stream started with a spill file (layers_unpack's prefetch of the
+ * layers after the one being applied) does not wait for its reader: the
+ * thread appends the whole tar stream to that file (unlinked, on disk, so
+ * memory stays bounded) and the reader follows behind it with pread.
+ * Such a thread runs under SCHED_IDLE: it takes only CPU time nothing else
+ * wants, never from the layer being applied (its reader and its
+ * decompressor are what the unpack waits for), until it becomes that layer
+ * itself (tar_stream_boost). */
 #include "unpack.h"
 
 #include <archive.h>
@@ -18,6 +27,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +44,7 @@
 struct tar_stream {
   struct archive *ar; /* raw format over the decompression filters */
   int blob_fd;
+  int spill_fd;      /* -1: the ring */
   int64_t blob_size; /* -1: not a regular file, use what was read so far */
   EVP_MD_CTX *md;
   uint64_t total;
@@ -47,6 +58,7 @@ struct tar_stream {
   char *buf[STREAM_SLOTS];
   size_t len[STREAM_SLOTS];
   unsigned head, count;
+  uint64_t spilled, read_off; /* spill mode: written by the thread, read */
   bool held, done, failed, stop;
   char errmsg[512];
 };
@@ -108,8 +120,8 @@ static void slot_publish(struct tar_stream *s, unsigned i, size_t n, bool eof)
   pthread_mutex_unlock(&s->mu);
 }
 
-/* Fills slot i from the decompressor; 1 when the stream ended, -1 on error. */
-static int slot_fill(struct tar_stream *s, unsigned i, size_t *n, const void **pend, size_t *plen)
+/* Fills buf from the decompressor; 1 when the stream ended, -1 on error. */
+static int chunk_fill(struct tar_stream *s, char *buf, size_t *n, const void **pend, size_t *plen)
 {
   *n = 0;
   while (*n < STREAM_SLOT_SIZE) {
@@ -123,7 +135,7 @@ static int slot_fill(struct tar_stream *s, unsigned i, size_t *n, const void **p
       continue;
     }
     size_t k = *plen < STREAM_SLOT_SIZE - *n ? *plen : STREAM_SLOT_SIZE - *n;
-    memcpy(s->buf[i] + *n, *pend, k);
+    memcpy(buf + *n, *pend, k);
     *n += k;
     *pend = (const char *)*pend + k;
     *plen -= k;
@@ -131,35 +143,70 @@ static int slot_fill(struct tar_stream *s, unsigned i, size_t *n, const void **p
   return 0;
 }
 
-/* Thread: decompressor -> ring, hashing and counting on the way. */
+/* Where the thread's next chunk goes: a free ring slot (waited for), or
+ * the spill buffer. NULL when the reader asked to stop. */
+static char *chunk_get(struct tar_stream *s, unsigned *i)
+{
+  if (s->spill_fd < 0)
+    return slot_wait_free(s, i) ? s->buf[*i] : NULL;
+  pthread_mutex_lock(&s->mu);
+  bool stop = s->stop;
+  pthread_mutex_unlock(&s->mu);
+  return stop ? NULL : s->buf[0];
+}
+
+/* Hands n bytes of the chunk to the reader: the ring slot, or appended
+ * to the spill file. -1 when the file cannot take them. */
+static int chunk_put(struct tar_stream *s, unsigned i, size_t n, bool eof)
+{
+  if (s->spill_fd < 0) {
+    slot_publish(s, i, n, eof);
+    return 0;
+  }
+  if (write_all(s->spill_fd, s->buf[0], n) < 0)
+    return -1;
+  pthread_mutex_lock(&s->mu);
+  s->spilled += n;
+  s->done = eof;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+/* Thread: decompressor -> ring or spill file, hashing and counting on the
+ * way. */
 static void *stream_thread(void *arg)
 {
   struct tar_stream *s = arg;
   const void *pend = NULL;
   size_t plen = 0;
   for (int eof = 0; !eof;) {
-    unsigned i;
+    unsigned i = 0;
     size_t n;
-    if (!slot_wait_free(s, &i))
+    char *buf = chunk_get(s, &i);
+    if (buf == NULL)
       return NULL;
-    eof = slot_fill(s, i, &n, &pend, &plen);
+    eof = chunk_fill(s, buf, &n, &pend, &plen);
     if (eof < 0) {
       /* What came before the error goes on, so the tar reader fails in
        * the entry that is cut short and the message can name it. */
-      if (n > 0)
-        slot_publish(s, i, n, false);
       const char *e = archive_error_string(s->ar);
+      if (n > 0 && chunk_put(s, i, n, false) < 0)
+        e = strerror(errno);
       stream_fail(s, "decompress: ", e ? e : "unknown error");
       return NULL;
     }
-    EVP_DigestUpdate(s->md, s->buf[i], n);
+    EVP_DigestUpdate(s->md, buf, n);
     s->total += n;
     if (stream_over_limit(s)) {
       stream_fail(s, "layer expands past 1 GiB and past 100 times its compressed size: ",
                   "refusing what looks like a decompression bomb");
       return NULL;
     }
-    slot_publish(s, i, n, eof);
+    if (chunk_put(s, i, n, eof) < 0) {
+      stream_fail(s, "write the prefetched layer to a temporary file: ", strerror(errno));
+      return NULL;
+    }
   }
   return NULL;
 }
@@ -181,14 +228,16 @@ static int stream_open_archive(struct tar_stream *s, struct berth_err **err)
   return 0;
 }
 
-int tar_stream_start(int blob_fd, struct tar_stream **out, struct berth_err **err)
+int tar_stream_start(int blob_fd, int spill_fd, struct tar_stream **out, struct berth_err **err)
 {
   struct tar_stream *s = xcalloc(1, sizeof(*s));
   struct stat st;
   s->blob_fd = blob_fd;
+  s->spill_fd = spill_fd;
   s->blob_size = fstat(blob_fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
   s->inbuf = xcalloc(1, STREAM_IN_SIZE);
-  for (unsigned i = 0; i < STREAM_SLOTS; i++)
+  /* spill mode: buf[0] the thread's chunk, buf[1] the reader's */
+  for (unsigned i = 0; i < (spill_fd < 0 ? STREAM_SLOTS : 2); i++)
     s->buf[i] = xcalloc(1, STREAM_SLOT_SIZE);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
@@ -201,6 +250,9 @@ int tar_stream_start(int blob_fd, struct tar_stream **out, struct berth_err **er
   if (r == 0 && (r = pthread_create(&s->thread, NULL, stream_thread, s)) != 0)
     r = berth_err_set(err, r, "start the decompression thread");
   s->started = r == 0;
+  struct sched_param idle = {0};
+  if (r == 0 && spill_fd >= 0)
+    pthread_setschedparam(s->thread, SCHED_IDLE, &idle); /* best effort */
   if (r < 0) {
     tar_stream_free(s);
     return -1;
@@ -209,8 +261,35 @@ int tar_stream_start(int blob_fd, struct tar_stream **out, struct berth_err **er
   return 0;
 }
 
+/* Spill mode: the next chunk of the file once the thread has written it. */
+static ssize_t spill_read(struct tar_stream *s, const void **buf)
+{
+  pthread_mutex_lock(&s->mu);
+  while (s->read_off == s->spilled && !s->done)
+    pthread_cond_wait(&s->cv, &s->mu);
+  uint64_t avail = s->spilled - s->read_off;
+  bool failed = s->failed;
+  pthread_mutex_unlock(&s->mu);
+  if (avail == 0)
+    return failed ? -1 : 0;
+  size_t want = avail < STREAM_SLOT_SIZE ? (size_t)avail : STREAM_SLOT_SIZE;
+  ssize_t n;
+  do
+    n = pread(s->spill_fd, s->buf[1], want, (off_t)s->read_off);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    stream_fail(s, "read the prefetched layer back: ", n < 0 ? strerror(errno) : "short file");
+    return -1;
+  }
+  s->read_off += (uint64_t)n;
+  *buf = s->buf[1];
+  return n;
+}
+
 ssize_t tar_stream_read(struct tar_stream *s, const void **buf)
 {
+  if (s->spill_fd >= 0)
+    return spill_read(s, buf);
   pthread_mutex_lock(&s->mu);
   if (s->held) {
     s->head = (s->head + 1) % STREAM_SLOTS;
@@ -228,6 +307,15 @@ ssize_t tar_stream_read(struct tar_stream *s, const void **buf)
   }
   pthread_mutex_unlock(&s->mu);
   return n;
+}
+
+void tar_stream_boost(struct tar_stream *s)
+{
+  struct sched_param normal = {0};
+  /* Best effort: an ordinary user may not leave SCHED_IDLE (RLIMIT_NICE
+   * 0); its stream is then only slower when the CPUs are busy. */
+  if (s->started && s->spill_fd >= 0)
+    pthread_setschedparam(s->thread, SCHED_OTHER, &normal);
 }
 
 const char *tar_stream_error(struct tar_stream *s)
@@ -280,6 +368,8 @@ void tar_stream_free(struct tar_stream *s)
   if (s->ar != NULL)
     archive_read_free(s->ar);
   EVP_MD_CTX_free(s->md);
+  if (s->spill_fd >= 0)
+    close(s->spill_fd);
   for (unsigned i = 0; i < STREAM_SLOTS; i++)
     free(s->buf[i]);
   free(s->inbuf);

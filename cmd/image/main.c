@@ -16,7 +16,7 @@
 #include "../../image/image.h"
 #include "progress.h"
 
-static struct image_opts opts = {.root = IMAGE_ROOT_DEFAULT, .tls_verify = true};
+static struct image_opts opts = {.tls_verify = true};
 static struct progress_view view;
 
 static int fail(struct berth_err **err)
@@ -228,6 +228,12 @@ int main(int argc, char **argv)
   }
   if (i >= argc)
     return usage("no command");
+  static char root[4096];
+  struct berth_err *err = NULL;
+  if (opts.root == NULL && image_root_default(root, sizeof(root), &err) < 0)
+    return fail(&err);
+  if (opts.root == NULL)
+    opts.root = root;
   static const struct {
     const char *name;
     int (*fn)(int, char **);

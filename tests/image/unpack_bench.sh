@@ -1,6 +1,8 @@
 #!/bin/bash
-# Times layer_unpack (tests/image/unpack_layers) against `tar -xzf` and
-# `umoci unpack` on three gzip layers made from the host's /usr:
+# Times layers_unpack (tests/image/unpack_layers: the next layers
+# decompressed ahead; and with UNPACK_TMPDIR=none, one after the other)
+# against `tar -xzf` and `umoci unpack` on three gzip layers made from the
+# host's /usr (bench/image.sh does the same on a synthetic image):
 #   l1: usr/lib/gcc usr/include, l2: usr/share/{doc,man,locale,perl,vim},
 #   l3: usr/lib/python3 usr/lib/python3.11
 # (about 300 MB compressed, 55,000 entries here). Each run starts from an
@@ -49,7 +51,8 @@ timed() { # LABEL CMD...
 for _ in $(seq "$runs"); do
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	timed "tar -xzf      " sh -c 'for l in l1 l2 l3; do tar -xzf $l.tar.gz -C out; done'
-	timed "layer_unpack  " "$driver" out l1.tar.gz l2.tar.gz l3.tar.gz
+	timed "layers_unpack " "$driver" out l1.tar.gz l2.tar.gz l3.tar.gz
+	timed "no prefetch   " env UNPACK_TMPDIR=none "$driver" out l1.tar.gz l2.tar.gz l3.tar.gz
 	command -v umoci >/dev/null && timed "umoci unpack  " umoci unpack --image layout:bench umoci-bundle
 done
 rm -rf out umoci-bundle

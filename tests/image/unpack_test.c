@@ -497,6 +497,110 @@ static void test_whiteouts(void)
   fx_done(&f);
 }
 
+/* UNPACK_OVERLAY (a layer of the cache, an overlayfs lower directory of
+ * its own): a whiteout becomes a 0:0 character device, an opaque marker the
+ * trusted.overlay.opaque xattr on its directory, nothing is removed. */
+static void test_overlay_whiteouts(void)
+{
+  struct fx f;
+  fx_init(&f);
+  struct berth_err *err = NULL;
+  int blob = MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, {"d", AE_IFDIR},
+                     {"d/.wh..wh..opq", AE_IFREG}, {"d/new", AE_IFREG, 0, "n"},
+                     {"e/.wh.gone", AE_IFREG}, {".wh.top", AE_IFREG});
+  int r = layer_unpack(blob, f.rootfd, UNPACK_OVERLAY, NULL, NULL, &err);
+  close(blob);
+  CHECK(r == 0, "overlay layer: %s", err ? err->msg : "");
+  berth_err_free(&err);
+  struct stat st;
+  CHECK(at_stat(&f, "e/gone", &st) && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0) &&
+            at_stat(&f, "top", &st) && S_ISCHR(st.st_mode),
+        "whiteouts as 0:0 character devices");
+  char path[4200], val[8] = "";
+  snprintf(path, sizeof(path), "%s/d", f.root);
+  CHECK(getxattr(path, "trusted.overlay.opaque", val, sizeof(val)) == 1 && val[0] == 'y' &&
+            has(&f, "d/new") && !has(&f, "d/.wh..wh..opq"),
+        "opaque directory: trusted.overlay.opaque=y, its own entries kept");
+  CHECK(sentinel_intact(&f), "sentinel");
+  fx_done(&f);
+}
+
+/* layers_unpack: the same three layers applied in order with the next ones
+ * prefetched into temporary files: the same tree and diff_ids as one
+ * layer_unpack after the other; a failing layer is named and stops the
+ * rest; no temporary file is left either way. */
+static size_t layers_run(struct fx *f, int tmpfd, const int *which, size_t n,
+                         char (*ids)[DIGEST_MAX], char *msg, size_t msgsize)
+{
+  int fds[3];
+  struct berth_err *err = NULL;
+  for (size_t i = 0; i < n; i++)
+    fds[i] = which[i] > 0 ? whiteout_layer(which[i])
+                          : MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED,
+                                    {"../escape", AE_IFREG, 0, "x"});
+  int r = layers_unpack(fds, n, f->rootfd, 0, tmpfd, ids, NULL, &err);
+  for (size_t i = 0; i < n; i++)
+    close(fds[i]);
+  snprintf(msg, msgsize, "%s", err ? err->msg : "");
+  berth_err_free(&err);
+  return (size_t)(r == 0);
+}
+
+static void test_layers_prefetch(void)
+{
+  struct fx f;
+  fx_init(&f);
+  char tmp[] = "/tmp/unpack-test-spill-XXXXXX", msg[2048], want[3][DIGEST_MAX], got[3][DIGEST_MAX];
+  cleanup_close int tmpfd = mkdtemp(tmp) ? open(tmp, O_RDONLY | O_DIRECTORY) : -1;
+  const int all[] = {1, 2, 3}, bad[] = {1, 0, 3};
+  CHECK(layers_run(&f, -1, all, 3, want, msg, sizeof(msg)), "no prefetch: %s", msg);
+  fx_done(&f);
+  fx_init(&f);
+  CHECK(tmpfd >= 0 && layers_run(&f, tmpfd, all, 3, got, msg, sizeof(msg)), "prefetch: %s", msg);
+  check_layer3(&f);
+  CHECK(sentinel_intact(&f), "sentinel");
+  CHECK(memcmp(want, got, sizeof(want)) == 0 && strcmp(got[2], "sha256:") > 0,
+        "the same diff_ids with and without prefetch");
+  fx_done(&f);
+  fx_init(&f);
+  CHECK(!layers_run(&f, tmpfd, bad, 3, got, msg, sizeof(msg)) && strstr(msg, "layer 2 of 3") &&
+            strstr(msg, "../escape") && has(&f, "a/x") && !has(&f, "d/newer"),
+        "layer 2 refused and named, layer 3 not applied: %s", msg);
+  CHECK(sentinel_intact(&f) && dir_count(tmp) == 0, "nothing left in the temporary directory");
+  rmdir(tmp);
+  fx_done(&f);
+}
+
+/* UNPACK_ROOTLESS (as umoci --rootless): no chown, the image's owner in
+ * user.rootlesscontainers (protobuf: uid field 1, gid field 2, varints;
+ * none for 0:0), read-only directories kept u+rwx so later entries go in. */
+static void test_rootless_owners(void)
+{
+  struct fx f;
+  fx_init(&f);
+  struct berth_err *err = NULL;
+  int blob =
+      MKLAYER(C_GZIP, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, {"ro", AE_IFDIR, 0555, .uid = 7, .gid = 0},
+              {"ro/theirs", AE_IFREG, 0640, "t", .uid = 1234, .gid = 5678},
+              {"mine", AE_IFREG, 0644, "m"}, {"link", AE_IFLNK, 0777, "mine", .uid = 9});
+  int r = layer_unpack(blob, f.rootfd, UNPACK_ROOTLESS, NULL, NULL, &err);
+  close(blob);
+  CHECK(r == 0, "rootless layer: %s", err ? err->msg : "");
+  berth_err_free(&err);
+  struct stat st;
+  unsigned char pb[16];
+  ssize_t n = xattr_get(&f, "ro/theirs", "user.rootlesscontainers", (char *)pb, sizeof(pb));
+  CHECK(n == 6 && memcmp(pb, "\x08\xd2\x09\x10\xae\x2c", 6) == 0, "1234:5678 recorded (%zd)", n);
+  n = xattr_get(&f, "ro", "user.rootlesscontainers", (char *)pb, sizeof(pb));
+  CHECK(n == 2 && memcmp(pb, "\x08\x07", 2) == 0, "7:0: the uid only (%zd)", n);
+  CHECK(xattr_get(&f, "mine", "user.rootlesscontainers", (char *)pb, sizeof(pb)) < 0,
+        "0:0: no xattr");
+  CHECK(at_stat(&f, "ro/theirs", &st) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0640,
+        "owned by the unpacking user, mode kept");
+  CHECK(at_stat(&f, "ro", &st) && (st.st_mode & 07777) == 0755, "read-only dir u+rwx");
+  fx_done(&f);
+}
+
 /* Symlinks at the last component are replaced, never written through. */
 static void test_replace_symlinks(void)
 {
@@ -797,6 +901,9 @@ int main(void)
   test_formats();
   test_sparse();
   test_whiteouts();
+  test_overlay_whiteouts();
+  test_layers_prefetch();
+  test_rootless_owners();
   test_replace_symlinks();
   test_attacks();
   test_deep_whiteout();

@@ -230,4 +230,48 @@ authfile_write() { # FILE KEY USER:PASS
 	echo '{garbage' >"$xdg/containers/auth.json"
 	pull_env XDG_RUNTIME_DIR="$xdg"
 	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"$xdg/containers/auth.json"* ]]
+
+# A layer of 2 GiB of zeros in ~2 MB of gzip (2048 gzip members of 1 MiB of
+# zeros after a tar header): the pull stops near 1 GiB with one line; the
+# layer cache has no entry and no temporary directory for it, no image is
+# recorded (the blob, whose digest is right, stays in the blob store until a
+# prune, like any blob of a pull that did not finish).
+@test "a gzip bomb layer: refused with one line, nothing in the layer cache" {
+	local d=$BATS_TEST_TMPDIR/bomb
+	mkdir -p "$d"
+	# The layout written directly: its config's diff_id is never reached.
+	python3 - "$d/layout" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+os.makedirs(out + "/blobs/sha256")
+def put(data, media):
+    digest = hashlib.sha256(data).hexdigest()
+    with open("%s/blobs/sha256/%s" % (out, digest), "wb") as f:
+        f.write(data)
+    return {"mediaType": media, "digest": "sha256:" + digest, "size": len(data)}
+header = tarfile.TarInfo("zeros")
+header.size = 2 << 30
+member = gzip.compress(bytes(1 << 20), mtime=0)
+layer = io.BytesIO()
+layer.write(gzip.compress(header.tobuf(tarfile.USTAR_FORMAT), mtime=0))
+layer.write(member * 2048)
+layer.write(gzip.compress(bytes(1024), mtime=0))
+l = put(layer.getvalue(), "application/vnd.oci.image.layer.v1.tar+gzip")
+c = put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
+        "diff_ids": ["sha256:" + "0" * 64]}}).encode(), "application/vnd.oci.image.config.v1+json")
+m = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": c, "layers": [l]}).encode(), "application/vnd.oci.image.manifest.v1+json")
+m["annotations"] = {"org.opencontainers.image.ref.name": "bomb"}
+with open(out + "/index.json", "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": [m]}, f)
+with open(out + "/oci-layout", "w") as f:
+    f.write('{"imageLayoutVersion":"1.0.0"}')
+PY
+	run "${BI[@]}" pull -q "oci:$d/layout:bomb"
+	echo "$output"
+	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"decompression bomb"* && "$output" == *'"zeros"'* ]]
+	[ -z "$(find "$IMG/layers" -mindepth 2 -maxdepth 2 -type d 2>/dev/null)" ]
+	run "${BI[@]}" image ls
+	[ "${#lines[@]}" -eq 1 ] # the header only
 }

@@ -643,3 +643,84 @@ root_userns() {
 	[ "$fails" -eq 0 ]
 	rl_nothing_left rl-rep-30
 }
+
+# --- images (issue #12): pull and bundle create as the user ------------------------------
+
+# rl_image_fixtures: in $RL_DIR/img, readable by the user: the fixture images
+# (tests/image/make-fixtures.sh) and an OCI layout "rl" of their two layers
+# plus one only root can unpack as is: a device node, a file owned by
+# 1234:5678 with a trusted.* xattr, a read-only directory with a file in it.
+rl_image_fixtures() {
+	local img=$RL_DIR/img l3=$RL_DIR/img/l3 h
+	[ -f "$img/rl/index.json" ] && return 0
+	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$img/fx" >/dev/null 2>&1 || fail "make-fixtures.sh"
+	for h in gz1 gz2; do
+		cp "$img/fx/oci/blobs/sha256/$(sed -n "s/^$h=sha256://p" "$img/fx/facts")" "$img/$h.tar.gz"
+	done
+	mkdir -p "$l3/dev" "$l3/ro"
+	mknod "$l3/dev/null" c 1 3
+	echo theirs >"$l3/owned"
+	chown 1234:5678 "$l3/owned"
+	setfattr -n trusted.berth -v 1 "$l3/owned"
+	echo inside >"$l3/ro/inside"
+	chmod 0555 "$l3/ro"
+	tar -C "$l3" --xattrs --xattrs-include='*' --numeric-owner -cf "$img/l3.tar" . || fail "tar"
+	"$BERTH_SRC_DIR/tests/image/make_layout.sh" "$img/rl" rl "$img/gz1.tar.gz" "$img/gz2.tar.gz" \
+		"$img/l3.tar" >/dev/null || fail "make_layout.sh"
+	chmod -R a+rX "$img"
+}
+
+# rl_berth_image: berth-image beside the user's berth (berth runs it for pull and bundle).
+rl_berth_image() {
+	requires_berth "images are berth's own verbs"
+	[ -x "$BERTH_SRC_DIR/berth-image" ] || skip "berth-image not built"
+	install -m 0755 "$BERTH_SRC_DIR/berth-image" "$RL_DIR/bin/berth-image"
+	rl_image_fixtures
+}
+
+@test "as the user: pull an oci-archive into the default root, bundle create, run it" {
+	rl_berth_image
+	local store=$RL_DIR/home/.local/share/berth b=$RL_DIR/home/img-bundle
+	run_rl pull -q "oci-archive:$RL_DIR/img/fx/oci.tar"
+	rl_ok
+	[ "$output" = "$(sed -n 's/^manifest=//p' "$RL_DIR/img/fx/facts")" ]
+	# The default root of an ordinary user, owned by the user; no overlay
+	# trees in its layer cache (they would need root), the diff_ids checked.
+	[ "$(stat -c %u "$store/blobs")" -eq "$RL_UID" ]
+	[ "$(ls "$store"/layers/sha256/*/diff_id | wc -l)" -eq 2 ]
+	[ -z "$(find "$store/layers" -name rootfs)" ]
+	run_rl bundle create -q --image "oci-archive:$RL_DIR/img/fx/oci.tar" "$b" -- sh -c 'id -u; cat /etc/extra; cat /etc/motd 2>&1 || true'
+	rl_ok
+	findmnt "$b/rootfs" >/dev/null && fail "an overlay: a copy was expected"
+	[ "$(jq -c '.linux.uidMappings' "$b/config.json")" = "[{\"containerID\":0,\"hostID\":$RL_UID,\"size\":1}]" ]
+	run_rl run -b "$b" rl-img
+	rl_ok
+	[ "${lines[0]}" = 0 ]
+	[ "${lines[1]}" = "second layer" ]
+	[[ "${lines[2]}" == *"No such file"* ]] # the whiteout of layer 2 applied
+	run_rl bundle rm "$b"
+	rl_ok
+	[ ! -e "$b" ]
+}
+
+@test "as the user: --image-root in a user dir; devices, owners, trusted xattrs as umoci --rootless" {
+	rl_berth_image
+	local root=$RL_DIR/home/images b=$RL_DIR/home/rl-bundle
+	run_rl --image-root "$root" bundle create -q --image "oci:$RL_DIR/img/rl:rl" "$b" -- sh -c 'cat /owned; cat /ro/inside'
+	rl_ok
+	[ "$(ls "$root/images" | wc -l)" -eq 1 ] && [ "$(stat -c %u "$root/blobs")" -eq "$RL_UID" ]
+	# No device node (no CAP_MKNOD), everything owned by the user, the image's
+	# owner in user.rootlesscontainers (protobuf: uid 1234 = 08 d2 09, gid
+	# 5678 = 10 ae 2c), no trusted.* xattr, the read-only directory u+rwx.
+	[ ! -e "$b/rootfs/dev/null" ]
+	[ -z "$(find "$b/rootfs" ! -user "$RL_UID")" ]
+	[ "$(getfattr --absolute-names -e hex -n user.rootlesscontainers "$b/rootfs/owned" |
+		sed -n 's/^user.rootlesscontainers=//p')" = 0x08d20910ae2c ]
+	[ -z "$(getfattr --absolute-names -m - -d "$b/rootfs/owned" | grep trusted)" ]
+	[ "$(stat -c %a "$b/rootfs/ro")" = 755 ]
+	run_rl run -b "$b" rl-img2
+	rl_ok
+	[ "${lines[0]}" = theirs ] && [ "${lines[1]}" = inside ]
+	run_rl bundle rm "$b"
+	rl_ok
+}
