@@ -46,7 +46,8 @@ CMD_OBJS := $(CMD_SRCS:%.c=$(OBJ)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
-        format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test
+        format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test \
+        vm-assets
 
 all: berth berth-image
 
@@ -114,6 +115,23 @@ image-test: tests/image/unpack_test tests/image/unpack_layers
 
 deps:
 	@scripts/deps.sh test
+
+# microVM guest (vm/guest): PID 1 of the guest, static, linked with
+# berth's own cgroup/ code (which then runs on the guest's pure cgroup v2).
+# `make vm-assets` puts it with Debian's cloud kernel and the modules it
+# needs into an initramfs under VM_ASSETS_DIR, where berth looks by default.
+VM_ASSETS_DIR ?= /var/cache/berth/vm
+GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c)
+
+build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	@$(CC) -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong $(CFLAGS) -static \
+	  -o $@ $(GUEST_SRCS) -ljansson
+
+vm-assets: build/vm/init
+	@scripts/vm-assets.sh build/vm/init $(VM_ASSETS_DIR)
+
 
 # image/ goes into berth-image, a separate dynamically linked executable
 # (Debian 12 has no static libarchive/libcurl); berth itself stays static.
