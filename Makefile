@@ -34,7 +34,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 
-LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c)
+LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c vm/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_HDRS := $(wildcard tests/unit/*.h)
@@ -253,7 +253,8 @@ FUZZ_DIR := build/fuzz
 FUZZ_OBJ := $(FUZZ_DIR)/obj
 FUZZ_TARGETS := fuzz_spec fuzz_seccomp fuzz_resources
 # Only what the harnesses reach: the code under test, none of the runtime.
-FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c)
+FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c \
+                          vm/config.c)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # No -Werror: clang warns where gcc does not, and this build must not break on that.
 FUZZ_CFLAGS := -std=gnu11 $(filter-out -Werror,$(WARN)) -Wno-format-nonliteral -fPIE -O1 -g \
