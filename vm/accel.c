@@ -109,7 +109,7 @@ int vm_accel_resolve(struct vm_config *c, struct berth_err **err)
 
 unsigned long vm_tsc_khz(void)
 {
-  struct timespec a, b, d = {0, 10 * 1000 * 1000};
+  struct timespec a, b, d = {0, 10000000L};
   clock_gettime(CLOCK_MONOTONIC_RAW, &a);
   uint64_t t0 = __rdtsc();
   nanosleep(&d, NULL);

@@ -19,7 +19,7 @@ static int check_path(const char *k, const char *v, struct berth_err **err)
 
 static int check_accel(const char *k, const char *v, struct berth_err **err)
 {
-  if (strcmp(v, "auto") && strcmp(v, "kvm") && strcmp(v, "tcg"))
+  if (strcmp(v, "auto") != 0 && strcmp(v, "kvm") != 0 && strcmp(v, "tcg") != 0)
     return berth_err_set(err, 0, "dev.berth.%s: must be auto, kvm or tcg, got \"%s\"", k, v);
   return 0;
 }
@@ -159,7 +159,7 @@ int vm_config_build(json_t *annotations, const struct vm_limits *lim, struct vm_
     return -1;
   const char *k = annotation(annotations, "vm.kernel");
   const char *i = annotation(annotations, "vm.initrd");
-  c->kernel = k ? xstrdup(k) : xstrdup(VM_ASSETS_DIR_DEFAULT "/vmlinuz");
+  c->kernel = k ? xstrdup(k) : xstrdup(VM_ASSETS_DIR_DEFAULT "/vmlinux");
   c->initrd = i ? xstrdup(i) : xstrdup(VM_ASSETS_DIR_DEFAULT "/initramfs.cpio");
   if (file_check("kernel", c->kernel, k ? "dev.berth.vm.kernel" : NULL, err) < 0 ||
       file_check("initramfs", c->initrd, i ? "dev.berth.vm.initrd" : NULL, err) < 0)
@@ -223,11 +223,14 @@ char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz)
       /* QEMU may not spawn, gain privileges or use obsolete calls. */
       "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
       /* virtio-fs needs modern virtio-mmio and memory shared with virtiofsd. */
-      "-global", "virtio-mmio.force-legacy=false", "-serial", "file:" VM_CONSOLE_LOG, "-chardev",
-      "socket,id=vfs,path=" VM_VFS_SOCK, "-device", "vhost-user-fs-device,chardev=vfs,tag=rootfs",
-      "-chardev", "socket,id=ctl,fd=3", "-device", "virtio-serial-device", "-device",
-      "virtserialport,chardev=ctl,name=berth.ctl", NULL};
+      "-global", "virtio-mmio.force-legacy=false", "-device",
+      "vhost-user-fs-device,chardev=vfs,tag=rootfs", "-chardev", "socket,id=ctl,fd=3", "-device",
+      "virtio-serial-device", "-device", "virtserialport,chardev=ctl,name=berth.ctl", NULL};
   pushv(&a, fixed);
+  push(&a, xstrdup("-chardev"));
+  push(&a, xasprintf("socket,id=vfs,path=%s", VM_VFS_SOCK));
+  push(&a, xstrdup("-serial"));
+  push(&a, xasprintf("file:%s", VM_CONSOLE_LOG));
   push(&a, xstrdup("-M"));
   push(&a, xstrdup("microvm,x-option-roms=off,rtc=off,memory-backend=mem"));
   push(&a, xstrdup("-accel"));
@@ -255,10 +258,10 @@ char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz)
 char **vm_virtiofsd_argv(const char *rootfs)
 {
   struct argv a = {0};
-  static const char *const fixed[] = {
-      VM_VIRTIOFSD, "--socket-path=" VM_VFS_SOCK, "-o", "cache=auto",
-      "-o",         "sandbox=namespace",          NULL};
+  static const char *const fixed[] = {VM_VIRTIOFSD,        "-o", "cache=auto", "-o",
+                                      "sandbox=namespace", NULL};
   pushv(&a, fixed);
+  push(&a, xasprintf("--socket-path=%s", VM_VFS_SOCK));
   push(&a, xstrdup("-o"));
   push(&a, xasprintf("source=%s", rootfs));
   return a.v;

@@ -166,6 +166,11 @@ static int guest_gone(struct sess *x, const char *what, struct berth_err **err)
   return berth_err_set(err, 0, "microvm: %s (%s)", what, why);
 }
 
+static const char *gone_what(const struct sess *x)
+{
+  return x->phase == PH_BOOT ? "the guest stopped before its init was ready" : "the guest stopped";
+}
+
 static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
                     struct berth_err **err)
 {
@@ -212,7 +217,7 @@ static int on_control(struct sess *x, struct berth_err **err)
 {
   long n = vm_reader_fill(&x->rd, x->ctl);
   if (n == 0 || (n < 0 && errno != EAGAIN))
-    return guest_gone(x, "the guest closed the control channel", err);
+    return guest_gone(x, gone_what(x), err);
   uint8_t type;
   const char *d;
   uint32_t len;
@@ -287,7 +292,7 @@ static int deadline_passed(struct sess *x, struct berth_err **err)
 {
   char console[512];
   log_tail(x->s->workdir, VM_CONSOLE_LOG, console, sizeof(console));
-  return berth_err_set(err, ETIMEDOUT, "microvm: %s within %u s (dev.berth.vm.boot_timeout)%s%s%s",
+  return berth_err_set(err, 0, "microvm: %s within %u s (dev.berth.vm.boot_timeout)%s%s%s",
                        x->phase == PH_STARTING ? "the process did not start"
                                                : "the guest did not boot",
                        x->s->cfg->boot_timeout_s, console[0] ? "; console: \"" : "", console,
@@ -332,7 +337,12 @@ static void trace_write(const struct sess *x)
     fprintf(f, "%s %.1f\n", mark_names[i], x->mark[i]);
   /* READY: "INIT_NS READY_NS", STARTED: "NS", all guest CLOCK_BOOTTIME. */
   unsigned long long g[3] = {0};
-  sscanf(x->guest_times, "%llu %llu %llu", &g[0], &g[1], &g[2]);
+  const char *p = x->guest_times;
+  for (int i = 0; i < 3 && *p; i++) {
+    char *end;
+    g[i] = strtoull(p, &end, 10);
+    p = end;
+  }
   fprintf(f, "guest_init %.1f\nguest_ready_at %.1f\nguest_started_at %.1f\n", (double)g[0] / 1e6,
           (double)g[1] / 1e6, (double)g[2] / 1e6);
   fprintf(f, "qemu_maxrss_kib %ld\naccel %s\n", x->qemu_maxrss_kib,
@@ -372,21 +382,18 @@ int vm_session_run(const struct vm_session *s)
   x->t0 = now_ms();
   x->deadline = x->t0 + (uint64_t)s->cfg->boot_timeout_s * 1000;
   struct berth_err *err = NULL;
-  int ret = -1;
   if (fchdir(s->workdir) < 0)
     berth_err_sys(&err, "microvm: enter the state directory");
   else if ((x->sigfd = signals_take(&err)) >= 0 && vfsd_start(x, &err) == 0 &&
            qemu_start(x, &err) == 0)
-    while (x->status < 0 && (ret = poll_once(x, &err)) == 0)
+    while (x->status < 0 && poll_once(x, &err) == 0)
       ;
   children_kill(x);
   trace_write(x);
+  int ret = err ? -1 : x->status;
   if (err) {
     s->on_error(s->arg, err);
     berth_err_free(&err);
-    ret = -1;
-  } else {
-    ret = x->status;
   }
   free(x);
   return ret;

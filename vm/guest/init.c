@@ -76,11 +76,9 @@ static void relay_control(int chan, struct guest_proc *p)
   while (vm_reader_next(&reader, &type, &data, &len) == 1) {
     if (type == VM_MSG_SIGNAL)
       kill(p->pid, (int)vm_u32_decode(data, len));
-    else if (type == VM_MSG_STDIN && p->in >= 0 && write(p->in, data, len) < 0) {
-      close(p->in);
-      p->in = -1;
-    } else if (type == VM_MSG_STDIN_EOF && p->in >= 0) {
-      close(p->in);
+    else if (p->in >= 0 &&
+             (type == VM_MSG_STDIN_EOF || (type == VM_MSG_STDIN && write(p->in, data, len) < 0))) {
+      close(p->in); /* EOF, or a reader that went away */
       p->in = -1;
     }
   }

@@ -35,6 +35,31 @@ static void strv_push(char ***v, size_t *n, const char *s)
   *v = nv;
 }
 
+/* Whole-string unsigned numbers in base b, each followed by a space or
+ * the end; returns how many were read into out (at most n), -1 if bad. */
+static int parse_nums(const char *v, int base, unsigned long long *out, int n)
+{
+  int k = 0;
+  while (*v && k < n) {
+    char *end;
+    errno = 0;
+    out[k++] = strtoull(v, &end, base);
+    if (end == v || errno || (*end != ' ' && *end != '\0'))
+      return -1;
+    v = *end ? end + 1 : end;
+  }
+  return *v ? -1 : k;
+}
+
+static int parse_id(const char *v, unsigned *id)
+{
+  unsigned long long n;
+  if (parse_nums(v, 10, &n, 1) != 1 || n > UINT32_MAX)
+    return -1;
+  *id = (unsigned)n;
+  return 0;
+}
+
 static int dec_arg(struct guest_spec *s, const char *v)
 {
   strv_push(&s->args, &s->n_args, v);
@@ -70,12 +95,12 @@ static int dec_resources(struct guest_spec *s, const char *v)
 
 static int dec_uid(struct guest_spec *s, const char *v)
 {
-  return sscanf(v, "%u", &s->uid) == 1 ? 0 : -1;
+  return parse_id(v, &s->uid);
 }
 
 static int dec_gid(struct guest_spec *s, const char *v)
 {
-  return sscanf(v, "%u", &s->gid) == 1 ? 0 : -1;
+  return parse_id(v, &s->gid);
 }
 
 static int dec_gids(struct guest_spec *s, const char *v)
@@ -84,7 +109,7 @@ static int dec_gids(struct guest_spec *s, const char *v)
   if (g == NULL)
     abort();
   s->gids = g;
-  return sscanf(v, "%u", &g[s->n_gids++]) == 1 ? 0 : -1;
+  return parse_id(v, &g[s->n_gids++]);
 }
 
 static int dec_readonly(struct guest_spec *s, const char *v)
@@ -95,9 +120,9 @@ static int dec_readonly(struct guest_spec *s, const char *v)
 
 static int dec_umask(struct guest_spec *s, const char *v)
 {
-  unsigned m;
+  unsigned long long m;
   s->has_umask = true;
-  if (sscanf(v, "%o", &m) != 1)
+  if (parse_nums(v, 8, &m, 1) != 1 || m > 0777)
     return -1;
   s->umask = (mode_t)m;
   return 0;
@@ -110,7 +135,11 @@ static int dec_rlimit(struct guest_spec *s, const char *v)
     abort();
   s->rlimits = r;
   r += s->n_rlimits++;
-  return sscanf(v, "%d %lu %lu", &r->resource, &r->soft, &r->hard) == 3 ? 0 : -1;
+  unsigned long long n[3];
+  if (parse_nums(v, 10, n, 3) != 3 || n[0] > 64)
+    return -1;
+  *r = (struct guest_rlimit){(int)n[0], n[1], n[2]};
+  return 0;
 }
 
 /* "DEST\x1fTYPE\x1fFLAGS(hex)\x1fDATA" */
