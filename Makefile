@@ -47,7 +47,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         format-check demo bench clean clients clients-parity fuzz fuzz-build image-tests image-test \
-        vm-assets
+        vm-assets check-v2 bench-microvm
 
 all: berth berth-image
 
@@ -131,6 +131,14 @@ build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.
 
 vm-assets: build/vm/init
 	@scripts/vm-assets.sh build/vm/init $(VM_ASSETS_DIR)
+
+# berth's cgroup integration tests inside a microVM on pure cgroup v2.
+check-v2: deps berth vm-assets
+	@scripts/check-v2.sh
+
+# microVM cold start split into phases, against the linux backend.
+bench-microvm: deps berth vm-assets
+	@bench/microvm.sh
 
 
 # image/ goes into berth-image, a separate dynamically linked executable

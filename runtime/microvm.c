@@ -58,6 +58,8 @@ static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err
   for (size_t i = 0; i < s->n_rlimits; i++)
     vm_rec_addf(b, "rlimit", "%d %llu %llu", s->rlimits[i].resource,
                 (unsigned long long)s->rlimits[i].soft, (unsigned long long)s->rlimits[i].hard);
+  if (s->cgroups_path)
+    vm_rec_add(b, "cgroups_path", s->cgroups_path);
   json_t *res = json_object_get(json_object_get(s->json, "linux"), "resources");
   if (res) {
     cleanup_free char *text = json_dumps(res, JSON_COMPACT);
@@ -261,11 +263,11 @@ static int microvm_create(int dirfd, const char *id, const struct spec *s,
   out->pty = -1;
   struct vm_config c = {0};
   struct cgroup *cg = NULL;
-  /* The host cgroup bounds the VMM: the container's limits apply inside
-   * the guest, on the guest's own cgroup v2. */
+  /* The host cgroup bounds the VMM: the container's limits (and its
+   * cgroupsPath) apply inside the guest, on the guest's own cgroup v2. */
   const struct cgroup_resources none = {0};
   int ret = spec_check(s, err) < 0 || vm_for(s, &c, err) < 0 ? -1 : 0;
-  if (ret == 0 && cgroup_create(id, s->cgroups_path, &none, &cg, err) < 0)
+  if (ret == 0 && cgroup_create(id, NULL, &none, &cg, err) < 0)
     ret = berth_err_wrap(err, "microvm");
   if (ret == 0)
     ret = microvm_launch(dirfd, id, s, o, &c, cg, keep, out, err);

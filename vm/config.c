@@ -56,6 +56,15 @@ static int check_memory(const char *k, const char *v, struct berth_err **err)
   return 0;
 }
 
+static int check_cpus(const char *k, const char *v, struct berth_err **err)
+{
+  unsigned long n;
+  if (parse_uint(v, 64, &n) < 0 || n == 0)
+    return berth_err_set(err, 0, "dev.berth.%s: must be a number of vCPUs from 1 to 64, got \"%s\"",
+                         k, v);
+  return 0;
+}
+
 static int check_any(const char *k, const char *v, struct berth_err **err)
 {
   (void)k;
@@ -68,8 +77,10 @@ static const struct {
   const char *key;
   int (*check)(const char *k, const char *v, struct berth_err **err);
 } options[] = {
-    {"vm.kernel", check_path},          {"vm.initrd", check_path},   {"vm.accel", check_accel},
-    {"vm.boot_timeout", check_seconds}, {"vm.memory", check_memory}, {"vm.append", check_any},
+    {"vm.kernel", check_path},   {"vm.initrd", check_path},
+    {"vm.accel", check_accel},   {"vm.boot_timeout", check_seconds},
+    {"vm.memory", check_memory}, {"vm.append", check_any},
+    {"vm.cpus", check_cpus},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -145,6 +156,8 @@ static int options_apply(json_t *a, struct vm_config *c, struct berth_err **err)
     c->memory_mib = (unsigned)strtoul(v, NULL, 10);
     c->memory_set = true;
   }
+  if ((v = annotation(a, "vm.cpus")))
+    c->vcpus = (unsigned)strtoul(v, NULL, 10);
   if ((v = annotation(a, "vm.append")))
     c->append = xstrdup(v);
   return 0;

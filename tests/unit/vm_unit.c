@@ -80,6 +80,8 @@ static void test_options(void)
       {"vm.memory", "64", "too little memory"},
       {"vm.memory", "12x", "must be MiB"},
       {"vm.memory", "512", NULL},
+      {"vm.cpus", "0", "from 1 to 64"},
+      {"vm.cpus", "2", NULL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct berth_err *e = NULL;

@@ -41,6 +41,7 @@ struct guest_spec {
   char **args, **env;
   size_t n_args, n_env;
   char *cwd, *hostname, *resources;
+  char *cgroups_path; /* "/": the process stays in the root cgroup (NULL: default) */
   uid_t uid;
   gid_t gid;
   gid_t *gids;
@@ -55,7 +56,8 @@ struct guest_spec {
 
 int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct berth_err **err);
 /* Mounts the rootfs and the spec's mounts below GUEST_ROOT, sets the
- * hostname, makes the cgroup and checks args[0] can be found. */
+ * hostname, makes the cgroup (*cg NULL: the root cgroup) and checks
+ * args[0] can be found. */
 struct cgroup;
 int guest_prepare(const struct guest_spec *s, struct cgroup **cg, struct berth_err **err);
 
