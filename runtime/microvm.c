@@ -77,6 +77,12 @@ static int spec_check(const struct spec *s, struct berth_err **err)
     return berth_err_set(err, 0, "microvm: needs root (QEMU, virtiofsd and a cgroup)");
   if (s->terminal)
     return berth_err_set(err, 0, "microvm: process.terminal is not supported yet");
+  for (int k = HOOK_PRESTART; k <= HOOK_START_CONTAINER; k++)
+    if (s->hooks.n[k] > 0)
+      return berth_err_set(err, 0,
+                           "microvm: %s hooks are not supported yet (only poststart, "
+                           "poststop)",
+                           hook_kind_name((enum hook_kind)k));
   if (s->net.mode != NET_MODE_NONE)
     return berth_err_set(err, 0, "microvm: dev.berth.net is not supported yet (use none)");
   if (!s->has_process || s->args == NULL)

@@ -182,6 +182,15 @@ linux_run() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"too little for the container's memory limit"* ]]
 	[ -z "$(ls -A "$ROOT")" ]
+
+	# What the guest cannot do yet is refused, not skipped.
+	update_config 'del(.linux.resources.memory) | del(.annotations["dev.berth.vm.memory"])
+		| .hooks = {"prestart": [{"path": "/bin/true"}]}'
+	run_berth run "$ID"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"prestart hooks are not supported yet"* ]]
+	[ -z "$(ls -A "$ROOT")" ]
 }
 
 @test "microvm: a guest that hangs or cannot boot is reported within its deadline" {
