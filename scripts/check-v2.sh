@@ -2,9 +2,9 @@
 # make check-v2: berth's own cgroup integration tests, with the linux
 # backend, inside a microVM guest on a pure cgroup v2 hierarchy
 # (cgroup_no_v1=all; this host's hybrid layout never lets the v2 code
-# enforce anything). The guest's rootfs is the host's / (read-only over
-# virtio-fs) with tmpfs /tmp and /run, so it runs this worktree's berth,
-# bats and fixtures. The process stays in the guest's root cgroup
+# enforce anything). The guest's rootfs is the host's / (bound in a
+# private mount namespace, read-only over virtio-fs) with tmpfs /tmp and
+# /run, so it runs this worktree's berth, bats and fixtures. The process stays in the guest's root cgroup
 # (cgroupsPath "/") so berth can nest controllers below it.
 # Usage: scripts/check-v2.sh [BATS FILES...]   (default: the three cgroup files)
 set -eu
@@ -17,7 +17,7 @@ cd "$tmp/bundle"
 "$src/berth" spec
 script="cd $src && BERTH=$src/berth TMPDIR=/tmp bats $files"
 jq --arg s "$script" '
-  .root = {"path": "/", "readonly": true}
+  .root = {"path": "rootfs", "readonly": true}
   | .process.terminal = false
   | .process.args = ["/bin/sh", "-c", $s]
   | .process.env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"]
@@ -38,4 +38,10 @@ jq --arg s "$script" '
       "dev.berth.vm.boot_timeout": "120"}' config.json >config.new
 mv config.new config.json
 echo "check-v2: $files in a microVM (pure cgroup v2)"
-exec "$src/berth" --root "$tmp/state" run "check-v2-$$"
+mkdir rootfs
+# The namespace goes with the run: nothing to unmount on the host.
+rc=0
+unshare -m --propagation private sh -c \
+  'mount --rbind / rootfs && exec "$1" --root "$2" run "$3"' sh "$src/berth" "$tmp/state" \
+  "check-v2-$$" || rc=$?
+exit $rc

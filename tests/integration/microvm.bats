@@ -61,7 +61,7 @@ linux_run() {
 	update_config '.annotations["dev.berth.backend"] = "microvm"'
 }
 
-@test "microvm: run echo, exit 42 and a signal death give the linux backend's output and status" {
+@test "microvm: run echo, exit 42 and signal deaths give the linux backend's output and status" {
 	set_args sh -c 'echo "out $1"; echo err >&2; exit 42' sh hello
 	run_berth run "$ID"
 	[ "$status" -eq 42 ]
@@ -69,11 +69,18 @@ linux_run() {
 	linux_run "$ID-linux"
 	[ "$status" -eq 42 ]
 
-	set_args sh -c 'kill -9 $$'
-	run_berth run "$ID-sig"
-	[ "$status" -eq 137 ]
-	linux_run "$ID-sig-linux"
-	[ "$status" -eq 137 ]
+	# The process is PID 1 of its namespace in both: its own SIGKILL is
+	# ignored, one from the host (kill) is not.
+	set_args sh -c 'kill -9 $$; echo survived'
+	run_berth run "$ID-self"
+	[ "$status" -eq 0 ] && [ "$output" = survived ]
+	linux_run "$ID-self-linux"
+	[ "$status" -eq 0 ] && [ "$output" = survived ]
+	set_args sh -c 'sh -c "kill -9 \$\$"; echo "child $?"'
+	run_berth run "$ID-child"
+	[ "${lines[-1]}" = "child 137" ]
+	linux_run "$ID-child-linux"
+	[ "${lines[-1]}" = "child 137" ]
 	[ -z "$(ls -A "$ROOT")" ] || fail "state left: $(ls "$ROOT")"
 }
 
@@ -87,8 +94,9 @@ linux_run() {
 	mapfile -t lines <"$BATS_TEST_TMPDIR/out"
 	[ "${lines[0]}" != "$(uname -r)" ] || fail "guest kernel is the host's"
 	[[ "${lines[0]}" == *-cloud-amd64 ]]
-	# Header, /init, sh, ps, awk, wc: nothing of the host's.
-	[ "${lines[1]}" -le 6 ] || fail "${lines[1]} processes visible"
+	# Header, sh, ps, awk, wc: its own pid namespace, nothing of the host's
+	# (nor the guest's init or kernel threads).
+	[ "${lines[1]}" -le 5 ] || fail "${lines[1]} processes visible"
 	refute grep -q -e bats -e "$(basename "$BERTH")" "$BATS_TEST_TMPDIR/out"
 	grep -qx from-stdin "$BATS_TEST_TMPDIR/out"
 }
@@ -136,11 +144,16 @@ linux_run() {
 
 @test "microvm: run forwards kill KILL as the linux backend (137); delete --force leaves nothing" {
 	set_args sleep 100
-	bg_run "$ID" "$BATS_TEST_TMPDIR/run.out"
-	wait_for_status "$ID" running 60
-	run_berth kill "$ID" KILL
-	wait_bg 30
-	[ "$status" -eq 137 ]
+	local backend
+	for backend in microvm linux; do
+		update_config --arg b "$backend" '.annotations["dev.berth.backend"] = $b'
+		bg_run "$ID-$backend" "$BATS_TEST_TMPDIR/run.out"
+		wait_for_status "$ID-$backend" running 60
+		run_berth kill "$ID-$backend" KILL
+		wait_bg 30
+		[ "$status" -eq 137 ] || fail "$backend: exit $status"
+	done
+	update_config '.annotations["dev.berth.backend"] = "microvm"'
 
 	run_berth run -d "$ID-f"
 	[ "$status" -eq 0 ]

@@ -362,6 +362,21 @@ int guest_prepare(const struct guest_spec *s, struct cgroup **cg, struct berth_e
   return exec_lookup(s, err);
 }
 
+/* The spec's /proc was mounted by the guest init, in its pid namespace:
+ * the process's own shows only the container's processes. */
+static int proc_remount(const struct guest_spec *s, struct berth_err **err)
+{
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct guest_mount *m = &s->mounts[i];
+    if (strcmp(m->type, "proc") != 0)
+      continue;
+    umount2(m->dest, MNT_DETACH);
+    if (mount("proc", m->dest, "proc", m->flags, NULL) < 0)
+      return berth_err_sys(err, "mount %s", m->dest);
+  }
+  return 0;
+}
+
 /* Process, after fork: still in the initramfs root. Makes GUEST_ROOT its
  * "/" in a mount namespace of its own (switch_root's move: the initramfs
  * rootfs cannot be pivoted away), then becomes the spec's user. */
@@ -372,6 +387,8 @@ static int child_setup(const struct guest_spec *s, const struct cgroup *cg, stru
   if (unshare(CLONE_NEWNS) < 0 || chdir(GUEST_ROOT) < 0 ||
       mount(GUEST_ROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
     return berth_err_sys(err, "enter the rootfs");
+  if (proc_remount(s, err) < 0)
+    return -1;
   setsid();
   for (size_t i = 0; i < s->n_rlimits; i++) {
     struct rlimit rl = {s->rlimits[i].soft, s->rlimits[i].hard};
@@ -435,7 +452,10 @@ int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, struct gues
   }
   /* stdin: the child reads [0][0]; stdout, stderr: it writes [i][1]. */
   int child_ends[3] = {fds[0][0], fds[1][1], fds[2][1]};
-  pid_t pid = fork();
+  /* PID 1 of a pid namespace of its own, as with the linux backend: the
+   * same signal rules (no default action for signals from outside but
+   * SIGKILL) and its descendants die with it. */
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid == 0)
     child_main(s, cg, child_ends, rep[1]);
   close(rep[1]);
