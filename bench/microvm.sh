@@ -12,9 +12,10 @@
 # Needs root and the guest assets (`make vm-assets`). The phases come from the
 # supervisor's trace (BERTH_VM_TRACE: host CLOCK_MONOTONIC marks plus the guest
 # init's CLOCK_BOOTTIME stamps sent over the control channel):
-#   vmm start   QEMU spawned -> guest kernel entry (QEMU setup, loading the kernel)
+#   vmm start   QEMU spawned -> the guest clock starts: QEMU setup, loading the
+#               kernel, and the kernel's earliest boot (before its TSC clock runs)
 #               = host "guest ready" - guest boottime at ready - QEMU spawn
-#   kernel boot guest kernel entry -> guest init's first instruction (guest clock)
+#   kernel boot guest clock start -> guest init's first instruction (guest clock)
 #   init        guest init start -> READY (modules, control channel; guest clock)
 #   prepare     READY -> PREPARED (virtio-fs mount, mounts, cgroup v2; host clock)
 #   start       berth start -> the process exec'd in the guest (host clock)
@@ -82,7 +83,7 @@ col() { awk -v c="$1" '{ print $c }' "$TMP/vm" | median; }
 linux=$(median <"$TMP/linux")
 echo "berth microvm cold start, $N runs each, medians (accelerator: $accel; $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 printf '%-34s %10s\n' "phase ($accel)" "ms"
-names=("total: run /bin/true" "vmm start (QEMU -> kernel entry)" "kernel boot" "init (modules, channel)" \
+names=("total: run /bin/true" "vmm start + early kernel" "kernel boot" "init (modules, channel)" \
   "prepare (virtio-fs, cgroup v2)" "start -> exec'd" "workload (/bin/true -> EXIT)" "rest (berth, teardown)")
 for c in 1 2 3 4 5 6 7 8; do
   printf '%-34s %10.1f\n' "${names[$((c - 1))]}" "$(col "$c")"
