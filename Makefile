@@ -230,17 +230,17 @@ lint:
 	@scripts/deps.sh lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -D__GNUC__ $(LIB_SRCS) $(CMD_SRCS) \
-	  $(wildcard image/*.c cmd/image/*.c)
-	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) $(wildcard image/*.c cmd/image/*.c) -- -std=gnu11 \
+	  $(wildcard image/*.c cmd/image/*.c vm/guest/*.c)
+	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) $(wildcard image/*.c cmd/image/*.c vm/guest/*.c) -- -std=gnu11 \
 	  $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
-	  tests/fuzz/*.[ch]
+	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) \
-	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch]
+	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
 
 demo: deps
 	@$(MAKE) --no-print-directory berth
