@@ -224,7 +224,8 @@ static int mount_one(const struct guest_mount *m, struct berth_err **err)
   return 0;
 }
 
-/* A tmpfs /dev gets the nodes every container has (runc's list). */
+/* A tmpfs /dev gets the nodes every container has (runc's list); a
+ * devtmpfs one has them but not the links (/dev/fd: bash's <(...)). */
 static int dev_populate(struct berth_err **err)
 {
   static const struct {
@@ -259,8 +260,9 @@ static int rootfs_mount(const struct guest_spec *s, struct berth_err **err)
   for (size_t i = 0; i < s->n_mounts; i++) {
     if (mount_one(&s->mounts[i], err) < 0)
       return -1;
-    if (strcmp(s->mounts[i].dest, "/dev") == 0 && strcmp(s->mounts[i].type, "tmpfs") == 0 &&
-        dev_populate(err) < 0)
+    bool dev =
+        strcmp(s->mounts[i].type, "tmpfs") == 0 || strcmp(s->mounts[i].type, "devtmpfs") == 0;
+    if (dev && strcmp(s->mounts[i].dest, "/dev") == 0 && dev_populate(err) < 0)
       return -1;
   }
   return 0;
