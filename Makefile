@@ -34,7 +34,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 
-LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c)
+LIB_SRCS := $(wildcard common/*.c runtime/*.c netns/*.c cgroup/*.c seccomp/*.c vm/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_HDRS := $(wildcard tests/unit/*.h)
@@ -47,7 +47,8 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 .PHONY: all deps install uninstall check soak unit integration parity asan lint format registry-test \
         reliability \
-        format-check demo bench bench-cri clean clients clients-parity fuzz fuzz-build image-tests image-test
+        format-check demo bench bench-cri clean clients clients-parity fuzz fuzz-build image-tests image-test \
+        vm-assets check-v2 bench-microvm
 
 all: berth berth-image
 
@@ -130,6 +131,31 @@ image-test: tests/image/unpack_test tests/image/unpack_layers
 
 deps:
 	@scripts/deps.sh test
+
+# microVM guest (vm/guest): PID 1 of the guest, static, linked with
+# berth's own cgroup/ code (which then runs on the guest's pure cgroup v2).
+# `make vm-assets` puts it with Debian's cloud kernel and the modules it
+# needs into an initramfs under VM_ASSETS_DIR, where berth looks by default.
+VM_ASSETS_DIR ?= /var/cache/berth/vm
+GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c)
+
+build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	@$(CC) -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong $(CFLAGS) -static \
+	  -o $@ $(GUEST_SRCS) -ljansson
+
+vm-assets: build/vm/init
+	@scripts/vm-assets.sh build/vm/init $(VM_ASSETS_DIR)
+
+# berth's cgroup integration tests inside a microVM on pure cgroup v2.
+check-v2: deps berth vm-assets
+	@scripts/check-v2.sh
+
+# microVM cold start split into phases, against the linux backend.
+bench-microvm: deps berth vm-assets
+	@bench/microvm.sh
+
 
 # image/ goes into berth-image, a separate dynamically linked executable
 # (Debian 12 has no static libarchive/libcurl); berth itself stays static.
@@ -228,17 +254,17 @@ lint:
 	@scripts/deps.sh lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -D__GNUC__ $(LIB_SRCS) $(CMD_SRCS) \
-	  $(wildcard image/*.c cmd/image/*.c)
-	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) $(wildcard image/*.c cmd/image/*.c) -- -std=gnu11 \
+	  $(wildcard image/*.c cmd/image/*.c vm/guest/*.c)
+	clang-tidy --quiet $(LIB_SRCS) $(CMD_SRCS) $(wildcard image/*.c cmd/image/*.c vm/guest/*.c) -- -std=gnu11 \
 	  $(PKG_CFLAGS) -D_GNU_SOURCE 2>/dev/null
 
 format:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
-	  tests/fuzz/*.[ch]
+	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) \
-	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch]
+	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
 
 demo: deps
 	@$(MAKE) --no-print-directory berth
@@ -265,7 +291,8 @@ FUZZ_DIR := build/fuzz
 FUZZ_OBJ := $(FUZZ_DIR)/obj
 FUZZ_TARGETS := fuzz_spec fuzz_seccomp fuzz_resources
 # Only what the harnesses reach: the code under test, none of the runtime.
-FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c)
+FUZZ_SRCS := $(wildcard common/*.c cgroup/*.c seccomp/*.c runtime/spec.c runtime/hooks.c netns/config.c \
+                          vm/config.c)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # No -Werror: clang warns where gcc does not, and this build must not break on that.
 FUZZ_CFLAGS := -std=gnu11 $(filter-out -Werror,$(WARN)) -Wno-format-nonliteral -fPIE -O1 -g \

@@ -22,6 +22,7 @@ enum {
   OPT_BRIDGE,
   OPT_SUBNET,
   OPT_IMAGE,
+  OPT_BACKEND, /* dev.berth.backend */
 };
 
 const char *create_image_ref;
@@ -36,6 +37,7 @@ static const struct {
     {OPT_PUBLISH, "dev.berth.net.publish"},
     {OPT_BRIDGE, "dev.berth.net.bridge"},
     {OPT_SUBNET, "dev.berth.net.subnet"},
+    {OPT_BACKEND, "dev.berth.backend"},
 };
 #define N_NET_FLAGS (sizeof(net_flags) / sizeof(net_flags[0]))
 static char *net_values[N_NET_FLAGS + 1]; /* "KEY=VALUE", NULL-terminated */
@@ -53,6 +55,7 @@ const struct option create_longopts[] = {
     {"bridge", required_argument, NULL, OPT_BRIDGE},
     {"subnet", required_argument, NULL, OPT_SUBNET},
     {"image", required_argument, NULL, OPT_IMAGE},
+    {"backend", required_argument, NULL, OPT_BACKEND},
     {0},
 };
 
@@ -108,6 +111,7 @@ int create_opt(const struct verb *v, struct runtime_create_opts *o, int opt, con
   case OPT_PUBLISH:
   case OPT_BRIDGE:
   case OPT_SUBNET:
+  case OPT_BACKEND:
     return net_opt(o, opt, arg);
   }
   return cmd_usage_error(v, "unhandled option");
@@ -164,6 +168,8 @@ const struct verb verb_create = {
     "  --preserve-fds N       pass fds 3..3+N-1 to the container\n"
     "  --console-socket PATH  send the pty master (process.terminal) to this\n"
     "                         unix socket\n"
+    "  --backend linux|microvm  namespaces (default), or a QEMU microVM with its\n"
+    "                         own kernel (dev.berth.backend; see dev.berth.vm.*)\n"
     "\nNetwork (each sets a dev.berth.net* annotation over config.json's):\n"
     "  --net none|bridge|slirp  no network (only lo), a veth on a bridge, or\n"
     "                         slirp4netns (rootless)\n"

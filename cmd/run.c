@@ -73,6 +73,7 @@ const struct verb verb_run = {
     "  --console-socket PATH  send the pty master (process.terminal) to this\n"
     "                         unix socket; without it, `run` relays its own\n"
     "                         terminal\n"
+    "  --backend linux|microvm  as for create\n"
     "\nNetwork: --net, --bridge, --subnet, --ip, --publish as for create.\n",
     run_run,
 };

@@ -1,5 +1,5 @@
 /* The table of operations a backend implements. `linux` is the namespace
- * backend; the microVM backend (vm/) will fill the same table. */
+ * backend; `microvm` (runtime/microvm.c over vm/) fills the same table. */
 #ifndef BERTH_BACKEND_H
 #define BERTH_BACKEND_H
 
@@ -50,6 +50,7 @@ struct backend_ops {
 };
 
 extern const struct backend_ops backend_linux;
+extern const struct backend_ops backend_microvm;
 
 const struct backend_ops *backend_lookup(const char *name, struct berth_err **err);
 

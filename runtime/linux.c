@@ -830,7 +830,7 @@ static void fifo_wait_exec(int rd)
   }
 }
 
-static int linux_start(int dirfd, const struct state *st, struct berth_err **err)
+int linux_start(int dirfd, const struct state *st, struct berth_err **err)
 {
   (void)st;
   cleanup_close int rd = openat(dirfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -1167,6 +1167,8 @@ const struct backend_ops *backend_lookup(const char *name, struct berth_err **er
 {
   if (name == NULL || name[0] == '\0' || strcmp(name, "linux") == 0)
     return &backend_linux;
+  if (strcmp(name, "microvm") == 0)
+    return &backend_microvm;
   berth_err_set(err, 0, "unknown backend \"%s\"", name);
   return NULL;
 }

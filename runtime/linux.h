@@ -78,6 +78,10 @@ int pidns_stage_init(struct child_ctx *c, int *keep, size_t n_keep, struct berth
  * its parent owns): enter it, then unshare the rest, user first. */
 int pidns_enter_early(struct child_ctx *c, struct berth_err **err);
 
+/* linux.c: `start` through the exec fifo: one byte, then wait until the
+ * holder (the init, or the microVM's supervisor) lets go of it. */
+struct state;
+int linux_start(int dirfd, const struct state *st, struct berth_err **err);
 /* linux.c: atomically, as runc does (clients poll for it). */
 int pid_file_write(const char *path, pid_t pid, struct berth_err **err);
 

@@ -18,6 +18,7 @@
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
 #include "../common/jsonfield.h"
+#include "../vm/vm.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -1045,7 +1046,7 @@ static int annotation_backend(const char *path, const char *val, struct berth_er
   if (strcmp(val, "linux") == 0)
     return 0;
   if (strcmp(val, "microvm") == 0)
-    return berth_err_set(err, 0, "config.json: %s: not supported yet: microvm", path);
+    return 0;
   return bad(err, path, "must be linux or microvm, got \"%s\"", val);
 }
 
@@ -1089,8 +1090,11 @@ static int annotation_berth(struct spec *s, const char *path, const char *k, con
   }
   if (strcmp(k, "root.readonly") == 0)
     return annotation_root_readonly(s, path, val, err);
-  if (strcmp(k, "vm.kernel") == 0 || strcmp(k, "vm.accel") == 0)
-    return unsupported(err, path);
+  if (vm_option_is_key(k)) {
+    if (vm_option_check(k, val, err) < 0)
+      return berth_err_wrap(err, "config.json");
+    return 0;
+  }
   return bad(err, path, "unknown berth annotation (a typo?)");
 }
 
@@ -1134,7 +1138,8 @@ static int parse_annotations(json_t *root, struct spec *s, struct berth_err **er
         annotation_berth(s, path, key + 10, json_string_value(v), err) < 0)
       return -1;
   }
-  s->backend = xstrdup("linux");
+  const char *backend = json_string_value(json_object_get(obj, "dev.berth.backend"));
+  s->backend = xstrdup(backend ? backend : "linux");
   return net_check(s, err);
 }
 

@@ -5,7 +5,9 @@ set -eu
 want="${1:-all}"
 
 build_pkgs="gcc libc6-dev make pkg-config libjansson-dev libcap-dev libseccomp-dev libmnl-dev libnftnl-dev curl libarchive-dev libcurl4-openssl-dev libssl-dev"
-test_pkgs="bats jq busybox-static util-linux iproute2 procps time nftables containernetworking-plugins slirp4netns zstd umoci attr docker-registry skopeo apache2-utils socat openssl python3"
+# qemu-system-x86 (with qemu-system-common's C virtiofsd), cpio and kmod
+# (depmod), lz4 (the kernel payload): the microVM backend and `make vm-assets`.
+test_pkgs="bats jq busybox-static util-linux iproute2 procps time nftables containernetworking-plugins slirp4netns zstd umoci attr docker-registry skopeo apache2-utils socat openssl python3 qemu-system-x86 cpio kmod lz4"
 bench_pkgs="runc time containernetworking-plugins iptables bubblewrap"
 lint_pkgs="clang-format clang-tidy cppcheck"
 # Real clients for tests/clients: podman 4.3 (with conmon), containerd 1.6

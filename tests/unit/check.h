@@ -27,5 +27,6 @@ void netfw_unit_tests(void);
 void netcfg_unit_tests(void);
 void cni_unit_tests(void);
 void netattach_unit_tests(void);
+void vm_unit_tests(void);
 
 #endif

@@ -460,6 +460,7 @@ int main(void)
   netcfg_unit_tests();
   cni_unit_tests();
   netattach_unit_tests();
+  vm_unit_tests();
   printf("%d passed, %d failed\n", unit_passed, unit_failed);
   return unit_failed ? 1 : 0;
 }

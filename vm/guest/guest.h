@@ -1,0 +1,73 @@
+/* The guest init (PID 1 of the microVM), linked statically into the
+ * initramfs. Pieces: boot.c brings the guest up to a control channel,
+ * workload.c turns the host's SPEC into a prepared root and a process,
+ * init.c is the recipe and the relay. Everything runs as root in the
+ * guest; the host treats all it says as untrusted. */
+#ifndef BERTH_VM_GUEST_H
+#define BERTH_VM_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../../common/err.h"
+
+#define GUEST_ROOT "/newroot"
+#define GUEST_PORT_NAME "berth.ctl"
+
+uint64_t guest_boottime_ns(void);
+
+/* boot.c */
+int guest_mount_basics(struct berth_err **err);
+void guest_console_stdio(void);
+int guest_modules_load(const char *dir, struct berth_err **err);
+/* The virtio-serial port named GUEST_PORT_NAME, opened read-write. */
+int guest_channel_open(int timeout_ms, struct berth_err **err);
+_Noreturn void guest_poweroff(void);
+
+/* workload.c */
+struct guest_mount {
+  char *dest, *type, *data;
+  unsigned long flags;
+};
+
+struct guest_rlimit {
+  int resource;
+  uint64_t soft, hard;
+};
+
+struct guest_spec {
+  char **args, **env;
+  size_t n_args, n_env;
+  char *cwd, *hostname, *resources;
+  char *cgroups_path; /* "/": the process stays in the root cgroup (NULL: default) */
+  uid_t uid;
+  gid_t gid;
+  gid_t *gids;
+  size_t n_gids;
+  bool readonly, has_umask;
+  mode_t umask;
+  struct guest_mount *mounts;
+  size_t n_mounts;
+  struct guest_rlimit *rlimits;
+  size_t n_rlimits;
+};
+
+int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct berth_err **err);
+/* Mounts the rootfs and the spec's mounts below GUEST_ROOT, sets the
+ * hostname, makes the cgroup (*cg NULL: the root cgroup) and checks
+ * args[0] can be found. */
+struct cgroup;
+int guest_prepare(const struct guest_spec *s, struct cgroup **cg, struct berth_err **err);
+
+struct guest_proc {
+  pid_t pid;
+  int in, out, err; /* our ends of its stdio pipes (-1 once closed) */
+};
+/* Starts the process: its own mount namespace with GUEST_ROOT as /,
+ * the cgroup, the user. Returns once it exec'd (or failed to). */
+int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, struct guest_proc *p,
+                struct berth_err **err);
+
+#endif

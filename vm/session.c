@@ -1,0 +1,400 @@
+/* One container's VM, run by its supervisor process on the host (berth's
+ * child, in the container's cgroup): virtiofsd serves the rootfs, QEMU
+ * runs the guest, and this process speaks the control channel: SPEC after
+ * READY, START when berth start writes the exec fifo, then stdio and
+ * signals until EXIT. Every wait before the process runs has the boot
+ * deadline; QEMU and virtiofsd die with this process (PDEATHSIG) and are
+ * killed when it returns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/fileutil.h"
+#include "proto.h"
+#include "vm.h"
+
+enum phase { PH_BOOT, PH_PREPARE, PH_CREATED, PH_STARTING, PH_RUNNING };
+
+/* Milliseconds since the session began, for the trace. */
+enum mark { M_QEMU, M_READY, M_PREPARED, M_START, M_STARTED, M_EXIT, M_COUNT };
+static const char *const mark_names[M_COUNT] = {"qemu_spawned", "guest_ready", "guest_prepared",
+                                                "start",        "started",     "exited"};
+
+struct sess {
+  const struct vm_session *s;
+  pid_t qemu, vfsd;
+  int ctl, sigfd, start_fd;
+  bool stdin_open;
+  enum phase phase;
+  int status;
+  uint64_t t0, deadline;
+  double mark[M_COUNT];
+  char guest_times[128]; /* READY's and STARTED's payloads */
+  long qemu_maxrss_kib;
+  struct vm_reader rd;
+};
+
+static uint64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void mark(struct sess *x, enum mark m)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  x->mark[m] = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6 - (double)x->t0;
+}
+
+/* The last non-empty line of a log in the work directory, for errors. */
+static void log_tail(int dir, const char *name, char *out, size_t len)
+{
+  cleanup_free char *text = NULL;
+  struct berth_err *e = NULL;
+  out[0] = '\0';
+  if (read_file_at(dir, name, 1 << 20, &text, NULL, &e) < 0) {
+    berth_err_free(&e);
+    return;
+  }
+  char *end = text + strlen(text);
+  while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+    *--end = '\0';
+  char *start = strrchr(text, '\n');
+  snprintf(out, len, "%s", start ? start + 1 : text);
+}
+
+/* Child, before exec: dies with the supervisor, logs into the work dir,
+ * keeps only fd 3 (keep) besides stdio. */
+_Noreturn static void spawn_child(char **argv, const char *log, int keep, int unshare_flags)
+{
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int null = open("/dev/null", O_RDONLY);
+  int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+    _exit(127);
+  if (keep >= 0 && (keep == VM_CTL_FD ? fcntl(keep, F_SETFD, 0) : dup2(keep, VM_CTL_FD)) < 0)
+    _exit(127);
+  close_range(keep >= 0 ? VM_CTL_FD + 1 : 3, ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (unshare_flags && unshare(unshare_flags) < 0) {
+    dprintf(2, "unshare: %s\n", strerror(errno));
+    _exit(127);
+  }
+  execvp(argv[0], argv);
+  dprintf(2, "%s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+static pid_t spawn(char **argv, const char *log, int keep, int unshare_flags,
+                   struct berth_err **err)
+{
+  pid_t pid = fork();
+  if (pid < 0)
+    return berth_err_sys(err, "fork %s", argv[0]);
+  if (pid == 0)
+    spawn_child(argv, log, keep, unshare_flags);
+  return pid;
+}
+
+/* virtiofsd makes its socket once ready; QEMU needs it to exist. */
+static int vfsd_start(struct sess *x, struct berth_err **err)
+{
+  char **argv = vm_virtiofsd_argv(x->s->rootfs);
+  unlinkat(x->s->workdir, VM_VFS_SOCK, 0);
+  x->vfsd = spawn(argv, "virtiofsd.log", -1, 0, err);
+  vm_argv_free(argv);
+  if (x->vfsd < 0)
+    return -1;
+  for (int waited = 0; waited < 5000; waited += 2) {
+    struct stat sb;
+    if (fstatat(x->s->workdir, VM_VFS_SOCK, &sb, 0) == 0)
+      return 0;
+    if (waitpid(x->vfsd, NULL, WNOHANG) == x->vfsd) {
+      x->vfsd = 0;
+      char tail[512];
+      log_tail(x->s->workdir, "virtiofsd.log", tail, sizeof(tail));
+      return berth_err_set(err, 0, "microvm: virtiofsd failed: %s", tail);
+    }
+    usleep(2000);
+  }
+  return berth_err_set(err, ETIMEDOUT, "microvm: virtiofsd did not make its socket");
+}
+
+/* QEMU in mount, IPC, UTS and network namespaces of its own (it needs no
+ * network: the channel is an inherited socket, the rootfs a unix socket). */
+static int qemu_start(struct sess *x, struct berth_err **err)
+{
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return berth_err_sys(err, "socketpair");
+  char **argv = vm_qemu_argv(x->s->cfg, x->s->cfg->accel == VM_ACCEL_TCG ? vm_tsc_khz() : 0);
+  x->qemu =
+      spawn(argv, "vmm.log", sv[1], CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET, err);
+  vm_argv_free(argv);
+  close(sv[1]);
+  x->ctl = sv[0];
+  mark(x, M_QEMU);
+  return x->qemu < 0 ? -1 : 0;
+}
+
+/* Why the guest is gone before it said EXIT: QEMU's own error, else the
+ * guest console's last line (a panic, the init's complaint). */
+static int guest_gone(struct sess *x, const char *what, struct berth_err **err)
+{
+  char vmm[512], console[512];
+  log_tail(x->s->workdir, "vmm.log", vmm, sizeof(vmm));
+  log_tail(x->s->workdir, VM_CONSOLE_LOG, console, sizeof(console));
+  const char *why = vmm[0] ? vmm : console[0] ? console : "no output";
+  return berth_err_set(err, 0, "microvm: %s (%s)", what, why);
+}
+
+static const char *gone_what(const struct sess *x)
+{
+  return x->phase == PH_BOOT ? "the guest stopped before its init was ready" : "the guest stopped";
+}
+
+static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
+                    struct berth_err **err)
+{
+  size_t used = strlen(x->guest_times);
+  switch (type) {
+  case VM_MSG_READY:
+    mark(x, M_READY);
+    snprintf(x->guest_times + used, sizeof(x->guest_times) - used, "%.*s ",
+             (int)(len > 60 ? 60 : len), d);
+    x->phase = PH_PREPARE;
+    return vm_msg_send(x->ctl, VM_MSG_SPEC, x->s->spec, x->s->spec_len) < 0
+               ? berth_err_sys(err, "microvm: send the spec")
+               : 0;
+  case VM_MSG_PREPARED:
+    mark(x, M_PREPARED);
+    x->phase = PH_CREATED;
+    x->s->on_created(x->s->arg);
+    return 0;
+  case VM_MSG_STARTED:
+    mark(x, M_STARTED);
+    snprintf(x->guest_times + used, sizeof(x->guest_times) - used, "%.*s",
+             (int)(len > 30 ? 30 : len), d);
+    x->phase = PH_RUNNING;
+    close(x->start_fd);
+    x->start_fd = -1;
+    x->s->on_started(x->s->arg);
+    return 0;
+  case VM_MSG_STDOUT:
+  case VM_MSG_STDERR:
+    write_all(type == VM_MSG_STDOUT ? 1 : 2, d, len); /* a closed stdout is the caller's choice */
+    return 0;
+  case VM_MSG_EXIT:
+    mark(x, M_EXIT);
+    x->status = (int)(vm_u32_decode(d, len) & 0xff);
+    return 0;
+  case VM_MSG_ERROR:
+    return berth_err_set(err, 0, "%.*s", (int)(len > 1500 ? 1500 : len), d);
+  default:
+    return berth_err_set(err, EPROTO, "microvm: unexpected message %u from the guest", type);
+  }
+}
+
+static int on_control(struct sess *x, struct berth_err **err)
+{
+  long n = vm_reader_fill(&x->rd, x->ctl);
+  if (n == 0 || (n < 0 && errno != EAGAIN))
+    return guest_gone(x, gone_what(x), err);
+  uint8_t type;
+  const char *d;
+  uint32_t len;
+  int r;
+  while (x->status < 0 && (r = vm_reader_next(&x->rd, &type, &d, &len)) == 1)
+    if (on_frame(x, type, d, len, err) < 0)
+      return -1;
+  if (x->status < 0 && r < 0)
+    return berth_err_set(err, EPROTO, "microvm: malformed frame from the guest");
+  return 0;
+}
+
+/* A signal for the container: the process's once it runs; before that
+ * the container ends as a killed process would (128+N). */
+static int on_signal(struct sess *x, struct berth_err **err)
+{
+  struct signalfd_siginfo si;
+  if (read(x->sigfd, &si, sizeof(si)) != sizeof(si))
+    return 0;
+  int sig = (int)si.ssi_signo;
+  if (sig == SIGCHLD) {
+    struct rusage ru;
+    int ws;
+    if (x->vfsd > 0 && waitpid(x->vfsd, &ws, WNOHANG) == x->vfsd) {
+      x->vfsd = 0;
+      return guest_gone(x, "virtiofsd exited", err);
+    }
+    if (wait4(x->qemu, &ws, WNOHANG, &ru) == x->qemu) {
+      x->qemu = 0;
+      x->qemu_maxrss_kib = ru.ru_maxrss;
+      return guest_gone(x,
+                        x->phase == PH_BOOT ? "the guest stopped before its init was ready"
+                                            : "the guest stopped",
+                        err);
+    }
+    return 0;
+  }
+  if (x->phase == PH_RUNNING || x->phase == PH_STARTING)
+    return vm_msg_send_u32(x->ctl, VM_MSG_SIGNAL, (uint32_t)sig) < 0
+               ? berth_err_sys(err, "microvm: forward signal")
+               : 0;
+  x->status = 128 + sig;
+  return 0;
+}
+
+static void on_start(struct sess *x)
+{
+  char b;
+  if (read(x->start_fd, &b, 1) != 1)
+    return;
+  mark(x, M_START);
+  x->phase = PH_STARTING;
+  x->deadline = now_ms() + (uint64_t)x->s->cfg->boot_timeout_s * 1000;
+  vm_msg_send(x->ctl, VM_MSG_START, NULL, 0);
+}
+
+static void on_stdin(struct sess *x)
+{
+  char buf[16384];
+  ssize_t n = read(0, buf, sizeof(buf));
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return;
+  if (n <= 0) {
+    x->stdin_open = false;
+    vm_msg_send(x->ctl, VM_MSG_STDIN_EOF, NULL, 0);
+    return;
+  }
+  vm_msg_send(x->ctl, VM_MSG_STDIN, buf, (size_t)n);
+}
+
+static int deadline_passed(struct sess *x, struct berth_err **err)
+{
+  char console[512];
+  log_tail(x->s->workdir, VM_CONSOLE_LOG, console, sizeof(console));
+  return berth_err_set(err, 0, "microvm: %s within %u s (dev.berth.vm.boot_timeout)%s%s%s",
+                       x->phase == PH_STARTING ? "the process did not start"
+                                               : "the guest did not boot",
+                       x->s->cfg->boot_timeout_s, console[0] ? "; console: \"" : "", console,
+                       console[0] ? "\"" : "");
+}
+
+static int poll_once(struct sess *x, struct berth_err **err)
+{
+  bool booting = x->phase == PH_BOOT || x->phase == PH_PREPARE || x->phase == PH_STARTING;
+  struct pollfd f[4] = {{x->ctl, POLLIN, 0},
+                        {x->sigfd, POLLIN, 0},
+                        {x->phase == PH_CREATED ? x->start_fd : -1, POLLIN, 0},
+                        {x->phase == PH_RUNNING && x->stdin_open ? 0 : -1, POLLIN, 0}};
+  uint64_t now = now_ms();
+  int timeout = booting ? (now >= x->deadline ? 0 : (int)(x->deadline - now)) : -1;
+  int r = poll(f, 4, timeout);
+  if (r < 0)
+    return errno == EINTR ? 0 : berth_err_sys(err, "poll");
+  if (r == 0 && booting)
+    return deadline_passed(x, err);
+  if (f[1].revents && on_signal(x, err) < 0)
+    return -1;
+  if (x->status >= 0)
+    return 0;
+  if (f[0].revents && on_control(x, err) < 0)
+    return -1;
+  if (f[2].revents)
+    on_start(x);
+  if (f[3].revents)
+    on_stdin(x);
+  return 0;
+}
+
+static void trace_write(const struct sess *x)
+{
+  if (x->s->trace == NULL)
+    return;
+  cleanup_fclose FILE *f = fopen(x->s->trace, "we");
+  if (f == NULL)
+    return;
+  for (int i = 0; i < M_COUNT; i++)
+    fprintf(f, "%s %.1f\n", mark_names[i], x->mark[i]);
+  /* READY: "INIT_NS READY_NS", STARTED: "NS", all guest CLOCK_BOOTTIME. */
+  unsigned long long g[3] = {0};
+  const char *p = x->guest_times;
+  for (int i = 0; i < 3 && *p; i++) {
+    char *end;
+    g[i] = strtoull(p, &end, 10);
+    p = end;
+  }
+  fprintf(f, "guest_init %.1f\nguest_ready_at %.1f\nguest_started_at %.1f\n", (double)g[0] / 1e6,
+          (double)g[1] / 1e6, (double)g[2] / 1e6);
+  fprintf(f, "qemu_maxrss_kib %ld\naccel %s\n", x->qemu_maxrss_kib,
+          x->s->cfg->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+}
+
+static void children_kill(struct sess *x)
+{
+  struct rusage ru;
+  if (x->qemu > 0) {
+    kill(x->qemu, SIGKILL);
+    if (wait4(x->qemu, NULL, 0, &ru) == x->qemu)
+      x->qemu_maxrss_kib = ru.ru_maxrss;
+  }
+  if (x->vfsd > 0) {
+    kill(x->vfsd, SIGKILL);
+    waitpid(x->vfsd, NULL, 0);
+  }
+}
+
+static int signals_take(struct berth_err **err)
+{
+  sigset_t set;
+  sigfillset(&set);
+  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    sigdelset(&set, own[i]);
+  sigprocmask(SIG_SETMASK, &set, NULL);
+  int fd = signalfd(-1, &set, SFD_CLOEXEC);
+  return fd < 0 ? berth_err_sys(err, "signalfd") : fd;
+}
+
+int vm_session_run(const struct vm_session *s)
+{
+  struct sess *x = xcalloc(1, sizeof(*x));
+  *x = (struct sess){.s = s, .ctl = -1, .start_fd = s->start_fd, .stdin_open = true, .status = -1};
+  x->t0 = now_ms();
+  x->deadline = x->t0 + (uint64_t)s->cfg->boot_timeout_s * 1000;
+  struct berth_err *err = NULL;
+  if (fchdir(s->workdir) < 0)
+    berth_err_sys(&err, "microvm: enter the state directory");
+  else if ((x->sigfd = signals_take(&err)) >= 0 && vfsd_start(x, &err) == 0 &&
+           qemu_start(x, &err) == 0)
+    while (x->status < 0 && poll_once(x, &err) == 0)
+      ;
+  children_kill(x);
+  trace_write(x);
+  int ret = err ? -1 : x->status;
+  if (err) {
+    s->on_error(s->arg, err);
+    berth_err_free(&err);
+  }
+  free(x);
+  return ret;
+}
