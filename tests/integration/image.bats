@@ -230,6 +230,7 @@ authfile_write() { # FILE KEY USER:PASS
 	echo '{garbage' >"$xdg/containers/auth.json"
 	pull_env XDG_RUNTIME_DIR="$xdg"
 	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"$xdg/containers/auth.json"* ]]
+}
 
 # A layer of 2 GiB of zeros in ~2 MB of gzip (2048 gzip members of 1 MiB of
 # zeros after a tar header): the pull stops near 1 GiB with one line; the
