@@ -176,9 +176,14 @@ static int links_wire(const struct net_attachment *a, int netns_fd, struct berth
   return ret;
 }
 
+int attach_fw_add(const struct net_attachment *a, struct berth_err **err)
+{
+  return masq_add(a, err) < 0 || ports_add(a, err) < 0 ? -1 : 0;
+}
+
 int netns_attach_wire(const struct net_attachment *a, int netns_fd, struct berth_err **err)
 {
-  if (links_wire(a, netns_fd, err) < 0 || masq_add(a, err) < 0 || ports_add(a, err) < 0)
+  if (links_wire(a, netns_fd, err) < 0 || attach_fw_add(a, err) < 0)
     return berth_err_wrap(err, "network %s", a->bridge);
   return 0;
 }

@@ -58,6 +58,9 @@ int rtnl_bridge_ensure(struct rtnl *host, const char *name, unsigned mtu,
 int rtnl_veth_attach(struct rtnl *host, const char *host_if, const char *bridge, int netns_fd,
                      const char *cont_if, unsigned mtu, const uint8_t mac[6],
                      struct berth_err **err);
+/* Link name up, with mtu (0: leave) and enslaved to master (NULL: leave). */
+int rtnl_link_setup(struct rtnl *r, const char *name, const char *master, unsigned mtu,
+                    struct berth_err **err);
 /* In the container's namespace: cont_if up with its addresses, default
  * routes via the gateways (family 0: skip). */
 int rtnl_cont_config(struct rtnl *cont, const char *cont_if, const struct net_prefix *a4,
@@ -65,6 +68,11 @@ int rtnl_cont_config(struct rtnl *cont, const char *cont_if, const struct net_pr
                      const struct net_prefix *gw6, struct berth_err **err);
 /* Deletes link name; gone already is fine. */
 int rtnl_link_del(struct rtnl *r, const char *name, struct berth_err **err);
+
+/* ---- attach.c ---- */
+/* The nftables side of a wired attachment: the subnet's masquerade (nat)
+ * and the published ports. */
+int attach_fw_add(const struct net_attachment *a, struct berth_err **err);
 
 /* ---- ipam.c: leases, one file per address in dir, holder inside ---- */
 /* Takes the directory's lock (flock on dir/lock; dir made if missing). */

@@ -135,6 +135,14 @@ int netns_attach_teardown(const struct net_attachment *a, struct berth_err **err
  * there. */
 int netns_attach_release(const struct net_attachment *a, struct berth_err **err);
 
+/* A microVM's attachment (tap.c): instead of a veth, a tap device named
+ * host_if on the bridge (made if missing), and the NAT and port rules as
+ * for a veth; *tap_fd is the tap's fd for the VMM. The device lives as
+ * long as an fd to it is open; teardown removes it too if it is there. */
+int netns_attach_wire_tap(const struct net_attachment *a, int *tap_fd, struct berth_err **err);
+/* Inside the guest: cont_if up with mtu, addresses and default routes. */
+int netns_attach_config_in_child(const struct net_attachment *a, struct berth_err **err);
+
 /* JSON form of an attachment (state dir "net.json"). Caller frees. */
 char *netns_attach_to_json(const struct net_attachment *a);
 int netns_attach_from_json(const char *text, struct net_attachment *a, struct berth_err **err);

@@ -356,13 +356,22 @@ int rtnl_veth_attach(struct rtnl *host, const char *host_if, const char *bridge,
   struct nlmsghdr *nlh = nlb_veth_add(buf, next_seq(host), host_if, cont_if, netns_fd, mtu, mac);
   if (rtnl_talk(host, nlh, err) < 0)
     return berth_err_wrap(err, "veth %s -> %s", host_if, cont_if);
-  int br, ifindex;
-  if (ifindex_need(host, bridge, &br, err) < 0)
-    return berth_err_wrap(err, "veth %s: bridge %s", host_if, bridge);
-  if (ifindex_need(host, host_if, &ifindex, err) < 0)
-    return berth_err_wrap(err, "veth %s", host_if);
-  if (link_set(host, ifindex, br, mtu, true, err) < 0)
-    return berth_err_wrap(err, "veth %s: attach to %s", host_if, bridge);
+  if (rtnl_link_setup(host, host_if, bridge, mtu, err) < 0)
+    return berth_err_wrap(err, "veth");
+  return 0;
+}
+
+int rtnl_link_setup(struct rtnl *r, const char *name, const char *master, unsigned mtu,
+                    struct berth_err **err)
+{
+  int br = 0, ifindex;
+  if (master && ifindex_need(r, master, &br, err) < 0)
+    return berth_err_wrap(err, "%s: bridge %s", name, master);
+  if (ifindex_need(r, name, &ifindex, err) < 0)
+    return berth_err_wrap(err, "%s", name);
+  if (link_set(r, ifindex, br, mtu, true, err) < 0)
+    return master ? berth_err_wrap(err, "%s: attach to %s", name, master)
+                  : berth_err_wrap(err, "%s: up", name);
   return 0;
 }
 

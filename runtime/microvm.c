@@ -23,6 +23,7 @@
 #include "../vm/vm.h"
 #include "backend.h"
 #include "linux.h"
+#include "net.h"
 
 /* ---- the process spec for the guest ---- */
 
@@ -83,8 +84,8 @@ static int spec_check(const struct spec *s, struct berth_err **err)
                            "microvm: %s hooks are not supported yet (only poststart, "
                            "poststop)",
                            hook_kind_name((enum hook_kind)k));
-  if (s->net.mode != NET_MODE_NONE)
-    return berth_err_set(err, 0, "microvm: dev.berth.net is not supported yet (use none)");
+  if (s->net.mode == NET_MODE_SLIRP)
+    return berth_err_set(err, 0, "microvm: dev.berth.net=slirp is not supported (use bridge)");
   if (!s->has_process || s->args == NULL)
     return berth_err_set(err, 0, "microvm: config.json has no process");
   return 0;
@@ -135,10 +136,14 @@ static void sup_error(void *arg, struct berth_err *e)
  * then the session. Never returns. */
 _Noreturn static void supervisor_main(const struct spec *s, const struct vm_config *c,
                                       const struct cgroup *cg, int sync_fd, int fifo, int workdir,
-                                      const struct vm_buf *rec)
+                                      const struct vm_buf *rec, int tap_fd)
 {
-  int keep[] = {sync_fd, fifo, workdir};
-  fds_close_except(0, keep, 3);
+  int keep[] = {sync_fd, fifo, workdir, tap_fd};
+  fds_close_except(0, keep, tap_fd >= 0 ? 4 : 3);
+  /* A session of its own, as the linux init has: a terminal's ^C or a
+   * signal to berth's process group (timeout(1) sends one) must reach the
+   * guest through berth's forwarding, not kill QEMU and virtiofsd. */
+  setsid();
   struct supervisor p = {sync_fd};
   struct berth_err *e = NULL;
   if (cg && cgroup_enter_self(cg, false, &e) < 0) {
@@ -152,6 +157,7 @@ _Noreturn static void supervisor_main(const struct spec *s, const struct vm_conf
       .spec = rec->data,
       .spec_len = rec->len,
       .start_fd = fifo,
+      .tap_fd = tap_fd,
       .trace = getenv("BERTH_VM_TRACE"),
       .on_created = sup_created,
       .on_started = sup_started,
@@ -202,8 +208,8 @@ struct launch {
 
 /* Forks the supervisor and waits until the guest is prepared (or fails). */
 static int supervisor_spawn(int dirfd, const struct spec *s, const struct vm_config *c,
-                            const struct cgroup *cg, const struct vm_buf *rec, struct launch *l,
-                            struct berth_err **err)
+                            const struct cgroup *cg, const struct vm_buf *rec, int tap_fd,
+                            struct launch *l, struct berth_err **err)
 {
   if (mkfifoat(dirfd, EXEC_FIFO, 0600) < 0)
     return berth_err_sys(err, "create exec fifo");
@@ -216,7 +222,7 @@ static int supervisor_spawn(int dirfd, const struct spec *s, const struct vm_con
     return berth_err_sys(err, "microvm: prepare the supervisor");
   l->pid = fork();
   if (l->pid == 0)
-    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec);
+    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec, tap_fd);
   close(sv[1]);
   l->sync_fd = sv[0];
   if (l->pid < 0)
@@ -232,18 +238,28 @@ static int supervisor_spawn(int dirfd, const struct spec *s, const struct vm_con
   return -1;
 }
 
+/* The network's records ("net.*") after the process's. */
+static void records_append(struct vm_buf *b, const struct vm_buf *more)
+{
+  size_t off = 0;
+  const char *k, *v;
+  while (vm_rec_next(more->data, more->len, &off, &k, &v) == 1)
+    vm_rec_add(b, k, v);
+}
+
 static int microvm_launch(int dirfd, const char *id, const struct spec *s,
                           const struct runtime_create_opts *o, const struct vm_config *c,
-                          struct cgroup *cg, bool keep, struct backend_created *out,
-                          struct berth_err **err)
+                          struct cgroup *cg, const struct net_vm *net, bool keep,
+                          struct backend_created *out, struct berth_err **err)
 {
   struct vm_buf rec = {0};
   struct launch l = {-1, -1, -1};
   int ret = spec_records(s, &rec, err);
+  records_append(&rec, &net->rec);
   if (ret == 0)
     ret = state_save(dirfd, id, s, 0, cg, err); /* delete finds the cgroup if we die */
   if (ret == 0)
-    ret = supervisor_spawn(dirfd, s, c, cg, &rec, &l, err);
+    ret = supervisor_spawn(dirfd, s, c, cg, &rec, net->tap_fd, &l, err);
   vm_buf_free(&rec);
   if (ret == 0 && (state_save(dirfd, id, s, l.pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
                    (o->pid_file && pid_file_write(o->pid_file, l.pid, err) < 0))) {
@@ -269,14 +285,21 @@ static int microvm_create(int dirfd, const char *id, const struct spec *s,
   out->pty = -1;
   struct vm_config c = {0};
   struct cgroup *cg = NULL;
+  struct net_vm net = {.tap_fd = -1};
   /* The host cgroup bounds the VMM: the container's limits (and its
    * cgroupsPath) apply inside the guest, on the guest's own cgroup v2. */
   const struct cgroup_resources none = {0};
   int ret = spec_check(s, err) < 0 || vm_for(s, &c, err) < 0 ? -1 : 0;
   if (ret == 0 && cgroup_create(id, NULL, &none, 0, &cg, err) < 0)
     ret = berth_err_wrap(err, "microvm");
+  /* The lease and the tap: a failed create's state_dir_remove releases them. */
+  if (ret == 0 && net_prepare_vm(dirfd, s, id, &net, err) < 0)
+    ret = -1;
+  c.net = net.tap_fd >= 0;
+  memcpy(c.mac, net.mac, sizeof(c.mac));
   if (ret == 0)
-    ret = microvm_launch(dirfd, id, s, o, &c, cg, keep, out, err);
+    ret = microvm_launch(dirfd, id, s, o, &c, cg, &net, keep, out, err);
+  net_vm_free(&net);
   if (ret < 0 && cg) {
     struct berth_err *e2 = NULL;
     cgroup_destroy(cg, NULL, &e2);

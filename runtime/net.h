@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "../netns/netns.h"
+#include "../vm/proto.h"
 #include "spec.h"
 
 #define NET_FILE "net.json"
@@ -26,6 +27,19 @@ void net_mounts_free(const struct spec *s, struct spec *with);
  * the child's network and user namespace fds (ns_fds). */
 int net_wire(int dirfd, const struct spec *s, const struct net_attachment *a, pid_t pid,
              const int ns_fds[2], struct berth_err **err);
+/* The microvm backend's network (microvm_net.c): the lease, record and
+ * files as net_prepare makes them, a tap on the bridge for QEMU and the
+ * guest's side as SPEC records ("net.*"). Without a network: tap_fd -1
+ * and no records. Undone by net_release, as for the linux backend. */
+struct net_vm {
+  int tap_fd;
+  uint8_t mac[6];
+  struct vm_buf rec;
+};
+int net_prepare_vm(int dirfd, const struct spec *s, const char *id, struct net_vm *out,
+                   struct berth_err **err);
+void net_vm_free(struct net_vm *n);
+
 /* Undoes all of it, from the record (none: nothing to do). */
 int net_release(int dirfd, struct berth_err **err);
 

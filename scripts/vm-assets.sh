@@ -13,8 +13,9 @@ init="$1"
 dir="${2:-/var/cache/berth/vm}"
 # virtio-mmio (the microvm machine's transport, found through ACPI), the
 # control channel (virtio-serial) and the rootfs (virtio-fs: Debian's
-# cloud kernel has no 9p). All are modules in that kernel.
-modules="virtio_mmio virtio_console virtiofs"
+# cloud kernel has no 9p), the network (virtio-net on berth's tap). All
+# are modules in that kernel.
+modules="virtio_mmio virtio_console virtiofs virtio_net"
 
 die() { echo "vm-assets: $*" >&2; exit 1; }
 

@@ -163,6 +163,12 @@ static int options_apply(json_t *a, struct vm_config *c, struct berth_err **err)
   return 0;
 }
 
+const char *vm_assets_dir(void)
+{
+  const char *env = getenv(VM_ASSETS_ENV);
+  return env && env[0] == '/' ? env : VM_ASSETS_DIR_DEFAULT;
+}
+
 int vm_config_build(json_t *annotations, const struct vm_limits *lim, struct vm_config *c,
                     struct berth_err **err)
 {
@@ -172,8 +178,9 @@ int vm_config_build(json_t *annotations, const struct vm_limits *lim, struct vm_
     return -1;
   const char *k = annotation(annotations, "vm.kernel");
   const char *i = annotation(annotations, "vm.initrd");
-  c->kernel = k ? xstrdup(k) : xstrdup(VM_ASSETS_DIR_DEFAULT "/vmlinux");
-  c->initrd = i ? xstrdup(i) : xstrdup(VM_ASSETS_DIR_DEFAULT "/initramfs.cpio");
+  const char *dir = vm_assets_dir();
+  c->kernel = k ? xstrdup(k) : xasprintf("%s/vmlinux", dir);
+  c->initrd = i ? xstrdup(i) : xasprintf("%s/initramfs.cpio", dir);
   if (file_check("kernel", c->kernel, k ? "dev.berth.vm.kernel" : NULL, err) < 0 ||
       file_check("initramfs", c->initrd, i ? "dev.berth.vm.initrd" : NULL, err) < 0)
     return -1;
@@ -227,6 +234,17 @@ static char *kernel_cmdline(const struct vm_config *c, unsigned long tsc_khz)
                    c->append ? c->append : "");
 }
 
+/* virtio-net on virtio-mmio over the tap berth made (no vhost: QEMU
+ * runs without /dev/vhost-net, in a network namespace of its own). */
+static void net_args(struct argv *a, const uint8_t m[6])
+{
+  push(a, xstrdup("-netdev"));
+  push(a, xasprintf("tap,id=net0,fd=%d", VM_TAP_FD));
+  push(a, xstrdup("-device"));
+  push(a, xasprintf("virtio-net-device,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+                    m[2], m[3], m[4], m[5]));
+}
+
 char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz)
 {
   struct argv a = {0};
@@ -259,6 +277,8 @@ char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz)
   push(&a, xasprintf("memory-backend-memfd,id=mem,size=%uM,share=on", c->memory_mib));
   push(&a, xstrdup("-smp"));
   push(&a, xasprintf("%u", c->vcpus));
+  if (c->net)
+    net_args(&a, c->mac);
   push(&a, xstrdup("-kernel"));
   push(&a, xstrdup(c->kernel));
   push(&a, xstrdup("-initrd"));

@@ -7,11 +7,13 @@
  * killed when it returns. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -79,23 +81,61 @@ static void log_tail(int dir, const char *name, char *out, size_t len)
   snprintf(out, len, "%s", start ? start + 1 : text);
 }
 
+/* Child: keep[i] (-1: none) becomes fd 3 + i, inherited across exec;
+ * moved out of the way first, so one cannot overwrite another. Returns
+ * the first fd past them. */
+static int fds_place(const int keep[2])
+{
+  int high[2] = {-1, -1}, next = 3;
+  for (int i = 0; i < 2; i++)
+    if (keep[i] >= 0 && (high[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 10)) < 0)
+      _exit(127);
+  for (int i = 0; i < 2; i++)
+    if (high[i] >= 0 && dup2(high[i], next = 3 + i) < 0)
+      _exit(127);
+  return high[0] >= 0 || high[1] >= 0 ? next + 1 : 3;
+}
+
+/* How a helper process starts: keep[i] (-1: none) becomes fd 3 + i; in
+ * new namespaces (unshare flags); with root_over_cwd, see root_copy. */
+struct spawn_how {
+  int keep[2];
+  int unshare_flags;
+  bool root_over_cwd;
+};
+
+/* Child, in a mount namespace of its own: a copy of the whole mount tree
+ * over the working directory (the state dir), for virtiofsd to serve a
+ * root of "/" (`sandbox --host`): it pivots into what it serves, and
+ * pivot_root(".", ".") of the real root is EBUSY. Nothing shows on the
+ * host; the cwd and the sockets in it stay the real directory's. */
+static int root_copy(void)
+{
+  if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+    return -1;
+  int tree = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0 || move_mount(tree, "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return -1;
+  close(tree);
+  return 0;
+}
+
 /* Child, before exec: dies with the supervisor, logs into the work dir,
- * keeps only fd 3 (keep) besides stdio. */
-_Noreturn static void spawn_child(char **argv, const char *log, int keep, int unshare_flags)
+ * keeps only stdio and how->keep (VM_CTL_FD, VM_TAP_FD). */
+_Noreturn static void spawn_child(char **argv, const char *log, const struct spawn_how *how)
 {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   int null = open("/dev/null", O_RDONLY);
   int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
     _exit(127);
-  if (keep >= 0 && (keep == VM_CTL_FD ? fcntl(keep, F_SETFD, 0) : dup2(keep, VM_CTL_FD)) < 0)
-    _exit(127);
-  close_range(keep >= 0 ? VM_CTL_FD + 1 : 3, ~0U, 0);
+  close_range((unsigned)fds_place(how->keep), ~0U, 0);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  if (unshare_flags && unshare(unshare_flags) < 0) {
-    dprintf(2, "unshare: %s\n", strerror(errno));
+  if ((how->unshare_flags && unshare(how->unshare_flags) < 0) ||
+      (how->root_over_cwd && root_copy() < 0)) {
+    dprintf(2, "%s: %s\n", how->root_over_cwd ? "copy the root" : "unshare", strerror(errno));
     _exit(127);
   }
   execvp(argv[0], argv);
@@ -103,23 +143,27 @@ _Noreturn static void spawn_child(char **argv, const char *log, int keep, int un
   _exit(127);
 }
 
-static pid_t spawn(char **argv, const char *log, int keep, int unshare_flags,
+static pid_t spawn(char **argv, const char *log, const struct spawn_how *how,
                    struct berth_err **err)
 {
   pid_t pid = fork();
   if (pid < 0)
     return berth_err_sys(err, "fork %s", argv[0]);
   if (pid == 0)
-    spawn_child(argv, log, keep, unshare_flags);
+    spawn_child(argv, log, how);
   return pid;
 }
 
 /* virtiofsd makes its socket once ready; QEMU needs it to exist. */
 static int vfsd_start(struct sess *x, struct berth_err **err)
 {
-  char **argv = vm_virtiofsd_argv(x->s->rootfs);
+  struct spawn_how how = {{-1, -1}, 0, strcmp(x->s->rootfs, "/") == 0};
+  char cwd[PATH_MAX];
+  if (how.root_over_cwd && getcwd(cwd, sizeof(cwd)) == NULL)
+    return berth_err_sys(err, "microvm: state directory");
+  char **argv = vm_virtiofsd_argv(how.root_over_cwd ? cwd : x->s->rootfs);
   unlinkat(x->s->workdir, VM_VFS_SOCK, 0);
-  x->vfsd = spawn(argv, "virtiofsd.log", -1, 0, err);
+  x->vfsd = spawn(argv, "virtiofsd.log", &how, err);
   vm_argv_free(argv);
   if (x->vfsd < 0)
     return -1;
@@ -139,15 +183,17 @@ static int vfsd_start(struct sess *x, struct berth_err **err)
 }
 
 /* QEMU in mount, IPC, UTS and network namespaces of its own (it needs no
- * network: the channel is an inherited socket, the rootfs a unix socket). */
+ * network: the channel is an inherited socket, the rootfs a unix socket,
+ * the guest's network a tap made in berth's namespace). */
 static int qemu_start(struct sess *x, struct berth_err **err)
 {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return berth_err_sys(err, "socketpair");
   char **argv = vm_qemu_argv(x->s->cfg, x->s->cfg->accel == VM_ACCEL_TCG ? vm_tsc_khz() : 0);
-  x->qemu =
-      spawn(argv, "vmm.log", sv[1], CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET, err);
+  struct spawn_how how = {{sv[1], x->s->cfg->net ? x->s->tap_fd : -1},
+                          CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET};
+  x->qemu = spawn(argv, "vmm.log", &how, err);
   vm_argv_free(argv);
   close(sv[1]);
   x->ctl = sv[0];
@@ -230,6 +276,23 @@ static int on_control(struct sess *x, struct berth_err **err)
   return 0;
 }
 
+/* Has QEMU exited (within wait_ms)? Reaps it. */
+static bool qemu_reaped(struct sess *x, int wait_ms)
+{
+  struct rusage ru;
+  for (int waited = 0; x->qemu > 0; waited += 10) {
+    if (wait4(x->qemu, NULL, WNOHANG, &ru) == x->qemu) {
+      x->qemu = 0;
+      x->qemu_maxrss_kib = ru.ru_maxrss;
+      return true;
+    }
+    if (waited >= wait_ms)
+      break;
+    usleep(10000);
+  }
+  return false;
+}
+
 /* A signal for the container: the process's once it runs; before that
  * the container ends as a killed process would (128+N). */
 static int on_signal(struct sess *x, struct berth_err **err)
@@ -239,19 +302,13 @@ static int on_signal(struct sess *x, struct berth_err **err)
     return 0;
   int sig = (int)si.ssi_signo;
   if (sig == SIGCHLD) {
-    struct rusage ru;
-    int ws;
-    if (x->vfsd > 0 && waitpid(x->vfsd, &ws, WNOHANG) == x->vfsd) {
+    if (qemu_reaped(x, 0))
+      return guest_gone(x, gone_what(x), err);
+    if (x->vfsd > 0 && waitpid(x->vfsd, NULL, WNOHANG) == x->vfsd) {
       x->vfsd = 0;
-      return guest_gone(x, "virtiofsd exited", err);
-    }
-    if (wait4(x->qemu, &ws, WNOHANG, &ru) == x->qemu) {
-      x->qemu = 0;
-      x->qemu_maxrss_kib = ru.ru_maxrss;
-      return guest_gone(x,
-                        x->phase == PH_BOOT ? "the guest stopped before its init was ready"
-                                            : "the guest stopped",
-                        err);
+      /* virtiofsd ends when QEMU closes its socket: a QEMU on its way out
+       * has the better reason. */
+      return guest_gone(x, qemu_reaped(x, 500) ? gone_what(x) : "virtiofsd exited", err);
     }
     return 0;
   }

@@ -19,6 +19,9 @@
 #include "../common/err.h"
 
 #define VM_ASSETS_DIR_DEFAULT "/var/cache/berth/vm"
+/* Where the default assets are instead (`make vm-assets VM_ASSETS_DIR=`):
+ * an absolute path in this environment variable. */
+#define VM_ASSETS_ENV "BERTH_VM_ASSETS"
 #define VM_QEMU "qemu-system-x86_64"
 #define VM_VIRTIOFSD "/usr/lib/qemu/virtiofsd"
 
@@ -38,6 +41,8 @@ struct vm_config {
   unsigned memory_mib, vcpus, boot_timeout_s;
   char *append; /* extra kernel command line, or NULL */
   bool memory_set;
+  bool net;       /* a virtio-net device on the tap at VM_TAP_FD */
+  uint8_t mac[6]; /* its MAC (the guest's) */
 };
 
 /* Is k (a dev.berth.* key without the prefix) one of the vm.* options? */
@@ -57,6 +62,8 @@ struct vm_limits {
 int vm_config_build(json_t *annotations, const struct vm_limits *lim, struct vm_config *c,
                     struct berth_err **err);
 void vm_config_free(struct vm_config *c);
+/* $BERTH_VM_ASSETS, else VM_ASSETS_DIR_DEFAULT. */
+const char *vm_assets_dir(void);
 
 /* accel.c: AUTO -> KVM when /dev/kvm can really run a guest (a few
  * real-mode instructions under KVM_RUN, with a deadline: a PVM-backed
@@ -69,6 +76,7 @@ unsigned long vm_tsc_khz(void);
 /* config.c: QEMU's and virtiofsd's argv (pure, unit-tested). Paths are
  * relative to the session's work directory. Caller frees with vm_argv_free. */
 #define VM_CTL_FD 3 /* the control channel's fd in QEMU */
+#define VM_TAP_FD 4 /* the tap's, when cfg->net */
 #define VM_VFS_SOCK "vfs.sock"
 #define VM_CONSOLE_LOG "console.log"
 char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz);
@@ -84,6 +92,7 @@ struct vm_session {
   const void *spec; /* the SPEC records for the guest (vm_buf) */
   size_t spec_len;
   int start_fd;      /* readable once berth start wants the process run */
+  int tap_fd;        /* the tap QEMU gets as VM_TAP_FD when cfg->net, else -1 */
   const char *trace; /* NULL, or a file for the timings (bench/microvm.sh) */
   /* Called once: the guest is prepared (created), the process exec'd
    * (started), or neither can happen (error). */

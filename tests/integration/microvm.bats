@@ -12,23 +12,20 @@
 # this host guests run under TCG (~5 s a boot), so the file is kept small.
 
 load helpers
+load microvm_helpers
 
 # A boot under TCG on a busy 2-core host can take ~10 s.
 BERTH_TIMEOUT=90
 MIB=1048576
 
 setup_file() {
-	[ "$(id -u)" -eq 0 ] || skip "microvm needs root"
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
-	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
-	make -C "$BATS_TEST_DIRNAME/../.." vm-assets >"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
-		skip "guest assets could not be built: $(tail -n 1 "$BATS_FILE_TMPDIR/assets.log")"
+	microvm_requires
 }
 
 setup() {
 	setup_bundle
 	ID=vm-$BATS_TEST_NUMBER-$$
-	update_config '.annotations["dev.berth.backend"] = "microvm"'
+	microvm_config
 	cat >"$BUNDLE/rootfs/alloc.sh" <<-'EOF2'
 		awk 'BEGIN { s = "x"; for (i = 0; i < 26; i++) s = s s; print length(s) }'
 	EOF2

@@ -125,7 +125,16 @@ static void test_qemu_argv(void)
   CHECK(argv_has(argv, "-object", "memory-backend-memfd,id=mem,size=416M,share=on"),
         "shared memory for virtiofsd");
   CHECK(!argv_has(argv, "-cpu", "host"), "-cpu host under TCG");
+  CHECK(!argv_has(argv, "-netdev", "tap"), "no network device unless asked");
   vm_argv_free(argv);
+  c.net = true;
+  memcpy(c.mac, (uint8_t[]){0x02, 0x42, 10, 88, 0, 0xa}, 6);
+  argv = vm_qemu_argv(&c, 0);
+  CHECK(argv_has(argv, "-netdev", "tap,id=net0,fd=4") &&
+            argv_has(argv, "-device", "virtio-net-device,netdev=net0,mac=02:42:0a:58:00:0a"),
+        "virtio-net on the tap fd with the leased MAC");
+  vm_argv_free(argv);
+  c.net = false;
   c.accel = VM_ACCEL_KVM;
   argv = vm_qemu_argv(&c, 0);
   CHECK(argv_has(argv, "-cpu", "host,-arch-capabilities") && argv_has(argv, "-accel", "kvm") &&

@@ -70,4 +70,18 @@ struct guest_proc {
 int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, struct guest_proc *p,
                 struct berth_err **err);
 
+/* net.c: the SPEC's "net.*" records (the rest are workload.c's). */
+#include "../../netns/netns.h"
+#define GUEST_NET_ETC_MAX 3
+struct guest_net {
+  bool on; /* the host leased an address: eth0 gets it */
+  struct net_attachment a;
+  char *etc_name[GUEST_NET_ETC_MAX], *etc_text[GUEST_NET_ETC_MAX];
+  size_t n_etc;
+};
+int guest_net_decode(const char *data, size_t len, struct guest_net *n, struct berth_err **err);
+/* After guest_prepare: lo up; eth0 configured; the files bound over
+ * GUEST_ROOT/etc (readonly: the rootfs is mounted read-only). */
+int guest_net_apply(const struct guest_net *n, bool readonly, struct berth_err **err);
+
 #endif

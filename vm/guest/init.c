@@ -1,6 +1,6 @@
 /* The microVM's PID 1. The recipe, one line per step: basic mounts,
  * modules, control channel, READY; SPEC -> rootfs, mounts, cgroup,
- * PREPARED; START -> the process, STARTED; then relay stdio and signals
+ * network, PREPARED; START -> the process, STARTED; then relay stdio and signals
  * until it exits, report EXIT with its status and power off. Any failure
  * is sent as ERROR (or, before the channel exists, printed on the
  * console the host keeps) and the guest powers off. */
@@ -132,6 +132,7 @@ int main(void)
   uint64_t t_init = guest_boottime_ns();
   struct berth_err *e = NULL;
   struct guest_spec spec = {0};
+  struct guest_net net;
   struct cgroup *cg = NULL;
   struct guest_proc proc;
   const char *data;
@@ -153,7 +154,8 @@ int main(void)
            (unsigned long long)guest_boottime_ns());
   vm_msg_send(chan, VM_MSG_READY, line, strlen(line));
   wait_for(chan, VM_MSG_SPEC, &data, &len);
-  if (guest_spec_decode(data, len, &spec, &e) < 0 || guest_prepare(&spec, &cg, &e) < 0)
+  if (guest_spec_decode(data, len, &spec, &e) < 0 || guest_net_decode(data, len, &net, &e) < 0 ||
+      guest_prepare(&spec, &cg, &e) < 0 || guest_net_apply(&net, spec.readonly, &e) < 0)
     fail(chan, e);
   vm_msg_send(chan, VM_MSG_PREPARED, NULL, 0);
   wait_for(chan, VM_MSG_START, &data, &len);

@@ -193,6 +193,8 @@ int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct
   const char *k, *v;
   int r;
   while ((r = vm_rec_next(data, len, &off, &k, &v)) == 1) {
+    if (strncmp(k, "net.", 4) == 0)
+      continue; /* net.c's */
     size_t i = 0;
     while (i < sizeof(decoders) / sizeof(decoders[0]) && strcmp(decoders[i].key, k) != 0)
       i++;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Helpers for the microVM tests (microvm*.bats, sandbox's microVM case).
+#
+# The guest assets come from `make vm-assets` into $VM_ASSETS_DIR (default
+# /var/cache/berth/vm, where berth looks by default). With VM_ASSETS_DIR
+# set, the tests build them there and point berth at them
+# (BERTH_VM_ASSETS), so two source trees on one machine do not replace
+# each other's guest init while their tests run.
+if [ -n "${VM_ASSETS_DIR:-}" ]; then
+	export BERTH_VM_ASSETS=$VM_ASSETS_DIR
+fi
+
+# microvm_requires: skip (with the reason) unless the guest can run here;
+# build the guest assets (once per file: $BATS_FILE_TMPDIR/assets.log).
+microvm_requires() {
+	[ "$(id -u)" -eq 0 ] || skip "microvm needs root"
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
+	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
+	[ -e "$BATS_FILE_TMPDIR/assets.ok" ] && return 0
+	make -C "$BATS_TEST_DIRNAME/../.." vm-assets >"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
+		skip "guest assets could not be built: $(tail -n 1 "$BATS_FILE_TMPDIR/assets.log")"
+	touch "$BATS_FILE_TMPDIR/assets.ok"
+}
+
+# microvm_config: the bundle runs as a microVM.
+microvm_config() {
+	update_config '.annotations["dev.berth.backend"] = "microvm"'
+}
