@@ -228,3 +228,18 @@ task_status_is() {
 	expect_status 0
 	expect_tty_line
 }
+
+# The microVM backend through a real client: ctr's --annotation lands in the
+# bundle's config.json, berth runs the process in a guest with its own
+# kernel, and the shim gets its output and exit status as from runc.
+@test "ctr run --rm --annotation dev.berth.backend=microvm: the process runs in a microVM; output and status come back" {
+	is_runc && skip "berth's microVM backend"
+	microvm_client_requires
+	run_client ctr run --rm "${RUNC[@]}" "${FIFO[@]}" "${MICROVM_ANNOTATIONS[@]}" "$IMAGE" vm1 \
+		sh -c 'uname -r; echo to-stderr >&2; exit 7'
+	expect_status 7
+	[ "${lines[0]}" != "$(uname -r)" ] && [[ ${lines[0]} == *-cloud-amd64 ]] ||
+		fail "not the guest's kernel: '${lines[0]}'"
+	[[ $output == *to-stderr* ]] || fail "no stderr: $output"
+	grep -q "create .*vm1" "$CT/runtime-argv.log" || fail "the shim did not create vm1 through berth"
+}
