@@ -160,6 +160,24 @@ static int on_opt(int opt, const char *arg)
   return limit_opt(opt, arg);
 }
 
+/* --backend microvm: the guest has a network stack of its own and sees
+ * the host only through its root (virtio-fs); the sandbox's host paths
+ * (--bind, --overlay) cannot reach it yet. */
+static int microvm_check(void)
+{
+  static const char *const why = "cannot reach a microVM yet (its root is shared, nothing else)";
+  if (opts.binds.n > 0)
+    return cmd_usage_error(&verb_sandbox, "--backend microvm: --bind %s", why);
+  if (opts.overlays.n > 0)
+    return cmd_usage_error(&verb_sandbox, "--backend microvm: --overlay %s", why);
+  if (strcmp(opts.net, "host") == 0 || strcmp(opts.net, "slirp") == 0)
+    return cmd_usage_error(&verb_sandbox,
+                           "--backend microvm: --net %s: a microVM has its own network (use "
+                           "none or bridge)",
+                           opts.net);
+  return -1;
+}
+
 /* Choices the parser cannot check one flag at a time. */
 static int opts_check(void)
 {
@@ -170,8 +188,7 @@ static int opts_check(void)
   if (!net_ok)
     return bad_value("--net", opts.net, "want none, host, bridge or slirp");
   if (opts.backend && strcmp(opts.backend, "microvm") == 0)
-    return cmd_usage_error(&verb_sandbox, "--backend microvm: not built yet (issue #15); use "
-                                          "--backend linux");
+    return microvm_check();
   if (opts.backend && strcmp(opts.backend, "linux") != 0)
     return bad_value("--backend", opts.backend, "want linux or microvm");
   return -1;
@@ -557,7 +574,9 @@ const struct verb verb_sandbox = {
     "                         memory, peak pids, OOM kills, exit status, timed_out\n\n"
     "Other:\n"
     "  --net MODE             none (default: only lo), host, bridge (root), slirp\n"
-    "  --backend linux        microvm is not built yet\n\n"
+    "  --backend linux|microvm  namespaces (default), or a QEMU microVM with its\n"
+    "                         own kernel (root; no --bind/--overlay, --net none\n"
+    "                         or bridge)\n\n"
     "Exit status: CMD's; 128+N when CMD was killed by signal N; 124 when the\n"
     "timeout fired; 128+N when berth got signal N (SIGINT, SIGTERM, SIGHUP) and\n"
     "CMD had to be killed; 125 when berth itself failed (nothing is left);\n"

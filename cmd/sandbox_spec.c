@@ -215,8 +215,14 @@ static int mounts_build(const struct sandbox_ctx *c, json_t *m, struct berth_err
   /* --host: the current directory, read-only at its own path, also when a
    * private mount hides it (a checkout in /tmp); --bind/--overlay . go on
    * top. Elsewhere the root's read-only copy shows it already. */
-  if (o->root_kind == SANDBOX_ROOT_HOST && under_private(c->cwd))
+  if (o->root_kind == SANDBOX_ROOT_HOST && under_private(c->cwd)) {
+    if (o->backend && strcmp(o->backend, "microvm") == 0)
+      return berth_err_set(err, 0,
+                           "--backend microvm: the current directory %s is below a private "
+                           "mount and cannot be shared with a microVM yet: run from another one",
+                           c->cwd);
     json_array_append_new(m, mount_new(c->cwd, "bind", c->cwd, "rbind,nosuid,nodev,ro,rro"));
+  }
   for (size_t i = 0; i < o->binds.n; i++)
     if (mount_bind(c, o->binds.v[i], m, err) < 0)
       return -1;
@@ -379,6 +385,8 @@ static json_t *annotations_build(const struct sandbox_ctx *c)
   const char *net = c->o->net;
   if (strcmp(net, "host") != 0)
     json_object_set_new(a, "dev.berth.net", json_string(net));
+  if (c->o->backend)
+    json_object_set_new(a, "dev.berth.backend", json_string(c->o->backend));
   return a;
 }
 
