@@ -43,15 +43,17 @@ www() {
 }
 
 # Catches: no tap, a tap not on the bridge, no virtio-net in the guest (or
-# its module missing from the initramfs), the guest's address, route or
-# MAC not set, the files not there, delete --force leaking the tap, the
-# lease or the masquerade rule.
+# its module missing from the initramfs), the guest's addresses (IPv4 and
+# IPv6), route or MAC not set, the files not there, published ports not
+# reaching the guest, delete --force leaking the tap, the leases or the
+# rules.
 @test "microvm: a microVM and a namespace container on one bridge reach each other both ways" {
 	with_ping
 	www www-ns from-ns
 	www www-vm from-vm
 	set_args httpd -f -p 80 -h /www-ns
-	run_net run -d --net bridge --ip 10.88.0.10 ns
+	local subnets=10.88.0.0/16,fd88::/64
+	run_net run -d --net bridge --subnet "$subnets" --ip 10.88.0.10,fd88::10 ns
 	net_ok
 
 	microvm_config
@@ -60,9 +62,10 @@ www() {
 	set_args sh -c 'ip -o -4 addr show dev eth0; ip -4 route show default; ip -o link show eth0
 		cat /etc/hostname /etc/hosts; grep -c nameserver /etc/resolv.conf
 		wget -q -O - http://10.88.0.10/; ping -c 1 -W 5 10.88.0.10 >/dev/null && echo ping-ok
+		ping -c 1 -W 5 fd88::10 >/dev/null && echo ping6-ok
 		httpd -p 80 -h /www-vm; echo serving; exec sleep 1000'
 	update_config '.hostname = "vmhost"'
-	run_net run -d --net bridge --ip 10.88.0.20 vm
+	run_net run -d --net bridge --subnet "$subnets" --ip 10.88.0.20,fd88::20 --publish 8080:80 vm
 	[ "$status" -eq 0 ] || fail "run -d: $stderr"
 	local out=$NET_OUT
 	retry 60 0.2 grep -qx serving "$out" || fail "the guest never served: $(cat "$out")"
@@ -74,6 +77,7 @@ www() {
 	grep -q '^10\.88\.0\.20[[:space:]]vmhost$' "$out" || fail "/etc/hosts has no vmhost line"
 	grep -qx from-ns "$out" || fail "microVM -> namespace container: no page"
 	grep -qx ping-ok "$out" || fail "microVM -> namespace container: no ping"
+	grep -qx ping6-ok "$out" || fail "microVM -> namespace container: no IPv6 ping"
 
 	# The host end is a tap on the bridge.
 	local taps
@@ -86,11 +90,17 @@ www() {
 	[ "$output" = from-vm ] || fail "namespace container -> microVM: '$output'"
 	run_net exec ns ping -c 1 -W 5 10.88.0.20
 	net_ok
+	run_net exec ns ping -c 1 -W 5 fd88::20
+	net_ok
+	# The published port, from the host's own address on the bridge.
+	[ "$(in_host wget -q -T 5 -O - http://10.88.0.1:8080/)" = from-vm ] || fail "published port"
+	[ -n "$(dnat_rules)" ] || fail "no DNAT rule while the microVM runs"
 
 	run_net delete --force vm
 	net_ok
 	[ -z "$(hns -o link show type tun)" ] || fail "tap left: $(hns -o link show type tun)"
-	[ "$(leases | wc -l)" -eq 1 ] || fail "leases after deleting the microVM: $(leases | xargs)"
+	[ "$(leases | wc -l)" -eq 2 ] || fail "leases after deleting the microVM: $(leases | xargs)"
+	[ -z "$(dnat_rules)" ] || fail "DNAT rules left: $(dnat_rules)"
 	run_net delete --force ns
 	net_ok
 	assert_net_clean
