@@ -260,11 +260,12 @@ lint:
 
 format:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
-	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
+	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch] image/*.c cmd/image/*.[ch] tests/image/*.c)
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) \
-	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
+	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] \
+	  $(wildcard vm/guest/*.[ch] image/*.c cmd/image/*.[ch] tests/image/*.c)
 
 demo: deps
 	@$(MAKE) --no-print-directory berth

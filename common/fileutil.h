@@ -18,7 +18,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
  * file owned by our euid that no one else may write. */
 int read_file_trusted_at(int dirfd, const char *name, size_t max, char **out,
                          struct berth_err **err);
-/* write(2) until all of data is written (EINTR retried); -1 with errno. */
+/* write(2) until all of data is written (EINTR retried; a non-blocking fd
+ * waited on when full); -1 with errno. */
 int write_all(int fd, const char *data, size_t len);
 
 int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,

@@ -9,20 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_full(int fd, const void *p, size_t len)
-{
-  const char *c = p;
-  while (len > 0) {
-    ssize_t n = write(fd, c, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    c += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
+#include "../common/fileutil.h"
 
 int vm_msg_send(int fd, enum vm_msg type, const void *data, size_t len)
 {
@@ -42,9 +29,9 @@ int vm_msg_send(int fd, enum vm_msg type, const void *data, size_t len)
     memcpy(one, hdr, VM_FRAME_HDR);
     if (len)
       memcpy(one + VM_FRAME_HDR, data, len);
-    return write_full(fd, one, VM_FRAME_HDR + len);
+    return write_all(fd, (const char *)one, VM_FRAME_HDR + len);
   }
-  return write_full(fd, hdr, VM_FRAME_HDR) < 0 ? -1 : write_full(fd, data, len);
+  return write_all(fd, (const char *)hdr, VM_FRAME_HDR) < 0 ? -1 : write_all(fd, data, len);
 }
 
 int vm_msg_send_u32(int fd, enum vm_msg type, uint32_t v)
