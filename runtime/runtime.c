@@ -628,7 +628,7 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
       ret = ops->update(&st, &r, err);
     /* The cgroup may have joined hierarchies it lacked: record them. */
     if (ret == 0 && st.cg)
-      ret = state_write_cgroup(dirfd, st.cg, err);
+      ret = state_write_cgroup(dirfd, st.cg, true, err);
     if (ret == 0)
       ret = state_write(dirfd, &st, err);
     state_clear(&st);

@@ -30,6 +30,10 @@ struct runtime_create_opts {
    * unmounts its rootfs and removes it (common/treerm.h), never crossing
    * into a mount. */
   bool bundle_owned;
+  /* The state files need not survive a crash of the machine (berth
+   * sandbox: its container is gone after a reboot, and delete --force or
+   * the next sandbox clears what is left): written without fsync. */
+  bool ephemeral;
 };
 
 /* What the container's run looked like, taken as it ends (berth sandbox). */
