@@ -488,7 +488,8 @@ static int sandbox_run(char **argv, const sigset_t *caller_mask)
   struct runtime_watch w = {.timeout_ms = opts.timeout_ms,
                             .stop_grace_ms = (unsigned)opts.grace_ms,
                             .child_mask = caller_mask,
-                            .pids_peak = opts.stats_path != NULL};
+                            .pids_peak = opts.stats_path != NULL,
+                            .stats = opts.stats_path != NULL};
   struct runtime_run_opts ro = {.watch = &w};
   int status = 0;
   double t0 = now_seconds();
@@ -501,6 +502,7 @@ static int sandbox_run(char **argv, const sigset_t *caller_mask)
   if (ret == 0) {
     ro.create.config = config;
     ro.create.cgroup_needed_only = true;
+    ro.create.cgroup_no_accounting = opts.stats_path == NULL;
     ro.create.ephemeral = true;
     ro.create.bundle = sb.bundle ? sb.bundle : "/";
     ret = runtime_run(g.root, sb.id, &ro, &status, &err);

@@ -597,8 +597,9 @@ static int cgroup_for(int dirfd, const char *id, const struct spec *s,
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(&s->resources, &r.n_devices);
-  int ret = cgroup_plan(id, s->cgroups_path, &r,
-                        o->cgroup_needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
+  unsigned flags = (o->cgroup_needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0) |
+                   (o->cgroup_no_accounting ? CGROUP_CREATE_NO_ACCOUNTING : 0);
+  int ret = cgroup_plan(id, s->cgroups_path, &r, flags, cg, err);
   if (ret == 0)
     ret = state_record(dirfd, id, s, 0, *cg, o, err);
   TEST_POINT("create:cgroup-recorded");

@@ -827,7 +827,8 @@ static void run_watched(const char *root, const char *id, const struct runtime_r
   x.cg = o->watch->pids_peak ? watch_cgroup(root, id) : NULL;
   watch_wait(&x, set, exit_status);
   watch_sample(&x); /* the kernel's peak, when it keeps one */
-  watch_report(root, id, &o->watch->report);
+  if (o->watch->stats)
+    watch_report(root, id, &o->watch->report);
   cgroup_free(x.cg);
 }
 
