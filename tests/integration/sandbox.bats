@@ -473,3 +473,22 @@ kill_berth_mid_run() {
 	[ "$status" -ne 0 ] # the first run's write is gone
 	assert_nothing_left
 }
+
+@test "--image REF, berth SIGKILLed mid-run: --gc unmounts and removes its bundle and scratch" {
+	local fx=$BATS_TEST_TMPDIR/fx
+	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$fx" >/dev/null 2>&1 || skip "image fixtures could not be made"
+	cd /
+	local -a img=(--image-root "$BATS_TEST_TMPDIR/images")
+	"$BERTH" --root "$ROOT" "${img[@]}" sandbox --image "oci:$fx/oci" -- \
+		sh -c "ln -s busybox /bin/sleep && exec sleep $MARK" </dev/null >/dev/null 2>&1 3>&- &
+	local berth=$!
+	BG_PIDS+=("$berth")
+	retry 10 0.05 pgrep -f "^sleep $MARK$" >/dev/null || fail "the command never started"
+	kill -KILL "$berth"
+	wait "$berth" || true
+	[ "$(mount_points)" != "$MOUNTS_BEFORE" ] || fail "SIGKILLed berth left no bundle mount (nothing to test)"
+	run_berth "${img[@]}" sandbox --gc
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	[[ $output == "removed stale sandbox sbx-"* ]] || fail "output: $output"
+	assert_nothing_left
+}
