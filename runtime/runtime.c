@@ -628,7 +628,7 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
       ret = ops->update(&st, &r, err);
     /* The cgroup may have joined hierarchies it lacked: record them. */
     if (ret == 0 && st.cg)
-      ret = state_write_cgroup(dirfd, st.cg, err);
+      ret = state_write_cgroup(dirfd, st.cg, true, err);
     if (ret == 0)
       ret = state_write(dirfd, &st, err);
     state_clear(&st);
@@ -827,7 +827,8 @@ static void run_watched(const char *root, const char *id, const struct runtime_r
   x.cg = o->watch->pids_peak ? watch_cgroup(root, id) : NULL;
   watch_wait(&x, set, exit_status);
   watch_sample(&x); /* the kernel's peak, when it keeps one */
-  watch_report(root, id, &o->watch->report);
+  if (o->watch->stats)
+    watch_report(root, id, &o->watch->report);
   cgroup_free(x.cg);
 }
 
