@@ -25,6 +25,7 @@ struct backend_exec_opts {
   const char *console_socket; /* NULL: the pty master is handed back */
   const sigset_t *orig_mask;
   char *const *cgroups; /* exec --cgroup, or NULL */
+  int dirfd;            /* the container's (locked) state directory */
 };
 
 struct backend_ops {

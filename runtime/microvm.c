@@ -23,6 +23,7 @@
 #include "../vm/vm.h"
 #include "backend.h"
 #include "linux.h"
+#include "microvm.h"
 
 /* ---- the process spec for the guest ---- */
 
@@ -39,7 +40,24 @@ static int mount_record(struct vm_buf *b, const struct spec_mount *m, size_t i,
   return 0;
 }
 
-static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+/* The seccomp filter compiled here (seccomp/), for the guest to install:
+ * "FLAGS HEX". A notify profile needs its agent on this host: refused. */
+static int seccomp_record(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+{
+  size_t len;
+  unsigned flags;
+  bool notify;
+  const unsigned char *p = seccomp_filter_bytes(s->seccomp, &len, &flags, &notify);
+  if (notify)
+    return berth_err_set(err, 0, "microvm: seccomp notify (SCMP_ACT_NOTIFY) is not supported");
+  cleanup_free char *hex = xcalloc(1, 2 * len + 1);
+  for (size_t i = 0; i < len; i++)
+    snprintf(hex + 2 * i, 3, "%02x", p[i]);
+  vm_rec_addf(b, "seccomp", "%x %s", flags, hex);
+  return 0;
+}
+
+int microvm_process_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
 {
   for (size_t i = 0; s->args[i]; i++)
     vm_rec_add(b, "arg", s->args[i]);
@@ -50,14 +68,34 @@ static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err
   vm_rec_addf(b, "gid", "%u", (unsigned)s->gid);
   for (size_t i = 0; i < s->n_additional_gids; i++)
     vm_rec_addf(b, "gids", "%u", (unsigned)s->additional_gids[i]);
-  if (s->hostname)
-    vm_rec_add(b, "hostname", s->hostname);
-  vm_rec_add(b, "readonly", s->root_readonly ? "1" : "0");
   if (s->has_umask)
     vm_rec_addf(b, "umask", "%o", (unsigned)s->umask);
   for (size_t i = 0; i < s->n_rlimits; i++)
     vm_rec_addf(b, "rlimit", "%d %llu %llu", s->rlimits[i].resource,
                 (unsigned long long)s->rlimits[i].soft, (unsigned long long)s->rlimits[i].hard);
+  if (s->has_caps)
+    vm_rec_addf(b, "caps", "%llx %llx %llx %llx %llx",
+                (unsigned long long)s->caps[CAP_SET_BOUNDING],
+                (unsigned long long)s->caps[CAP_SET_EFFECTIVE],
+                (unsigned long long)s->caps[CAP_SET_PERMITTED],
+                (unsigned long long)s->caps[CAP_SET_INHERITABLE],
+                (unsigned long long)s->caps[CAP_SET_AMBIENT]);
+  if (s->no_new_privileges)
+    vm_rec_add(b, "nnp", "1");
+  if (s->terminal)
+    vm_rec_add(b, "terminal", "1");
+  if (s->console_height && s->console_width)
+    vm_rec_addf(b, "console", "%u %u", s->console_height, s->console_width);
+  return s->seccomp ? seccomp_record(s, b, err) : 0;
+}
+
+static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+{
+  if (microvm_process_records(s, b, err) < 0)
+    return -1;
+  if (s->hostname)
+    vm_rec_add(b, "hostname", s->hostname);
+  vm_rec_add(b, "readonly", s->root_readonly ? "1" : "0");
   if (s->cgroups_path)
     vm_rec_add(b, "cgroups_path", s->cgroups_path);
   json_t *res = json_object_get(json_object_get(s->json, "linux"), "resources");
@@ -367,7 +405,7 @@ static int microvm_stats(const struct state *st, json_t **stats, uint64_t *oom_k
 const struct backend_ops backend_microvm = {
     .name = "microvm",
     .create = microvm_create,
-    .exec = NULL,         /* not yet: through the guest init as agent */
+    .exec = microvm_exec, /* through the guest init as agent (microvm_exec.c) */
     .start = linux_start, /* the same exec fifo, held by the supervisor */
     .kill = microvm_kill,
     .destroy = microvm_destroy,

@@ -1083,7 +1083,8 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     struct backend_exec_opts bo = {.preserve_fds = o->preserve_fds,
                                    .console_socket = o->console_socket,
                                    .orig_mask = &orig,
-                                   .cgroups = o->cgroups};
+                                   .cgroups = o->cgroups,
+                                   .dirfd = dirfd};
     ret = ops->exec(&st, spec, &bo, &c, err);
   }
   state_clear(&st);

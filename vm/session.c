@@ -46,6 +46,7 @@ struct sess {
   char guest_times[128]; /* READY's and STARTED's payloads */
   long qemu_maxrss_kib;
   struct vm_reader rd;
+  struct vm_mux mux; /* berth exec and ps */
 };
 
 static uint64_t now_ms(void)
@@ -209,6 +210,10 @@ static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
   case VM_MSG_ERROR:
     return berth_err_set(err, 0, "%.*s", (int)(len > 1500 ? 1500 : len), d);
   default:
+    if (vm_msg_is_exec_reply(type)) {
+      vm_mux_on_guest(&x->mux, x->ctl, type, d, len);
+      return 0;
+    }
     return berth_err_set(err, EPROTO, "microvm: unexpected message %u from the guest", type);
   }
 }
@@ -238,6 +243,9 @@ static int on_signal(struct sess *x, struct berth_err **err)
   if (read(x->sigfd, &si, sizeof(si)) != sizeof(si))
     return 0;
   int sig = (int)si.ssi_signo;
+  /* A write to an exec client that went away: ours, not the container's. */
+  if (sig == SIGPIPE && si.ssi_pid == (uint32_t)getpid())
+    return 0;
   if (sig == SIGCHLD) {
     struct rusage ru;
     int ws;
@@ -302,13 +310,15 @@ static int deadline_passed(struct sess *x, struct berth_err **err)
 static int poll_once(struct sess *x, struct berth_err **err)
 {
   bool booting = x->phase == PH_BOOT || x->phase == PH_PREPARE || x->phase == PH_STARTING;
-  struct pollfd f[4] = {{x->ctl, POLLIN, 0},
-                        {x->sigfd, POLLIN, 0},
-                        {x->phase == PH_CREATED ? x->start_fd : -1, POLLIN, 0},
-                        {x->phase == PH_RUNNING && x->stdin_open ? 0 : -1, POLLIN, 0}};
+  struct pollfd f[4 + 1 + VM_MUX_CLIENTS] = {
+      {x->ctl, POLLIN, 0},
+      {x->sigfd, POLLIN, 0},
+      {x->phase == PH_CREATED ? x->start_fd : -1, POLLIN, 0},
+      {x->phase == PH_RUNNING && x->stdin_open ? 0 : -1, POLLIN, 0}};
+  nfds_t n = 4 + vm_mux_pollfds(&x->mux, f + 4);
   uint64_t now = now_ms();
   int timeout = booting ? (now >= x->deadline ? 0 : (int)(x->deadline - now)) : -1;
-  int r = poll(f, 4, timeout);
+  int r = poll(f, n, timeout);
   if (r < 0)
     return errno == EINTR ? 0 : berth_err_sys(err, "poll");
   if (r == 0 && booting)
@@ -323,6 +333,7 @@ static int poll_once(struct sess *x, struct berth_err **err)
     on_start(x);
   if (f[3].revents)
     on_stdin(x);
+  vm_mux_on_poll(&x->mux, f + 4, x->ctl, x->phase == PH_RUNNING);
   return 0;
 }
 
@@ -379,15 +390,19 @@ int vm_session_run(const struct vm_session *s)
 {
   struct sess *x = xcalloc(1, sizeof(*x));
   *x = (struct sess){.s = s, .ctl = -1, .start_fd = s->start_fd, .stdin_open = true, .status = -1};
+  x->mux.listen = -1;
+  for (int i = 0; i < VM_MUX_CLIENTS; i++)
+    x->mux.c[i].fd = -1;
   x->t0 = now_ms();
   x->deadline = x->t0 + (uint64_t)s->cfg->boot_timeout_s * 1000;
   struct berth_err *err = NULL;
   if (fchdir(s->workdir) < 0)
     berth_err_sys(&err, "microvm: enter the state directory");
-  else if ((x->sigfd = signals_take(&err)) >= 0 && vfsd_start(x, &err) == 0 &&
-           qemu_start(x, &err) == 0)
+  else if ((x->sigfd = signals_take(&err)) >= 0 && vm_mux_open(&x->mux, &err) == 0 &&
+           vfsd_start(x, &err) == 0 && qemu_start(x, &err) == 0)
     while (x->status < 0 && poll_once(x, &err) == 0)
       ;
+  vm_mux_close(&x->mux, x->ctl);
   children_kill(x);
   trace_write(x);
   int ret = err ? -1 : x->status;
