@@ -113,8 +113,6 @@ static int spec_check(const struct spec *s, struct berth_err **err)
 {
   if (geteuid() != 0)
     return berth_err_set(err, 0, "microvm: needs root (QEMU, virtiofsd and a cgroup)");
-  if (s->terminal)
-    return berth_err_set(err, 0, "microvm: process.terminal is not supported yet");
   for (int k = HOOK_PRESTART; k <= HOOK_START_CONTAINER; k++)
     if (s->hooks.n[k] > 0)
       return berth_err_set(err, 0,
@@ -173,8 +171,10 @@ static void sup_error(void *arg, struct berth_err *e)
  * then the session. Never returns. */
 _Noreturn static void supervisor_main(const struct spec *s, const struct vm_config *c,
                                       const struct cgroup *cg, int sync_fd, int fifo, int workdir,
-                                      const struct vm_buf *rec)
+                                      const struct vm_buf *rec, int tty_slave)
 {
+  if (tty_slave >= 0)
+    microvm_pty_take(tty_slave);
   int keep[] = {sync_fd, fifo, workdir};
   fds_close_except(0, keep, 3);
   struct supervisor p = {sync_fd};
@@ -191,6 +191,7 @@ _Noreturn static void supervisor_main(const struct spec *s, const struct vm_conf
       .spec_len = rec->len,
       .start_fd = fifo,
       .trace = getenv("BERTH_VM_TRACE"),
+      .tty = tty_slave >= 0,
       .on_created = sup_created,
       .on_started = sup_started,
       .on_error = sup_error,
@@ -236,6 +237,7 @@ static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
 struct launch {
   pid_t pid;
   int pidfd, sync_fd;
+  int tty_slave; /* the supervisor's stdio, or -1 */
 };
 
 /* Forks the supervisor and waits until the guest is prepared (or fails). */
@@ -254,7 +256,7 @@ static int supervisor_spawn(int dirfd, const struct spec *s, const struct vm_con
     return berth_err_sys(err, "microvm: prepare the supervisor");
   l->pid = fork();
   if (l->pid == 0)
-    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec);
+    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec, l->tty_slave);
   close(sv[1]);
   l->sync_fd = sv[0];
   if (l->pid < 0)
@@ -276,20 +278,28 @@ static int microvm_launch(int dirfd, const char *id, const struct spec *s,
                           struct berth_err **err)
 {
   struct vm_buf rec = {0};
-  struct launch l = {-1, -1, -1};
+  struct launch l = {-1, -1, -1, -1};
+  cleanup_close int master = -1;
   int ret = spec_records(s, &rec, err);
+  if (ret == 0 && s->terminal)
+    ret = microvm_pty_open(s, &master, &l.tty_slave, err);
   if (ret == 0)
     ret = state_save(dirfd, id, s, 0, cg, err); /* delete finds the cgroup if we die */
   if (ret == 0)
     ret = supervisor_spawn(dirfd, s, c, cg, &rec, &l, err);
   vm_buf_free(&rec);
+  if (l.tty_slave >= 0)
+    close(l.tty_slave);
   if (ret == 0 && (state_save(dirfd, id, s, l.pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
-                   (o->pid_file && pid_file_write(o->pid_file, l.pid, err) < 0))) {
+                   (o->pid_file && pid_file_write(o->pid_file, l.pid, err) < 0) ||
+                   (master >= 0 && o->console_socket &&
+                    tty_send_to_socket(o->console_socket, master, err) < 0))) {
     kill(l.pid, SIGKILL);
     waitpid(l.pid, NULL, 0);
     ret = -1;
   }
   out->pid = l.pid;
+  out->pty = ret == 0 && keep && !o->console_socket ? steal_fd(&master) : -1;
   out->pidfd = ret == 0 && keep ? steal_fd(&l.pidfd) : -1;
   out->sync_fd = ret == 0 && keep ? steal_fd(&l.sync_fd) : -1;
   if (l.pidfd >= 0)
@@ -392,6 +402,14 @@ static int microvm_procs(const struct state *st, pid_t **pids, size_t *n, struct
   return st->cg ? cgroup_pids(st->cg, pids, n, err) : no_cgroup(st, err);
 }
 
+static int microvm_procs_table(const struct state *st, int dirfd, char **table,
+                               struct berth_err **err)
+{
+  if (vm_ps_request(dirfd, table, err) < 0)
+    return berth_err_wrap(err, "ps %s", st->id);
+  return 0;
+}
+
 static int microvm_stats(const struct state *st, json_t **stats, uint64_t *oom_kills,
                          struct berth_err **err)
 {
@@ -412,5 +430,6 @@ const struct backend_ops backend_microvm = {
     .pause = microvm_pause,
     .update = microvm_update,
     .procs = microvm_procs,
+    .procs_table = microvm_procs_table,
     .stats = microvm_stats,
 };

@@ -23,7 +23,7 @@
 
 /* The host end of the terminal: the master for the caller, the slave for
  * the stand-in, with the process's initial size. */
-static int host_pty_open(const struct spec *s, int *master, int *slave, struct berth_err **err)
+int microvm_pty_open(const struct spec *s, int *master, int *slave, struct berth_err **err)
 {
   cleanup_close int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0 || unlockpt(m) < 0)
@@ -43,7 +43,7 @@ static int host_pty_open(const struct spec *s, int *master, int *slave, struct b
 
 /* The slave as stdio and controlling terminal (SIGWINCH tells us of a
  * resize), raw: the guest's pty does the line discipline. */
-static void slave_take(int slave)
+void microvm_pty_take(int slave)
 {
   setsid();
   ioctl(slave, TIOCSCTTY, 0);
@@ -73,7 +73,7 @@ _Noreturn static void standin_main(const struct state *st, int sock, struct vm_r
   sigprocmask(SIG_SETMASK, &set, NULL);
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (slave >= 0)
-    slave_take(slave);
+    microvm_pty_take(slave);
   int keep[] = {sock, sigfd};
   fds_close_except(0, keep, 2);
   _exit(vm_exec_relay(sock, rd, sigfd, slave >= 0));
@@ -110,7 +110,7 @@ int microvm_exec(const struct state *st, const struct spec *s, const struct back
   cleanup_free struct vm_reader *rd = xcalloc(1, sizeof(*rd));
   cleanup_close int master = -1;
   cleanup_close int slave = -1;
-  if (s->terminal && host_pty_open(s, &master, &slave, err) < 0)
+  if (s->terminal && microvm_pty_open(s, &master, &slave, err) < 0)
     return -1;
   if (master >= 0 && o->console_socket && tty_send_to_socket(o->console_socket, master, err) < 0)
     return -1;

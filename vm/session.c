@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sched.h>
@@ -115,28 +117,20 @@ static pid_t spawn(char **argv, const char *log, int keep, int unshare_flags,
   return pid;
 }
 
-/* virtiofsd makes its socket once ready; QEMU needs it to exist. */
+/* virtiofsd serves the socket we listen on (QEMU connects to it by
+ * name); it takes the connection once it is ready. */
 static int vfsd_start(struct sess *x, struct berth_err **err)
 {
-  char **argv = vm_virtiofsd_argv(x->s->rootfs);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", VM_VFS_SOCK);
   unlinkat(x->s->workdir, VM_VFS_SOCK, 0);
-  x->vfsd = spawn(argv, "virtiofsd.log", -1, 0, err);
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0)
+    return berth_err_sys(err, "microvm: virtiofsd socket");
+  char **argv = vm_virtiofsd_argv(x->s->rootfs);
+  x->vfsd = spawn(argv, "virtiofsd.log", fd, 0, err);
   vm_argv_free(argv);
-  if (x->vfsd < 0)
-    return -1;
-  for (int waited = 0; waited < 5000; waited += 2) {
-    struct stat sb;
-    if (fstatat(x->s->workdir, VM_VFS_SOCK, &sb, 0) == 0)
-      return 0;
-    if (waitpid(x->vfsd, NULL, WNOHANG) == x->vfsd) {
-      x->vfsd = 0;
-      char tail[512];
-      log_tail(x->s->workdir, "virtiofsd.log", tail, sizeof(tail));
-      return berth_err_set(err, 0, "microvm: virtiofsd failed: %s", tail);
-    }
-    usleep(2000);
-  }
-  return berth_err_set(err, ETIMEDOUT, "microvm: virtiofsd did not make its socket");
+  return x->vfsd < 0 ? -1 : 0;
 }
 
 /* QEMU in mount, IPC, UTS and network namespaces of its own (it needs no
@@ -172,6 +166,19 @@ static const char *gone_what(const struct sess *x)
   return x->phase == PH_BOOT ? "the guest stopped before its init was ready" : "the guest stopped";
 }
 
+/* With a terminal, our stdio is the slave of the host pty whose master
+ * the caller holds: its size is the guest pty's. */
+static void size_send(struct sess *x)
+{
+  struct winsize ws;
+  if (!x->s->tty || ioctl(0, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+    return;
+  unsigned char b[8];
+  vm_u32_encode(b, ws.ws_row);
+  vm_u32_encode(b + 4, ws.ws_col);
+  vm_msg_send(x->ctl, VM_MSG_RESIZE, b, sizeof(b));
+}
+
 static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
                     struct berth_err **err)
 {
@@ -197,6 +204,7 @@ static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
     x->phase = PH_RUNNING;
     close(x->start_fd);
     x->start_fd = -1;
+    size_send(x);
     x->s->on_started(x->s->arg);
     return 0;
   case VM_MSG_STDOUT:
@@ -251,7 +259,9 @@ static int on_signal(struct sess *x, struct berth_err **err)
     int ws;
     if (x->vfsd > 0 && waitpid(x->vfsd, &ws, WNOHANG) == x->vfsd) {
       x->vfsd = 0;
-      return guest_gone(x, "virtiofsd exited", err);
+      char tail[512];
+      log_tail(x->s->workdir, "virtiofsd.log", tail, sizeof(tail));
+      return berth_err_set(err, 0, "microvm: virtiofsd failed: %s", tail[0] ? tail : "no output");
     }
     if (wait4(x->qemu, &ws, WNOHANG, &ru) == x->qemu) {
       x->qemu = 0;
@@ -263,11 +273,18 @@ static int on_signal(struct sess *x, struct berth_err **err)
     }
     return 0;
   }
+  if (sig == SIGWINCH && x->s->tty) {
+    if (x->phase == PH_RUNNING)
+      size_send(x);
+    return 0;
+  }
   if (x->phase == PH_RUNNING || x->phase == PH_STARTING)
     return vm_msg_send_u32(x->ctl, VM_MSG_SIGNAL, (uint32_t)sig) < 0
                ? berth_err_sys(err, "microvm: forward signal")
                : 0;
-  x->status = 128 + sig;
+  /* Ignored by default: they would not end a process either. */
+  if (sig != SIGWINCH && sig != SIGURG)
+    x->status = 128 + sig;
   return 0;
 }
 

@@ -127,6 +127,7 @@ struct vm_session {
   size_t spec_len;
   int start_fd;      /* readable once berth start wants the process run */
   const char *trace; /* NULL, or a file for the timings (bench/microvm.sh) */
+  bool tty;          /* stdio is a host pty's slave, raw, our controlling terminal */
   /* Called once: the guest is prepared (created), the process exec'd
    * (started), or neither can happen (error). */
   void (*on_created)(void *arg);
