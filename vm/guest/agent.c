@@ -212,12 +212,12 @@ static bool ps_row_read(pid_t pid, struct ps_row *r)
     if (strncmp(line, "State:", 6) == 0)
       sscanf(line + 6, " %c", &r->state);
     else if (strncmp(line, "PPid:", 5) == 0)
-      r->ppid = (pid_t)atoi(line + 5);
+      r->ppid = (pid_t)strtol(line + 5, NULL, 10);
     else if (strncmp(line, "Uid:", 4) == 0)
       r->uid = (unsigned)strtoul(line + 4, NULL, 10);
     else if (strncmp(line, "NSpid:", 6) == 0) {
       char *last = strrchr(line, '\t') ? strrchr(line, '\t') : line + 6;
-      r->nspid = (pid_t)atoi(last);
+      r->nspid = (pid_t)strtol(last, NULL, 10);
     }
   }
   return true;
@@ -233,7 +233,7 @@ static void ps_cmdline(pid_t pid, char *out, size_t len)
     n = 0;
   out[n] = '\0';
   for (ssize_t i = 0; i < n; i++)
-    if (out[i] == '\0' && i < n - 1)
+    if (i < n - 1 && out[i] == '\0')
       out[i] = ' ';
 }
 
@@ -260,10 +260,11 @@ static void agent_ps(const struct guest_proc *main_proc, struct vm_buf *out)
   want[wl > 0 ? wl : 0] = '\0';
   cleanup_dir DIR *d = opendir("/proc");
   struct dirent *de;
-  while (d && wl > 0 && n < 1024 && (de = readdir(d)))
-    if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && same_pidns(atoi(de->d_name), want) &&
-        ps_row_read(atoi(de->d_name), &rows[n]))
+  while (d && wl > 0 && n < 1024 && (de = readdir(d))) {
+    pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+    if (pid > 0 && same_pidns(pid, want) && ps_row_read(pid, &rows[n]))
       n++;
+  }
   char line[1024], cmd[768];
   snprintf(line, sizeof(line), "%7s %7s %5s %4s %s\n", "PID", "PPID", "UID", "STAT", "COMMAND");
   buf_add(out, line);

@@ -216,10 +216,12 @@ static int hex_digit(char c)
 /* "FLAGS HEX": the BPF program's bytes, 8 per instruction */
 static int dec_seccomp(struct guest_spec *s, const char *v)
 {
-  unsigned long long flags;
-  const char *hex = strchr(v, ' ');
-  size_t n = hex ? strlen(hex + 1) : 0;
-  if (hex == NULL || n == 0 || n % 16 != 0 || sscanf(v, "%llx", &flags) != 1)
+  char *end;
+  errno = 0;
+  unsigned long long flags = strtoull(v, &end, 16);
+  const char *hex = end;
+  size_t n = *hex == ' ' ? strlen(hex + 1) : 0;
+  if (end == v || errno || n == 0 || n % 16 != 0 || flags > UINT32_MAX)
     return -1;
   free(s->seccomp);
   s->seccomp = xcalloc(1, n / 2);
