@@ -318,6 +318,7 @@ count() {
 	local procs standin
 	"$BERTH" --root "$ROOT" exec --pid-file "$BATS_TEST_TMPDIR/exec.pid" "$ID" sleep 1000 >"$OUT" 2>&1 </dev/null &
 	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
 	retry 30 0.1 test -s "$BATS_TEST_TMPDIR/exec.pid"
 	standin=$(cat "$BATS_TEST_TMPDIR/exec.pid")
 	alive "$standin"
@@ -326,8 +327,7 @@ count() {
 	[ "$(echo $procs | wc -w)" -ge 3 ] || fail "supervisor, qemu, virtiofsd expected: $procs"
 	run_berth delete --force "$ID"
 	[ "$status" -eq 0 ]
-	status=0
-	wait "$BG_PID" || status=$?
+	wait_bg 30 || fail "exec outlived delete --force"
 	[ "$status" -eq 137 ] || fail "exec ended with $status"
 	for p in $procs $standin; do
 		if alive "$p"; then fail "pid $p ($(cat /proc/$p/comm)) outlived delete --force"; fi
