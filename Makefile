@@ -137,13 +137,13 @@ deps:
 # `make vm-assets` puts it with Debian's cloud kernel and the modules it
 # needs into an initramfs under VM_ASSETS_DIR, where berth looks by default.
 VM_ASSETS_DIR ?= /var/cache/berth/vm
-GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c)
+GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c) runtime/caps.c
 
-build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h)
+build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (static)"
 	@$(CC) -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong $(CFLAGS) -static \
-	  -o $@ $(GUEST_SRCS) -ljansson
+	  -o $@ $(GUEST_SRCS) -ljansson -lcap
 
 vm-assets: build/vm/init
 	@scripts/vm-assets.sh build/vm/init $(VM_ASSETS_DIR)

@@ -133,8 +133,12 @@ int runtime_pause(const char *root, const char *id, struct berth_err **err);
 int runtime_resume(const char *root, const char *id, struct berth_err **err);
 /* resources: a linux.resources-shaped object (`update --resources`). */
 int runtime_update(const char *root, const char *id, json_t *resources, struct berth_err **err);
-/* Host pids of the container's processes. */
-int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct berth_err **err);
+/* Host pids of the container's processes; or, for a backend whose
+ * processes the host cannot see (microvm), *table: its own table of them
+ * ("PID PPID UID STAT COMMAND", the pids as the container sees them), and
+ * those pids. */
+int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, char **table,
+               struct berth_err **err);
 /* Stats (runc's shape) and OOM kills so far; *running false once stopped. */
 int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oom_kills,
                   bool *running, struct berth_err **err);

@@ -8,7 +8,8 @@
 # delete --force leaves no QEMU, virtiofsd, socket, cgroup or state.
 #
 # Needs the guest assets (`make vm-assets`, which downloads the kernel
-# package once); skipped with the reason when they cannot be built. On
+# package once; BERTH_VM_ASSETS=DIR builds and uses them in DIR instead of
+# /var/cache/berth/vm); skipped with the reason when they cannot be built. On
 # this host guests run under TCG (~5 s a boot), so the file is kept small.
 
 load helpers
@@ -21,7 +22,8 @@ setup_file() {
 	[ "$(id -u)" -eq 0 ] || skip "microvm needs root"
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
 	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
-	make -C "$BATS_TEST_DIRNAME/../.." vm-assets >"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
+	make -C "$BATS_TEST_DIRNAME/../.." vm-assets ${BERTH_VM_ASSETS:+VM_ASSETS_DIR="$BERTH_VM_ASSETS"} \
+		>"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
 		skip "guest assets could not be built: $(tail -n 1 "$BATS_FILE_TMPDIR/assets.log")"
 }
 
@@ -29,6 +31,11 @@ setup() {
 	setup_bundle
 	ID=vm-$BATS_TEST_NUMBER-$$
 	update_config '.annotations["dev.berth.backend"] = "microvm"'
+	if [ -n "${BERTH_VM_ASSETS:-}" ]; then
+		update_config --arg d "$BERTH_VM_ASSETS" \
+			'.annotations["dev.berth.vm.kernel"] = "\($d)/vmlinux"
+			| .annotations["dev.berth.vm.initrd"] = "\($d)/initramfs.cpio"'
+	fi
 	cat >"$BUNDLE/rootfs/alloc.sh" <<-'EOF2'
 		awk 'BEGIN { s = "x"; for (i = 0; i < 26; i++) s = s s; print length(s) }'
 	EOF2
