@@ -139,13 +139,15 @@ deps:
 VM_ASSETS_DIR ?= /var/cache/berth/vm
 # The network inside the guest goes through netns/'s rtnetlink code.
 GUEST_NET_SRCS := netns/iface.c netns/rtnl.c netns/nlmsg.c netns/config.c netns/loopback.c
-GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c) $(GUEST_NET_SRCS)
+GUEST_SRCS := $(wildcard vm/guest/*.c) vm/proto.c $(wildcard cgroup/*.c common/*.c) runtime/caps.c \
+              $(GUEST_NET_SRCS)
 
-build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h netns/*.h) $(MNL_A)
+build/vm/init: $(GUEST_SRCS) $(wildcard vm/*.h vm/guest/*.h cgroup/*.h common/*.h runtime/*.h \
+               netns/*.h) $(MNL_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (static)"
 	@$(CC) -std=gnu11 $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong $(CFLAGS) -static \
-	  -o $@ $(GUEST_SRCS) -ljansson $(MNL_A)
+	  -o $@ $(GUEST_SRCS) -ljansson -lcap $(MNL_A)
 
 vm-assets: build/vm/init
 	@scripts/vm-assets.sh build/vm/init $(VM_ASSETS_DIR)
@@ -262,11 +264,12 @@ lint:
 
 format:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) tests/fixtures/*.c tests/security/*.c \
-	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
+	  tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch] image/*.c cmd/image/*.[ch] tests/image/*.c)
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) $(UNIT_SRCS) $(UNIT_HDRS) $(wildcard */*.h) \
-	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] $(wildcard vm/guest/*.[ch])
+	  tests/fixtures/*.c tests/security/*.c tests/fuzz/*.[ch] \
+	  $(wildcard vm/guest/*.[ch] image/*.c cmd/image/*.[ch] tests/image/*.c)
 
 demo: deps
 	@$(MAKE) --no-print-directory berth

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # bench/sandbox.sh — `berth sandbox -- /bin/true` against bubblewrap with the same isolation,
-# bare `unshare`, and `podman run --rm`, measured in one run; prints mean, median and ratios
-# against bubblewrap.
+# bare `unshare`, and `podman run --rm`, measured in one run; prints mean, median, p90 and the
+# ratios of the medians against bubblewrap.
 #
 # Usage: bench/sandbox.sh [--markdown] [--help]
 #
 # Environment:
 #   BERTH         berth binary (default: <repo>/berth)
-#   N             iterations per row (default: BENCH_N, else 50)
+#   N             iterations per row (default: BENCH_N, else 100)
+#   BERTH_BEFORE  another berth binary (an older build) measured as one more row, interleaved
+#                 with the others: before/after figures from one run
 #   BENCH_PODMAN_N iterations of the podman row (default 10; 0 skips it)
 #   BENCH_TMPDIR  where podman's private storage goes (default: $TMPDIR or /tmp)
 #
-# Rows (each runs /bin/true; the commands alternate every iteration, in a rotating order, so all
-# see the same machine conditions):
+# Rows (each runs /bin/true; the rows are interleaved: every iteration runs each row once, in an
+# order rotated by one each time, so load on the machine affects all of them alike):
 #   berth sandbox               the host's / read-only, private /tmp /dev /proc /run, pid mount net
 #                               ipc uts cgroup namespaces, seccomp, no caps, a cgroup made and removed
 #   berth sandbox + limits      the same with --memory 256M --pids 256 --cpus 1
@@ -37,7 +39,7 @@ for arg in "$@"; do
   esac
 done
 
-N=${N:-${BENCH_N:-50}}
+N=${N:-${BENCH_N:-100}}
 PODMAN_N=${BENCH_PODMAN_N:-10}
 BERTH=${BERTH:-$REPO/berth}
 log() { printf 'bench/sandbox: %s\n' "$*" >&2; }
@@ -64,6 +66,10 @@ add_row "berth sandbox, --memory --pids --cpus limits" "$N" \
 add_row "bwrap, equivalent isolation (no cgroup)" "$N" \
   "$BWRAP --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp -- /bin/true"
 add_row "unshare -pmnui --fork (namespace floor)" "$N" "unshare -pmnui --fork /bin/true"
+if [[ -n ${BERTH_BEFORE:-} ]]; then
+  [[ -x $BERTH_BEFORE ]] || die "BERTH_BEFORE '$BERTH_BEFORE' is not an executable"
+  add_row "berth sandbox -- /bin/true (BERTH_BEFORE)" "$N" "$BERTH_BEFORE sandbox -- /bin/true"
+fi
 
 PODMAN_OK=0
 PODMAN_NOTE=""
@@ -136,32 +142,40 @@ for ((it = 0; it < N; it++)); do
   done
 done
 
-# mean median of a row
+# mean, median and 90th percentile (nearest rank) of a row
 stats() {
   sort -n "$1" | awk '{ v[NR] = $1; s += $1 } END {
     m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.2f %.2f\n", s / NR, m }'
+    r = int(0.9 * NR); if (r < 0.9 * NR) r++; if (r < 1) r = 1
+    printf "%.2f %.2f %.2f\n", s / NR, m, v[r] }'
 }
 BW=2 # the bwrap row
-read -r _ bw_median < <(stats "$TMP/row.$BW")
+read -r _ bw_median bw_p90 < <(stats "$TMP/row.$BW")
 
 host="$(uname -sr), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 if ((MARKDOWN)); then
   printf '### berth sandbox vs bubblewrap, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf 'Command: `bench/sandbox.sh --markdown` (N=%s)  \nHost: %s  \n' "$N" "$host"
   printf 'bwrap: %s; berth: `%s`  \n\n' "$("$BWRAP" --version)" "$BERTH"
-  printf '| command (/bin/true) | n | mean ms | median ms | median / bwrap |\n|---|--:|--:|--:|--:|\n'
+  printf '| command (/bin/true) | n | mean ms | median ms | p90 ms | median / bwrap | p90 / bwrap |\n'
+  printf '|---|--:|--:|--:|--:|--:|--:|\n'
 else
-  printf '\nhost: %s\n\n%-48s %4s %9s %9s %14s\n' "$host" command n mean median "median/bwrap"
+  printf '\nhost: %s\n\n%-48s %4s %9s %9s %9s %13s %11s\n' "$host" command n mean median p90 \
+    "median/bwrap" "p90/bwrap"
 fi
 for i in "${!ROW_NAME[@]}"; do
-  read -r mean median < <(stats "$TMP/row.$i")
+  read -r mean median p90 < <(stats "$TMP/row.$i")
   ratio=$(awk -v a="$median" -v b="$bw_median" 'BEGIN { printf "%.2fx", a / b }')
+  ratio90=$(awk -v a="$p90" -v b="$bw_p90" 'BEGIN { printf "%.2fx", a / b }')
   if ((MARKDOWN)); then
-    printf '| %s | %s | %s | %s | %s |\n' "${ROW_NAME[i]}" "${ROW_N[i]}" "$mean" "$median" "$ratio"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${ROW_NAME[i]}" "${ROW_N[i]}" "$mean" "$median" \
+      "$p90" "$ratio" "$ratio90"
   else
-    printf '%-48s %4s %9s %9s %14s\n' "${ROW_NAME[i]}" "${ROW_N[i]}" "$mean" "$median" "$ratio"
+    printf '%-48s %4s %9s %9s %9s %13s %11s\n' "${ROW_NAME[i]}" "${ROW_N[i]}" "$mean" "$median" "$p90" \
+      "$ratio" "$ratio90"
   fi
 done
+host_load=$(cut -d' ' -f1-3 /proc/loadavg)
+if ((MARKDOWN)); then printf '\nLoad average at the end: %s\n' "$host_load"; else printf '\nload average at the end: %s\n' "$host_load"; fi
 ((PODMAN_N == 0 || PODMAN_OK)) || printf '\n(podman row skipped: %s)\n' "$PODMAN_NOTE"
 exit 0

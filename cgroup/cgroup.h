@@ -159,7 +159,12 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
  * yet). Checks the resources against this host; creates nothing, so the
  * caller can record the plan first (a create killed half way is then undone
  * from the record). Each directory is marked made or found as it is now. */
-enum { CGROUP_CREATE_NEEDED_ONLY = 1 }; /* v1: skip hierarchies nothing here uses */
+enum {
+  CGROUP_CREATE_NEEDED_ONLY = 1, /* v1: skip hierarchies nothing here uses */
+  /* v1, with NEEDED_ONLY: no one reads CPU or memory figures, so memory and
+   * cpu only where a limit needs them, and no cpuacct */
+  CGROUP_CREATE_NO_ACCOUNTING = 2,
+};
 int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_resources *r,
                 unsigned flags, struct cgroup **out, struct berth_err **err);
 /* Creates the planned directories and applies the resources; on failure

@@ -23,8 +23,9 @@ struct cgroup_dir {
 
 struct cgroup {
   enum cgroup_layout layout;
-  bool needed_only; /* CGROUP_CREATE_NEEDED_ONLY (not saved: create only) */
-  size_t n;         /* joined: the container's processes are in these */
+  bool needed_only;   /* CGROUP_CREATE_NEEDED_ONLY (not saved: create only) */
+  bool no_accounting; /* CGROUP_CREATE_NO_ACCOUNTING (the same) */
+  size_t n;           /* joined: the container's processes are in these */
   struct cgroup_dir h[CGROUP_MAX_HIER];
   size_t n_later; /* planned at create, joined when a setting needs one */
   struct cgroup_dir later[CGROUP_MAX_HIER];

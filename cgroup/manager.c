@@ -325,18 +325,33 @@ int cgroup_validate(const char *cgroups_path, const struct cgroup_resources *r,
 
 /* Each hierarchy costs about 0.15 ms of a container start (mkdir, join,
  * rmdir), but clients rely on the container having its own group in each. */
+/* A v1 memory or cpu hierarchy a setting needs. */
+static bool accounting_limited(const struct cgroup_dir *d, const struct cgroup_resources *r)
+{
+  bool mem = r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap ||
+             r->has_mem_swappiness || r->disable_oom_killer;
+  bool cpu = r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period || r->has_cpu_burst ||
+             r->has_cpu_idle || r->has_cpu_rt_runtime || r->has_cpu_rt_period;
+  return (mem && cgroup_find_in(d, "memory")) || (cpu && cgroup_find_in(d, "cpu"));
+}
+
 /* CGROUP_CREATE_NEEDED_ONLY (berth sandbox, which no client inspects):
- * on v1, only the hierarchies berth itself uses (limits, accounting, the
- * device list, freezing to kill) and those a setting needs. */
+ * on v1, only the hierarchies berth itself uses (the device list, pids to
+ * find every process, freezing to kill them; accounting unless
+ * CGROUP_CREATE_NO_ACCOUNTING) and those a setting needs. */
 static bool hierarchy_needed_only(const struct cgroup *cg, const struct cgroup_dir *d,
                                   const struct cgroup_resources *r)
 {
   if (d->v2)
     return r->n_unified > 0 || (r->n_hugepages > 0 && !cgroup_find(cg, "hugetlb", false));
-  static const char *const always[] = {"pids", "memory", "freezer", "devices", "cpu", "cpuacct"};
+  static const char *const always[] = {"pids", "freezer", "devices"};
+  static const char *const accounting[] = {"memory", "cpu", "cpuacct"};
   for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
     if (cgroup_find_in(d, always[i]))
       return true;
+  for (size_t i = 0; i < sizeof(accounting) / sizeof(accounting[0]); i++)
+    if (cgroup_find_in(d, accounting[i]))
+      return !cg->no_accounting || accounting_limited(d, r);
   if (cgroup_find_in(d, "cpuset"))
     return r->cpus || r->mems;
   if (cgroup_find_in(d, "hugetlb"))
@@ -513,6 +528,7 @@ int cgroup_plan(const char *id, const char *cgroups_path, const struct cgroup_re
     return -1;
   struct cgroup *cg = xcalloc(1, sizeof(*cg));
   cg->needed_only = flags & CGROUP_CREATE_NEEDED_ONLY;
+  cg->no_accounting = flags & CGROUP_CREATE_NO_ACCOUNTING;
   if (plan(cg, id, cgroups_path, err) < 0 || cgroup_check_host(cg, r, err) < 0) {
     cgroup_free(cg);
     return -1;

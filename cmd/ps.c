@@ -93,8 +93,18 @@ static int run_ps(int argc, char **argv)
   struct berth_err *err = NULL;
   pid_t *pids = NULL;
   size_t n = 0;
-  if (runtime_ps(g.root, argv[optind], &pids, &n, &err) < 0)
+  char *table = NULL;
+  if (runtime_ps(g.root, argv[optind], &pids, &n, &table, &err) < 0)
     return cmd_fail(&err);
+  if (table && strcmp(format, "json") != 0) {
+    if (argc - optind > 1)
+      fprintf(stderr, "berth: ps: options are not passed to the guest; its own table follows\n");
+    fputs(table, stdout);
+    free(table);
+    free(pids);
+    return 0;
+  }
+  free(table);
   if (strcmp(format, "json") == 0) {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
@@ -117,7 +127,9 @@ const struct verb verb_ps = {
     "list a container's processes",
     "Usage: berth ps [--format table|json] ID [ps options]\n\n"
     "Table: the host's 'ps' (default -ef) limited to the container's processes.\n"
-    "JSON: the host pids of the container's processes.\n",
+    "JSON: the host pids of the container's processes.\n"
+    "A microVM container's processes are listed by its guest (PID PPID UID STAT\n"
+    "COMMAND, pids as the container sees them; ps options do not apply).\n",
     run_ps,
     .options_first = true,
 };

@@ -4,7 +4,6 @@
  * random ID; nothing of it is left afterwards. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/warn.h"
 #include "../runtime/runtime.h"
 #include "cmd.h"
 #include "sandbox.h"
@@ -45,6 +45,7 @@ enum {
   OPT_STATS,
   OPT_BACKEND,
   OPT_CAP_ADD,
+  OPT_GC,
 };
 
 static const struct option longopts[] = {
@@ -66,6 +67,7 @@ static const struct option longopts[] = {
     {"stats", required_argument, NULL, OPT_STATS},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+    {"gc", no_argument, NULL, OPT_GC},
     {0},
 };
 
@@ -152,6 +154,10 @@ static int on_opt(int opt, const char *arg)
       *strings[i].field = arg;
       return -1;
     }
+  if (opt == OPT_GC) {
+    opts.gc = true;
+    return -1;
+  }
   if (opt == OPT_HOST || opt == OPT_ROOTFS || opt == OPT_IMAGE)
     return root_opt(opt == OPT_HOST     ? SANDBOX_ROOT_HOST
                     : opt == OPT_ROOTFS ? SANDBOX_ROOT_DIR
@@ -233,20 +239,23 @@ static void id_make(char *id, size_t len)
     n += snprintf(id + n, len - (size_t)n, "%02x", r[i]);
 }
 
-static int tmp_dir_make(const char *id, char **out, struct berth_err **err)
+static char *tmp_dir_path(const char *id)
 {
   const char *base = getenv("TMPDIR");
-  *out = xasprintf("%s/berth-%s", base && base[0] == '/' ? base : "/tmp", id);
-  if (mkdir(*out, 0700) < 0) {
-    berth_err_sys(err, "sandbox: scratch directory %s", *out);
-    free(*out);
-    *out = NULL;
-    return -1;
-  }
-  return 0;
+  return xasprintf("%s/berth-%s", base && base[0] == '/' ? base : "/tmp", id);
 }
 
-static int image_run(char *const *args, struct berth_err **err)
+static int tmp_dir_make(char **dir, struct berth_err **err)
+{
+  if (mkdir(*dir, 0700) == 0)
+    return 0;
+  berth_err_sys(err, "sandbox: scratch directory %s", *dir);
+  free(*dir);
+  *dir = NULL;
+  return -1;
+}
+
+static int image_tool_run(char *const *args, struct berth_err **err)
 {
   char path[PATH_MAX];
   cmd_image_path(path, sizeof(path));
@@ -270,8 +279,7 @@ static int image_run(char *const *args, struct berth_err **err)
   return 0;
 }
 
-/* berth-image [--image-root DIR] bundle create|rm ... */
-static int image_bundle(bool create, const char *ref, const char *dir, struct berth_err **err)
+int sandbox_image_bundle(bool create, const char *ref, const char *dir, struct berth_err **err)
 {
   char *args[10];
   size_t k = 0;
@@ -288,7 +296,7 @@ static int image_bundle(bool create, const char *ref, const char *dir, struct be
   }
   args[k++] = (char *)dir;
   args[k] = NULL;
-  return image_run(args, err);
+  return image_tool_run(args, err);
 }
 
 static int image_config(const char *bundle, json_t **cfg, struct berth_err **err)
@@ -305,10 +313,11 @@ static int image_config(const char *bundle, json_t **cfg, struct berth_err **err
 
 struct sandbox {
   char id[32];
-  char *tmp_dir;     /* scratch: overlay upper dirs, the image bundle */
-  char *bundle;      /* the image bundle inside it, or NULL */
-  bool bundle_made;  /* berth-image made it: berth-image removes it */
-  json_t *image_cfg; /* its config.json */
+  struct sandbox_claim claim; /* held until everything else is gone */
+  char *tmp_dir;              /* scratch: overlay upper dirs, the image bundle */
+  char *bundle;               /* the image bundle inside it, or NULL */
+  bool bundle_made;           /* berth-image made it: berth-image removes it */
+  json_t *image_cfg;          /* its config.json */
   char cwd[PATH_MAX];
   char rootfs[PATH_MAX];
 };
@@ -325,20 +334,37 @@ static int rootfs_pick(struct sandbox *sb, struct berth_err **err)
     return 0;
   }
   sb->bundle = xasprintf("%s/bundle", sb->tmp_dir);
-  if (image_bundle(true, opts.root_arg, sb->bundle, err) < 0)
+  if (sandbox_image_bundle(true, opts.root_arg, sb->bundle, err) < 0)
     return -1;
   sb->bundle_made = true;
   snprintf(sb->rootfs, sizeof(sb->rootfs), "%s/rootfs", sb->bundle);
   return image_config(sb->bundle, &sb->image_cfg, err);
 }
 
+/* An ID and the claim on it (sandbox_gc.c), naming the scratch directory
+ * before it exists. */
+static int sandbox_claim(struct sandbox *sb, struct berth_err **err)
+{
+  bool image = opts.root_kind == SANDBOX_ROOT_IMAGE;
+  bool scratch = opts.overlays.n > 0 || image;
+  for (int tries = 0;; tries++) {
+    id_make(sb->id, sizeof(sb->id));
+    sb->tmp_dir = scratch ? tmp_dir_path(sb->id) : NULL;
+    if (sandbox_claim_take(g.root, sb->id, sb->tmp_dir, image, &sb->claim, err) == 0)
+      return 0;
+    free(sb->tmp_dir);
+    sb->tmp_dir = NULL;
+    if ((*err)->errnum != EAGAIN || tries == 2)
+      return -1;
+    berth_err_free(err);
+  }
+}
+
 static int sandbox_prepare(struct sandbox *sb, char **argv, char **config, struct berth_err **err)
 {
-  id_make(sb->id, sizeof(sb->id));
   if (getcwd(sb->cwd, sizeof(sb->cwd)) == NULL)
     return berth_err_sys(err, "sandbox: current directory");
-  bool scratch = opts.overlays.n > 0 || opts.root_kind == SANDBOX_ROOT_IMAGE;
-  if (scratch && tmp_dir_make(sb->id, &sb->tmp_dir, err) < 0)
+  if (sandbox_claim(sb, err) < 0 || (sb->tmp_dir && tmp_dir_make(&sb->tmp_dir, err) < 0))
     return -1;
   if (rootfs_pick(sb, err) < 0)
     return -1;
@@ -356,34 +382,17 @@ static int sandbox_prepare(struct sandbox *sb, char **argv, char **config, struc
   return sandbox_spec(&c, config, err);
 }
 
-/* Overlay work dirs the kernel leaves mode 000. */
-static int tree_remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb;
-  (void)ftw;
-  if (flag == FTW_DNR)
-    chmod(path, 0700);
-  if (remove(path) < 0 && errno != ENOENT)
-    fprintf(stderr, "berth: warning: sandbox cleanup: remove %s: %s\n", path, strerror(errno));
-  return 0;
-}
-
 static void sandbox_cleanup(struct sandbox *sb)
 {
   struct berth_err *err = NULL;
-  if (sb->bundle_made && image_bundle(false, NULL, sb->bundle, &err) < 0)
+  if (sb->bundle_made && sandbox_image_bundle(false, NULL, sb->bundle, &err) < 0)
     cmd_fail(&err);
-  if (sb->tmp_dir) {
-    /* Upper dirs hold what the command wrote; never cross into a mount. */
-    for (size_t i = 0; i < opts.overlays.n; i++) {
-      cleanup_free char *w = xasprintf("%s/overlay%zu/work/work", sb->tmp_dir, i);
-      chmod(w, 0700);
-    }
-    nftw(sb->tmp_dir, tree_remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  }
+  if (sb->tmp_dir)
+    sandbox_scratch_remove(sb->tmp_dir);
   free(sb->tmp_dir);
   free(sb->bundle);
   json_decref(sb->image_cfg);
+  sandbox_claim_drop(&sb->claim);
 }
 
 /* ---- the outcome ---- */
@@ -490,20 +499,28 @@ static double now_seconds(void)
 
 static int sandbox_run(char **argv, const sigset_t *caller_mask)
 {
-  struct sandbox sb = {0};
+  struct sandbox sb = {.claim = {.fd = -1}};
   struct berth_err *err = NULL;
   cleanup_free char *config = NULL;
   struct runtime_watch w = {.timeout_ms = opts.timeout_ms,
                             .stop_grace_ms = (unsigned)opts.grace_ms,
                             .child_mask = caller_mask,
-                            .pids_peak = opts.stats_path != NULL};
+                            .pids_peak = opts.stats_path != NULL,
+                            .stats = opts.stats_path != NULL};
   struct runtime_run_opts ro = {.watch = &w};
   int status = 0;
   double t0 = now_seconds();
+  /* Best effort: others' leftovers must not stop this run. */
+  if (sandbox_gc(g.root, NULL, &err) < 0) {
+    berth_warn("%s", err->msg);
+    berth_err_free(&err);
+  }
   int ret = sandbox_prepare(&sb, argv, &config, &err);
   if (ret == 0) {
     ro.create.config = config;
     ro.create.cgroup_needed_only = true;
+    ro.create.cgroup_no_accounting = opts.stats_path == NULL;
+    ro.create.ephemeral = true;
     ro.create.bundle = sb.bundle ? sb.bundle : "/";
     ret = runtime_run(g.root, sb.id, &ro, &status, &err);
   }
@@ -515,6 +532,20 @@ static int sandbox_run(char **argv, const sigset_t *caller_mask)
     cmd_fail(&err);
   sandbox_cleanup(&sb);
   return status;
+}
+
+static void gc_removed(const char *id)
+{
+  printf("removed stale sandbox %s\n", id);
+}
+
+/* --gc: the sandboxes of this --root whose berth is gone. */
+static int sandbox_gc_only(void)
+{
+  struct berth_err *err = NULL;
+  if (sandbox_gc(g.root, gc_removed, &err) < 0)
+    return cmd_fail(&err);
+  return 0;
 }
 
 static int run_sandbox(int argc, char **argv)
@@ -530,7 +561,11 @@ static int run_sandbox(int argc, char **argv)
   int r = cmd_getopt(&verb_sandbox, argc, argv, "", longopts, on_opt);
   if (r < 0)
     r = opts_check();
-  if (r < 0 && optind >= argc)
+  if (r < 0 && opts.gc && optind < argc)
+    r = cmd_usage_error(&verb_sandbox, "--gc takes no command");
+  else if (r < 0 && opts.gc)
+    r = sandbox_gc_only();
+  else if (r < 0 && optind >= argc)
     r = cmd_usage_error(&verb_sandbox, "missing the command (berth sandbox [options] -- CMD...)");
   if (r >= 0)
     return r == 1 ? SANDBOX_EXIT_FAILURE : r;
@@ -573,6 +608,8 @@ const struct verb verb_sandbox = {
     "  --stats FILE           write JSON at exit: wall time, user/system CPU, peak\n"
     "                         memory, peak pids, OOM kills, exit status, timed_out\n\n"
     "Other:\n"
+    "  --gc                   only remove this --root's stale sandboxes (those whose\n"
+    "                         berth was SIGKILLed); every sandbox run does it too\n"
     "  --net MODE             none (default: only lo), host, bridge (root), slirp\n"
     "  --backend linux|microvm  namespaces (default), or a QEMU microVM with its\n"
     "                         own kernel (root; no --bind/--overlay, --net none\n"

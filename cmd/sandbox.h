@@ -33,6 +33,7 @@ struct sandbox_opts {
   bool has_memory, has_cpus, has_pids;
   int64_t memory, cpu_quota, pids;
   uint64_t timeout_ms, grace_ms;
+  bool gc; /* --gc: only remove stale sandboxes */
 };
 
 /* What the spec builder needs to know beyond the flags. */
@@ -56,5 +57,28 @@ int sandbox_spec(const struct sandbox_ctx *c, char **text, struct berth_err **er
 int sandbox_parse_size(const char *s, int64_t *out);
 int sandbox_parse_cpus(const char *s, int64_t *quota);
 int sandbox_parse_duration(const char *s, uint64_t *ms);
+
+/* sandbox.c: berth-image [--image-root DIR] bundle create|rm: the image
+ * bundle of --image in the scratch directory. */
+int sandbox_image_bundle(bool create, const char *ref, const char *dir, struct berth_err **err);
+
+/* sandbox_gc.c: a sandbox's claim, <root>/.ID.sandbox, locked while its
+ * berth lives and naming its scratch directory (NULL: none) and whether an
+ * image bundle is in it. EAGAIN: a concurrent cleanup took it, try another ID. */
+struct sandbox_claim {
+  int fd;
+  char *path;
+};
+int sandbox_claim_take(const char *root, const char *id, const char *scratch, bool image_bundle,
+                       struct sandbox_claim *c, struct berth_err **err);
+/* Removes and unlocks it: last, once everything else is gone. */
+void sandbox_claim_drop(struct sandbox_claim *c);
+/* Removes a scratch directory (overlay upper and work dirs), never crossing
+ * into a mount. */
+void sandbox_scratch_remove(const char *dir);
+/* Removes the sandboxes under root whose claim no berth holds: container,
+ * scratch directory, image bundle, claim. Calls removed (if not NULL) for
+ * each. Returns how many. */
+int sandbox_gc(const char *root, void (*removed)(const char *id), struct berth_err **err);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,9 +110,16 @@ int write_all(int fd, const char *data, size_t len)
 {
   while (len > 0) {
     ssize_t w = write(fd, data, len);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      poll(&p, 1, -1);
+      continue;
+    }
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = EIO;
       return -1;
     }
     data += w;
@@ -123,6 +131,12 @@ int write_all(int fd, const char *data, size_t len)
 int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                          struct berth_err **err)
 {
+  return write_file_replace_at(dirfd, name, data, len, mode, true, err);
+}
+
+int write_file_replace_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                          bool durable, struct berth_err **err)
+{
   cleanup_free char *tmp = xasprintf(".%s.tmp.%d", name, getpid());
   cleanup_close int fd =
       openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -131,8 +145,9 @@ int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t l
   /* fsync before the rename: on a disk-backed --root a crash of the
    * machine then leaves the old file or the new one, never a torn one (a
    * crash of the process alone cannot tear it: rename is atomic). Next to
-   * nothing on tmpfs, where /run keeps it by default. */
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+   * nothing on tmpfs, where /run keeps it by default; a few ms on a disk,
+   * more while it is busy. */
+  if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
     berth_err_sys(err, "write %s", tmp);
     unlinkat(dirfd, tmp, 0);
     return -1;

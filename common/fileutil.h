@@ -12,17 +12,23 @@
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
                  struct berth_err **err);
 
-/* Writes data to dirfd/name through a temporary file and rename(2), so a
- * reader sees either the old or the new contents, never a torn write. */
 /* read_file_at for files berth wrote itself (state): no symlink, a regular
  * file owned by our euid that no one else may write. */
 int read_file_trusted_at(int dirfd, const char *name, size_t max, char **out,
                          struct berth_err **err);
-/* write(2) until all of data is written (EINTR retried); -1 with errno. */
+/* write(2) until all of data is written (EINTR retried; a non-blocking fd
+ * waited on when full); -1 with errno. */
 int write_all(int fd, const char *data, size_t len);
 
+/* Writes data to dirfd/name through a temporary file and rename(2), so a
+ * reader sees either the old or the new contents, never a torn write; the
+ * data is fsynced first, so a crash of the machine cannot tear it either. */
 int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                          struct berth_err **err);
+/* The same; without durable, no fsync: a crash of the machine may leave the
+ * file empty (for files nothing needs after a reboot). */
+int write_file_replace_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                          bool durable, struct berth_err **err);
 
 /* Writes a short string to an existing file (procfs, sysfs knobs). */
 int write_string_at(int dirfd, const char *path, const char *s, struct berth_err **err);

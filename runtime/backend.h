@@ -25,6 +25,7 @@ struct backend_exec_opts {
   const char *console_socket; /* NULL: the pty master is handed back */
   const sigset_t *orig_mask;
   char *const *cgroups; /* exec --cgroup, or NULL */
+  int dirfd;            /* the container's (locked) state directory */
 };
 
 struct backend_ops {
@@ -45,6 +46,10 @@ struct backend_ops {
   int (*pause)(const struct state *st, bool pause, struct berth_err **err);
   int (*update)(const struct state *st, const struct cgroup_resources *r, struct berth_err **err);
   int (*procs)(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err);
+  /* A backend whose processes the host's ps cannot see (microvm): their
+   * table, from dirfd's container ("PID PPID UID STAT COMMAND" lines with
+   * a header). NULL: the host's ps over procs' pids. */
+  int (*procs_table)(const struct state *st, int dirfd, char **table, struct berth_err **err);
   /* runc-shaped stats object; *oom_kills counts OOM kills so far. */
   int (*stats)(const struct state *st, json_t **stats, uint64_t *oom_kills, struct berth_err **err);
 };

@@ -545,24 +545,26 @@ static int state_record(int dirfd, const char *id, const struct spec *s, pid_t p
       .annotations = json_object_get(s->json, "annotations"),
       .cg = cg,
       .bundle_owned = o->bundle_owned,
+      .ephemeral = o->ephemeral,
   };
   if (pid > 0 && s->hooks.n[HOOK_POSTSTART] + s->hooks.n[HOOK_POSTSTOP] > 0)
     st.hooks = json_object_get(s->json, "hooks");
   int r = pid > 0 && st.start_time == 0 ? berth_err_set(err, ESRCH, "container init vanished")
-          : pid == 0 && state_write_cgroup(dirfd, cg, err) < 0 ? -1
-                                                               : state_write(dirfd, &st, err);
+          : pid == 0 && state_write_cgroup(dirfd, cg, !o->ephemeral, err) < 0
+              ? -1
+              : state_write(dirfd, &st, err);
   free(st.created);
   free(key);
   return r;
 }
 
 /* The config as created, for exec: the bundle may change or go away. */
-static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
+static int config_save(int dirfd, const struct spec *s, bool durable, struct berth_err **err)
 {
   cleanup_free char *text = json_dumps(s->json, JSON_COMPACT);
   if (text == NULL)
     return berth_err_set(err, ENOMEM, "save config");
-  return write_file_atomic_at(dirfd, CONFIG_FILE, text, strlen(text), 0600, err);
+  return write_file_replace_at(dirfd, CONFIG_FILE, text, strlen(text), 0600, durable, err);
 }
 
 /* The device rules the cgroup gets: deny everything, then the config's
@@ -595,8 +597,9 @@ static int cgroup_for(int dirfd, const char *id, const struct spec *s,
 {
   struct cgroup_resources r = s->resources;
   r.devices = device_rules(&s->resources, &r.n_devices);
-  int ret = cgroup_plan(id, s->cgroups_path, &r,
-                        o->cgroup_needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0, cg, err);
+  unsigned flags = (o->cgroup_needed_only ? CGROUP_CREATE_NEEDED_ONLY : 0) |
+                   (o->cgroup_no_accounting ? CGROUP_CREATE_NO_ACCOUNTING : 0);
+  int ret = cgroup_plan(id, s->cgroups_path, &r, flags, cg, err);
   if (ret == 0)
     ret = state_record(dirfd, id, s, 0, *cg, o, err);
   TEST_POINT("create:cgroup-recorded");
@@ -646,7 +649,7 @@ static int init_settle(int dirfd, int sock, struct synced *p, const char *id, co
       TEST_POINT_STEP("create:net-wired") ||
       child_sync(sock, p, SYNC_READY, o->console_socket, &out->pty, s, id, err) < 0 ||
       TEST_POINT_STEP("create:child-ready") || state_record(dirfd, id, s, p->pid, cg, o, err) < 0 ||
-      TEST_POINT_STEP("create:state-written") || config_save(dirfd, s, err) < 0 ||
+      TEST_POINT_STEP("create:state-written") || config_save(dirfd, s, !o->ephemeral, err) < 0 ||
       (!net_early && net_wire(dirfd, s, na, p->pid, p->ns_fds, err) < 0) ||
       (o->pid_file && pid_file_write(o->pid_file, p->pid, err) < 0)) {
     init_reap(p->pid, p->pidfd);
@@ -786,8 +789,9 @@ static int linux_create(int dirfd, const char *id, const struct spec *s,
     return -1;
   }
   /* Written before any process exists, so that delete finds the cgroup
-   * should this create be killed half way. */
-  int ret = state_record(dirfd, id, s, 0, cg, o, err);
+   * should this create be killed half way: cgroup_for recorded a cgroup it
+   * made; without one (rootless), what it may have recorded goes. */
+  int ret = cg ? 0 : state_record(dirfd, id, s, 0, cg, o, err);
   TEST_POINT("create:state-preliminary");
   struct net_attachment na;
   struct spec with_net = *s; /* s with the network files' mounts */

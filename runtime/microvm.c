@@ -23,6 +23,7 @@
 #include "../vm/vm.h"
 #include "backend.h"
 #include "linux.h"
+#include "microvm.h"
 #include "net.h"
 
 /* ---- the process spec for the guest ---- */
@@ -40,7 +41,24 @@ static int mount_record(struct vm_buf *b, const struct spec_mount *m, size_t i,
   return 0;
 }
 
-static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+/* The seccomp filter compiled here (seccomp/), for the guest to install:
+ * "FLAGS HEX". A notify profile needs its agent on this host: refused. */
+static int seccomp_record(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+{
+  size_t len;
+  unsigned flags;
+  bool notify;
+  const unsigned char *p = seccomp_filter_bytes(s->seccomp, &len, &flags, &notify);
+  if (notify)
+    return berth_err_set(err, 0, "microvm: seccomp notify (SCMP_ACT_NOTIFY) is not supported");
+  cleanup_free char *hex = xcalloc(1, 2 * len + 1);
+  for (size_t i = 0; i < len; i++)
+    snprintf(hex + 2 * i, 3, "%02x", p[i]);
+  vm_rec_addf(b, "seccomp", "%x %s", flags, hex);
+  return 0;
+}
+
+int microvm_process_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
 {
   for (size_t i = 0; s->args[i]; i++)
     vm_rec_add(b, "arg", s->args[i]);
@@ -51,14 +69,34 @@ static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err
   vm_rec_addf(b, "gid", "%u", (unsigned)s->gid);
   for (size_t i = 0; i < s->n_additional_gids; i++)
     vm_rec_addf(b, "gids", "%u", (unsigned)s->additional_gids[i]);
-  if (s->hostname)
-    vm_rec_add(b, "hostname", s->hostname);
-  vm_rec_add(b, "readonly", s->root_readonly ? "1" : "0");
   if (s->has_umask)
     vm_rec_addf(b, "umask", "%o", (unsigned)s->umask);
   for (size_t i = 0; i < s->n_rlimits; i++)
     vm_rec_addf(b, "rlimit", "%d %llu %llu", s->rlimits[i].resource,
                 (unsigned long long)s->rlimits[i].soft, (unsigned long long)s->rlimits[i].hard);
+  if (s->has_caps)
+    vm_rec_addf(b, "caps", "%llx %llx %llx %llx %llx",
+                (unsigned long long)s->caps[CAP_SET_BOUNDING],
+                (unsigned long long)s->caps[CAP_SET_EFFECTIVE],
+                (unsigned long long)s->caps[CAP_SET_PERMITTED],
+                (unsigned long long)s->caps[CAP_SET_INHERITABLE],
+                (unsigned long long)s->caps[CAP_SET_AMBIENT]);
+  if (s->no_new_privileges)
+    vm_rec_add(b, "nnp", "1");
+  if (s->terminal)
+    vm_rec_add(b, "terminal", "1");
+  if (s->console_height && s->console_width)
+    vm_rec_addf(b, "console", "%u %u", s->console_height, s->console_width);
+  return s->seccomp ? seccomp_record(s, b, err) : 0;
+}
+
+static int spec_records(const struct spec *s, struct vm_buf *b, struct berth_err **err)
+{
+  if (microvm_process_records(s, b, err) < 0)
+    return -1;
+  if (s->hostname)
+    vm_rec_add(b, "hostname", s->hostname);
+  vm_rec_add(b, "readonly", s->root_readonly ? "1" : "0");
   if (s->cgroups_path)
     vm_rec_add(b, "cgroups_path", s->cgroups_path);
   json_t *res = json_object_get(json_object_get(s->json, "linux"), "resources");
@@ -76,8 +114,6 @@ static int spec_check(const struct spec *s, struct berth_err **err)
 {
   if (geteuid() != 0)
     return berth_err_set(err, 0, "microvm: needs root (QEMU, virtiofsd and a cgroup)");
-  if (s->terminal)
-    return berth_err_set(err, 0, "microvm: process.terminal is not supported yet");
   for (int k = HOOK_PRESTART; k <= HOOK_START_CONTAINER; k++)
     if (s->hooks.n[k] > 0)
       return berth_err_set(err, 0,
@@ -136,14 +172,18 @@ static void sup_error(void *arg, struct berth_err *e)
  * then the session. Never returns. */
 _Noreturn static void supervisor_main(const struct spec *s, const struct vm_config *c,
                                       const struct cgroup *cg, int sync_fd, int fifo, int workdir,
-                                      const struct vm_buf *rec, int tap_fd)
+                                      const struct vm_buf *rec, int tty_slave, int tap_fd)
 {
-  int keep[] = {sync_fd, fifo, workdir, tap_fd};
-  fds_close_except(0, keep, tap_fd >= 0 ? 4 : 3);
   /* A session of its own, as the linux init has: a terminal's ^C or a
    * signal to berth's process group (timeout(1) sends one) must reach the
-   * guest through berth's forwarding, not kill QEMU and virtiofsd. */
-  setsid();
+   * guest through berth's forwarding, not kill QEMU and virtiofsd. With
+   * process.terminal the pty becomes that session's terminal. */
+  if (tty_slave >= 0)
+    microvm_pty_take(tty_slave);
+  else
+    setsid();
+  int keep[] = {sync_fd, fifo, workdir, tap_fd};
+  fds_close_except(0, keep, tap_fd >= 0 ? 4 : 3);
   struct supervisor p = {sync_fd};
   struct berth_err *e = NULL;
   if (cg && cgroup_enter_self(cg, false, &e) < 0) {
@@ -159,6 +199,7 @@ _Noreturn static void supervisor_main(const struct spec *s, const struct vm_conf
       .start_fd = fifo,
       .tap_fd = tap_fd,
       .trace = getenv("BERTH_VM_TRACE"),
+      .tty = tty_slave >= 0,
       .on_created = sup_created,
       .on_started = sup_started,
       .on_error = sup_error,
@@ -204,6 +245,7 @@ static int config_save(int dirfd, const struct spec *s, struct berth_err **err)
 struct launch {
   pid_t pid;
   int pidfd, sync_fd;
+  int tty_slave; /* the supervisor's stdio, or -1 */
 };
 
 /* Forks the supervisor and waits until the guest is prepared (or fails). */
@@ -222,7 +264,7 @@ static int supervisor_spawn(int dirfd, const struct spec *s, const struct vm_con
     return berth_err_sys(err, "microvm: prepare the supervisor");
   l->pid = fork();
   if (l->pid == 0)
-    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec, tap_fd);
+    supervisor_main(s, c, cg, sv[1], fifo, workdir, rec, l->tty_slave, tap_fd);
   close(sv[1]);
   l->sync_fd = sv[0];
   if (l->pid < 0)
@@ -253,21 +295,29 @@ static int microvm_launch(int dirfd, const char *id, const struct spec *s,
                           struct backend_created *out, struct berth_err **err)
 {
   struct vm_buf rec = {0};
-  struct launch l = {-1, -1, -1};
+  struct launch l = {-1, -1, -1, -1};
+  cleanup_close int master = -1;
   int ret = spec_records(s, &rec, err);
   records_append(&rec, &net->rec);
+  if (ret == 0 && s->terminal)
+    ret = microvm_pty_open(s, &master, &l.tty_slave, err);
   if (ret == 0)
     ret = state_save(dirfd, id, s, 0, cg, err); /* delete finds the cgroup if we die */
   if (ret == 0)
     ret = supervisor_spawn(dirfd, s, c, cg, &rec, net->tap_fd, &l, err);
   vm_buf_free(&rec);
+  if (l.tty_slave >= 0)
+    close(l.tty_slave);
   if (ret == 0 && (state_save(dirfd, id, s, l.pid, cg, err) < 0 || config_save(dirfd, s, err) < 0 ||
-                   (o->pid_file && pid_file_write(o->pid_file, l.pid, err) < 0))) {
+                   (o->pid_file && pid_file_write(o->pid_file, l.pid, err) < 0) ||
+                   (master >= 0 && o->console_socket &&
+                    tty_send_to_socket(o->console_socket, master, err) < 0))) {
     kill(l.pid, SIGKILL);
     waitpid(l.pid, NULL, 0);
     ret = -1;
   }
   out->pid = l.pid;
+  out->pty = ret == 0 && keep && !o->console_socket ? steal_fd(&master) : -1;
   out->pidfd = ret == 0 && keep ? steal_fd(&l.pidfd) : -1;
   out->sync_fd = ret == 0 && keep ? steal_fd(&l.sync_fd) : -1;
   if (l.pidfd >= 0)
@@ -377,6 +427,14 @@ static int microvm_procs(const struct state *st, pid_t **pids, size_t *n, struct
   return st->cg ? cgroup_pids(st->cg, pids, n, err) : no_cgroup(st, err);
 }
 
+static int microvm_procs_table(const struct state *st, int dirfd, char **table,
+                               struct berth_err **err)
+{
+  if (vm_ps_request(dirfd, table, err) < 0)
+    return berth_err_wrap(err, "ps %s", st->id);
+  return 0;
+}
+
 static int microvm_stats(const struct state *st, json_t **stats, uint64_t *oom_kills,
                          struct berth_err **err)
 {
@@ -390,12 +448,13 @@ static int microvm_stats(const struct state *st, json_t **stats, uint64_t *oom_k
 const struct backend_ops backend_microvm = {
     .name = "microvm",
     .create = microvm_create,
-    .exec = NULL,         /* not yet: through the guest init as agent */
+    .exec = microvm_exec, /* through the guest init as agent (microvm_exec.c) */
     .start = linux_start, /* the same exec fifo, held by the supervisor */
     .kill = microvm_kill,
     .destroy = microvm_destroy,
     .pause = microvm_pause,
     .update = microvm_update,
     .procs = microvm_procs,
+    .procs_table = microvm_procs_table,
     .stats = microvm_stats,
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fileutil.h"
 
 static bool is_stream(int fd, struct stat *st)
 {
@@ -55,26 +56,6 @@ int relay_open(struct relay *r, struct berth_err **err)
 void relay_child_ends_close(struct relay *r)
 {
   close_child_ends(r);
-}
-
-/* The caller's fd may be non-blocking: wait until it takes more. */
-static int write_all(int fd, const char *buf, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, buf, n);
-    if (w < 0 && errno == EAGAIN) {
-      struct pollfd p = {.fd = fd, .events = POLLOUT};
-      poll(&p, 1, -1);
-      continue;
-    }
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    buf += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 /* Copies what is readable on stream i: 1 when something was, 0 when

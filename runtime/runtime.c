@@ -628,7 +628,7 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
       ret = ops->update(&st, &r, err);
     /* The cgroup may have joined hierarchies it lacked: record them. */
     if (ret == 0 && st.cg)
-      ret = state_write_cgroup(dirfd, st.cg, err);
+      ret = state_write_cgroup(dirfd, st.cg, true, err);
     if (ret == 0)
       ret = state_write(dirfd, &st, err);
     state_clear(&st);
@@ -638,15 +638,41 @@ int runtime_update(const char *root, const char *id, json_t *resources, struct b
   return ret;
 }
 
-int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct berth_err **err)
+/* The first column of a table after its header. */
+static void table_pids(const char *table, pid_t **pids, size_t *n)
+{
+  const char *line = strchr(table, '\n');
+  *n = 0;
+  *pids = NULL;
+  while (line && line[1]) {
+    pid_t *p = realloc(*pids, (*n + 1) * sizeof(pid_t));
+    if (p == NULL)
+      abort();
+    *pids = p;
+    p[(*n)++] = (pid_t)strtol(line + 1, NULL, 10);
+    line = strchr(line + 1, '\n');
+  }
+}
+
+int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, char **table,
+               struct berth_err **err)
 {
   struct state st;
   enum status status;
   const struct backend_ops *ops;
+  *table = NULL;
   cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
   if (dirfd < 0)
     return -1;
-  int ret = ops->procs(&st, pids, n, err);
+  int ret = 0;
+  *pids = NULL;
+  *n = 0;
+  if (ops->procs_table == NULL)
+    ret = ops->procs(&st, pids, n, err);
+  else if (status == STATUS_PAUSED) /* its guest is frozen with it */
+    ret = berth_err_set(err, 0, "ps: container \"%s\" is paused", id);
+  else if (status != STATUS_STOPPED && (ret = ops->procs_table(&st, dirfd, table, err)) == 0)
+    table_pids(*table, pids, n);
   state_clear(&st);
   return ret;
 }
@@ -827,7 +853,8 @@ static void run_watched(const char *root, const char *id, const struct runtime_r
   x.cg = o->watch->pids_peak ? watch_cgroup(root, id) : NULL;
   watch_wait(&x, set, exit_status);
   watch_sample(&x); /* the kernel's peak, when it keeps one */
-  watch_report(root, id, &o->watch->report);
+  if (o->watch->stats)
+    watch_report(root, id, &o->watch->report);
   cgroup_free(x.cg);
 }
 
@@ -1083,7 +1110,8 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     struct backend_exec_opts bo = {.preserve_fds = o->preserve_fds,
                                    .console_socket = o->console_socket,
                                    .orig_mask = &orig,
-                                   .cgroups = o->cgroups};
+                                   .cgroups = o->cgroups,
+                                   .dirfd = dirfd};
     ret = ops->exec(&st, spec, &bo, &c, err);
   }
   state_clear(&st);

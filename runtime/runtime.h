@@ -22,14 +22,19 @@ struct runtime_create_opts {
   char *const *annotations;   /* "KEY=VALUE" set over config.json's (--net ...) */
   bool rootless;              /* --rootless true: no cgroup is fine, as for a user, even as root */
   /* Set by `run` in the foreground, for the container it waits for: */
-  const int *stdio;        /* the init's fds 0-2 (-1: berth's own), or NULL */
-  bool die_with_runtime;   /* the init is SIGKILLed when berth exits */
-  const char *config;      /* config.json's text, instead of BUNDLE/config.json */
-  bool cgroup_needed_only; /* v1: only the hierarchies berth uses (no client looks) */
+  const int *stdio;          /* the init's fds 0-2 (-1: berth's own), or NULL */
+  bool die_with_runtime;     /* the init is SIGKILLed when berth exits */
+  const char *config;        /* config.json's text, instead of BUNDLE/config.json */
+  bool cgroup_needed_only;   /* v1: only the hierarchies berth uses (no client looks) */
+  bool cgroup_no_accounting; /* with it: no CPU/memory figures wanted (cgroup.h) */
   /* The bundle was made for this container alone (run --image): delete
    * unmounts its rootfs and removes it (common/treerm.h), never crossing
    * into a mount. */
   bool bundle_owned;
+  /* The state files need not survive a crash of the machine (berth
+   * sandbox: its container is gone after a reboot, and delete --force or
+   * the next sandbox clears what is left): written without fsync. */
+  bool ephemeral;
 };
 
 /* What the container's run looked like, taken as it ends (berth sandbox). */
@@ -53,6 +58,7 @@ struct runtime_watch {
   unsigned stop_grace_ms;     /* SIGINT/SIGTERM/SIGHUP to berth: forwarded, SIGKILL after this */
   const sigset_t *child_mask; /* the process's signal mask (NULL: the caller's) */
   bool pids_peak;             /* sample pids.current where the kernel keeps no peak */
+  bool stats;                 /* read the cgroup's figures at the end (report.stats) */
   struct runtime_report report;
 };
 
@@ -127,8 +133,12 @@ int runtime_pause(const char *root, const char *id, struct berth_err **err);
 int runtime_resume(const char *root, const char *id, struct berth_err **err);
 /* resources: a linux.resources-shaped object (`update --resources`). */
 int runtime_update(const char *root, const char *id, json_t *resources, struct berth_err **err);
-/* Host pids of the container's processes. */
-int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, struct berth_err **err);
+/* Host pids of the container's processes; or, for a backend whose
+ * processes the host cannot see (microvm), *table: its own table of them
+ * ("PID PPID UID STAT COMMAND", the pids as the container sees them), and
+ * those pids. */
+int runtime_ps(const char *root, const char *id, pid_t **pids, size_t *n, char **table,
+               struct berth_err **err);
 /* Stats (runc's shape) and OOM kills so far; *running false once stopped. */
 int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oom_kills,
                   bool *running, struct berth_err **err);

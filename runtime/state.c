@@ -126,12 +126,12 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err)
   json_decref(o);
   if (text == NULL)
     return berth_err_set(err, ENOMEM, "encode state");
-  int ret = write_file_atomic_at(dirfd, STATE_FILE, text, strlen(text), 0600, err);
+  int ret = write_file_replace_at(dirfd, STATE_FILE, text, strlen(text), 0600, !st->ephemeral, err);
   free(text);
   return ret;
 }
 
-int state_write_cgroup(int dirfd, const struct cgroup *cg, struct berth_err **err)
+int state_write_cgroup(int dirfd, const struct cgroup *cg, bool durable, struct berth_err **err)
 {
   if (cg == NULL)
     return unlinkat(dirfd, CGROUP_FILE, 0) < 0 && errno != ENOENT
@@ -142,7 +142,7 @@ int state_write_cgroup(int dirfd, const struct cgroup *cg, struct berth_err **er
   json_decref(o);
   if (text == NULL)
     return berth_err_set(err, ENOMEM, "encode " CGROUP_FILE);
-  return write_file_atomic_at(dirfd, CGROUP_FILE, text, strlen(text), 0600, err);
+  return write_file_replace_at(dirfd, CGROUP_FILE, text, strlen(text), 0600, durable, err);
 }
 
 struct cgroup *state_read_cgroup(int dirfd)

@@ -30,6 +30,8 @@ struct state {
   struct cgroup *cg;   /* NULL for a backend without one */
   json_t *hooks;       /* config.json's hooks object (owned) or NULL */
   bool bundle_owned;   /* the bundle is berth's: delete removes it */
+  /* Not saved: write the files without fsync (runtime_create_opts.ephemeral). */
+  bool ephemeral;
 };
 
 #define EXEC_FIFO "exec.fifo"
@@ -56,7 +58,7 @@ int state_write(int dirfd, const struct state *st, struct berth_err **err);
  * hand, truncated, garbage). */
 int state_read(int dirfd, const char *id, struct state *st, struct berth_err **err);
 /* cgroup.json: written (or removed, for NULL) / read back (NULL if none). */
-int state_write_cgroup(int dirfd, const struct cgroup *cg, struct berth_err **err);
+int state_write_cgroup(int dirfd, const struct cgroup *cg, bool durable, struct berth_err **err);
 struct cgroup *state_read_cgroup(int dirfd);
 void state_clear(struct state *st);
 

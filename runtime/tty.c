@@ -22,6 +22,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fdpass.h"
+#include "../common/fileutil.h"
 #include "linux.h"
 
 #define PTMX_MAJOR 5
@@ -99,20 +100,6 @@ int tty_check_socket(const char *path, struct berth_err **err)
     return berth_err_sys(err, "--console-socket %s", path);
   if (!S_ISSOCK(st.st_mode))
     return berth_err_set(err, 0, "--console-socket %s: not a unix socket", path);
-  return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, buf, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    buf += w;
-    n -= (size_t)w;
-  }
   return 0;
 }
 

@@ -490,6 +490,15 @@ int seccomp_install(const struct seccomp_filter *f, int *listener, struct berth_
   return 0;
 }
 
+const void *seccomp_filter_bytes(const struct seccomp_filter *f, size_t *len, unsigned *flags,
+                                 bool *notify)
+{
+  *len = (size_t)f->prog.len * sizeof(struct sock_filter);
+  *flags = f->flags;
+  *notify = (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0;
+  return f->prog.filter;
+}
+
 void seccomp_filter_free(struct seccomp_filter *f)
 {
   if (f == NULL)

@@ -42,6 +42,12 @@ char *seccomp_listener_message(const struct seccomp_filter *f, const char *state
 int seccomp_listener_send(int sock, int listener, const struct seccomp_filter *f, const char *msg,
                           struct berth_err **err);
 
+/* The compiled program (struct sock_filter[], *len bytes) and its
+ * SECCOMP_FILTER_FLAG_*, for a filter installed elsewhere (the microVM
+ * guest). *notify: the profile needs a listener (an agent on this host). */
+const void *seccomp_filter_bytes(const struct seccomp_filter *f, size_t *len, unsigned *flags,
+                                 bool *notify);
+
 void seccomp_filter_free(struct seccomp_filter *f);
 
 /* The version of the libseccomp berth runs with, "2.5.4" (`berth --version`). */

@@ -294,7 +294,11 @@ char **vm_virtiofsd_argv(const char *rootfs)
   static const char *const fixed[] = {VM_VIRTIOFSD,        "-o", "cache=auto", "-o",
                                       "sandbox=namespace", NULL};
   pushv(&a, fixed);
-  push(&a, xasprintf("--socket-path=%s", VM_VFS_SOCK));
+  /* The listening socket is made by the session (fd VM_CTL_FD here):
+   * with --socket-path virtiofsd locks a pid file named after the path,
+   * /run/virtiofsd/vfs.sock.pid for every container, and a second VM on
+   * the host failed with "Cannot lock pid file". */
+  push(&a, xasprintf("--fd=%d", VM_CTL_FD));
   push(&a, xstrdup("-o"));
   push(&a, xasprintf("source=%s", rootfs));
   return a.v;

@@ -9,20 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_full(int fd, const void *p, size_t len)
-{
-  const char *c = p;
-  while (len > 0) {
-    ssize_t n = write(fd, c, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    c += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
+#include "../common/fileutil.h"
 
 int vm_msg_send(int fd, enum vm_msg type, const void *data, size_t len)
 {
@@ -42,17 +29,46 @@ int vm_msg_send(int fd, enum vm_msg type, const void *data, size_t len)
     memcpy(one, hdr, VM_FRAME_HDR);
     if (len)
       memcpy(one + VM_FRAME_HDR, data, len);
-    return write_full(fd, one, VM_FRAME_HDR + len);
+    return write_all(fd, (const char *)one, VM_FRAME_HDR + len);
   }
-  return write_full(fd, hdr, VM_FRAME_HDR) < 0 ? -1 : write_full(fd, data, len);
+  return write_all(fd, (const char *)hdr, VM_FRAME_HDR) < 0 ? -1 : write_all(fd, data, len);
+}
+
+void vm_u32_encode(unsigned char out[4], uint32_t v)
+{
+  for (int i = 0; i < 4; i++)
+    out[i] = (unsigned char)(v >> (8 * i));
 }
 
 int vm_msg_send_u32(int fd, enum vm_msg type, uint32_t v)
 {
   unsigned char b[4];
-  for (int i = 0; i < 4; i++)
-    b[i] = (unsigned char)(v >> (8 * i));
+  vm_u32_encode(b, v);
   return vm_msg_send(fd, type, b, sizeof(b));
+}
+
+/* One buffer, so the frame goes out in one vm_msg_send. */
+int vm_msg_send_tagged(int fd, enum vm_msg type, uint32_t id, const void *data, size_t len)
+{
+  static unsigned char buf[VM_MSG_MAX];
+  if (len > VM_MSG_MAX - 4) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  vm_u32_encode(buf, id);
+  if (len)
+    memcpy(buf + 4, data, len);
+  return vm_msg_send(fd, type, buf, len + 4);
+}
+
+bool vm_msg_is_exec_request(uint8_t type)
+{
+  return type >= VM_MSG_EXEC && type <= VM_MSG_PS;
+}
+
+bool vm_msg_is_exec_reply(uint8_t type)
+{
+  return type >= VM_MSG_EXEC_STARTED && type <= VM_MSG_PS_REPLY;
 }
 
 uint32_t vm_u32_decode(const char *data, uint32_t len)

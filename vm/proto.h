@@ -18,6 +18,16 @@ enum vm_msg {
   VM_MSG_STDIN,     /* bytes for the process's stdin */
   VM_MSG_STDIN_EOF, /* stdin closed */
   VM_MSG_SIGNAL,    /* u32 signal number for the process */
+  VM_MSG_RESIZE,    /* u32 rows, u32 cols: the process's terminal size */
+  /* host -> guest, about one exec'd process: each payload starts with the
+   * u32 exec id the supervisor chose (berth exec's own connection to the
+   * supervisor carries the same frames without it). */
+  VM_MSG_EXEC = 8,       /* id, records: the process (SPEC's process keys) */
+  VM_MSG_EXEC_STDIN,     /* id, bytes */
+  VM_MSG_EXEC_STDIN_EOF, /* id */
+  VM_MSG_EXEC_SIGNAL,    /* id, u32 signal */
+  VM_MSG_EXEC_RESIZE,    /* id, u32 rows, u32 cols */
+  VM_MSG_PS,             /* id: list the container's processes */
   /* guest -> host */
   VM_MSG_READY = 16, /* booted: "KERNEL_NS INIT_NS" (CLOCK_BOOTTIME at init start, now) */
   VM_MSG_PREPARED,   /* rootfs, mounts and cgroup done: waiting for START */
@@ -26,7 +36,18 @@ enum vm_msg {
   VM_MSG_STDERR,
   VM_MSG_EXIT,  /* u32 status: 0-255, 128+N when killed by signal N */
   VM_MSG_ERROR, /* one line of text: the guest could not do what SPEC asked */
+  /* guest -> host, tagged with the exec id as above */
+  VM_MSG_EXEC_STARTED = 32, /* id, u32 pid in the guest */
+  VM_MSG_EXEC_STDOUT,       /* id, bytes (a terminal's output comes here) */
+  VM_MSG_EXEC_STDERR,       /* id, bytes */
+  VM_MSG_EXEC_EXIT,         /* id, u32 status: 0-255, 128+N */
+  VM_MSG_EXEC_ERROR,        /* id, one line: the process could not be started */
+  VM_MSG_PS_REPLY,          /* id, text: "PID PPID STAT COMMAND" lines */
 };
+
+/* Is type one of the tagged exec frames, and does it go host -> guest? */
+bool vm_msg_is_exec_request(uint8_t type);
+bool vm_msg_is_exec_reply(uint8_t type);
 
 #define VM_MSG_MAX 65536 /* largest payload */
 #define VM_FRAME_HDR 5
@@ -34,6 +55,10 @@ enum vm_msg {
 /* Blocking: writes a whole frame (retries on EINTR and short writes). */
 int vm_msg_send(int fd, enum vm_msg type, const void *data, size_t len);
 int vm_msg_send_u32(int fd, enum vm_msg type, uint32_t v);
+/* A frame whose payload is u32 id (little-endian), then data. */
+int vm_msg_send_tagged(int fd, enum vm_msg type, uint32_t id, const void *data, size_t len);
+/* A payload of two u32s (SIGNAL with an id, RESIZE). */
+void vm_u32_encode(unsigned char out[4], uint32_t v);
 
 /* Frames arrive in pieces: fill with what a read gives, then take every
  * complete frame with vm_reader_next. */

@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sched.h>
@@ -48,6 +50,7 @@ struct sess {
   char guest_times[128]; /* READY's and STARTED's payloads */
   long qemu_maxrss_kib;
   struct vm_reader rd;
+  struct vm_mux mux; /* berth exec and ps */
 };
 
 static uint64_t now_ms(void)
@@ -154,32 +157,24 @@ static pid_t spawn(char **argv, const char *log, const struct spawn_how *how,
   return pid;
 }
 
-/* virtiofsd makes its socket once ready; QEMU needs it to exist. */
+/* virtiofsd serves the socket we listen on (QEMU connects to it by
+ * name); it takes the connection once it is ready. */
 static int vfsd_start(struct sess *x, struct berth_err **err)
 {
-  struct spawn_how how = {{-1, -1}, 0, strcmp(x->s->rootfs, "/") == 0};
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", VM_VFS_SOCK);
+  unlinkat(x->s->workdir, VM_VFS_SOCK, 0);
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0)
+    return berth_err_sys(err, "microvm: virtiofsd socket");
+  struct spawn_how how = {{fd, -1}, 0, strcmp(x->s->rootfs, "/") == 0};
   char cwd[PATH_MAX];
   if (how.root_over_cwd && getcwd(cwd, sizeof(cwd)) == NULL)
     return berth_err_sys(err, "microvm: state directory");
   char **argv = vm_virtiofsd_argv(how.root_over_cwd ? cwd : x->s->rootfs);
-  unlinkat(x->s->workdir, VM_VFS_SOCK, 0);
   x->vfsd = spawn(argv, "virtiofsd.log", &how, err);
   vm_argv_free(argv);
-  if (x->vfsd < 0)
-    return -1;
-  for (int waited = 0; waited < 5000; waited += 2) {
-    struct stat sb;
-    if (fstatat(x->s->workdir, VM_VFS_SOCK, &sb, 0) == 0)
-      return 0;
-    if (waitpid(x->vfsd, NULL, WNOHANG) == x->vfsd) {
-      x->vfsd = 0;
-      char tail[512];
-      log_tail(x->s->workdir, "virtiofsd.log", tail, sizeof(tail));
-      return berth_err_set(err, 0, "microvm: virtiofsd failed: %s", tail);
-    }
-    usleep(2000);
-  }
-  return berth_err_set(err, ETIMEDOUT, "microvm: virtiofsd did not make its socket");
+  return x->vfsd < 0 ? -1 : 0;
 }
 
 /* QEMU in mount, IPC, UTS and network namespaces of its own (it needs no
@@ -217,6 +212,19 @@ static const char *gone_what(const struct sess *x)
   return x->phase == PH_BOOT ? "the guest stopped before its init was ready" : "the guest stopped";
 }
 
+/* With a terminal, our stdio is the slave of the host pty whose master
+ * the caller holds: its size is the guest pty's. */
+static void size_send(struct sess *x)
+{
+  struct winsize ws;
+  if (!x->s->tty || ioctl(0, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+    return;
+  unsigned char b[8];
+  vm_u32_encode(b, ws.ws_row);
+  vm_u32_encode(b + 4, ws.ws_col);
+  vm_msg_send(x->ctl, VM_MSG_RESIZE, b, sizeof(b));
+}
+
 static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
                     struct berth_err **err)
 {
@@ -242,6 +250,7 @@ static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
     x->phase = PH_RUNNING;
     close(x->start_fd);
     x->start_fd = -1;
+    size_send(x);
     x->s->on_started(x->s->arg);
     return 0;
   case VM_MSG_STDOUT:
@@ -255,6 +264,10 @@ static int on_frame(struct sess *x, uint8_t type, const char *d, uint32_t len,
   case VM_MSG_ERROR:
     return berth_err_set(err, 0, "%.*s", (int)(len > 1500 ? 1500 : len), d);
   default:
+    if (vm_msg_is_exec_reply(type)) {
+      vm_mux_on_guest(&x->mux, x->ctl, type, d, len);
+      return 0;
+    }
     return berth_err_set(err, EPROTO, "microvm: unexpected message %u from the guest", type);
   }
 }
@@ -301,6 +314,9 @@ static int on_signal(struct sess *x, struct berth_err **err)
   if (read(x->sigfd, &si, sizeof(si)) != sizeof(si))
     return 0;
   int sig = (int)si.ssi_signo;
+  /* A write to an exec client that went away: ours, not the container's. */
+  if (sig == SIGPIPE && si.ssi_pid == (uint32_t)getpid())
+    return 0;
   if (sig == SIGCHLD) {
     if (qemu_reaped(x, 0))
       return guest_gone(x, gone_what(x), err);
@@ -308,15 +324,26 @@ static int on_signal(struct sess *x, struct berth_err **err)
       x->vfsd = 0;
       /* virtiofsd ends when QEMU closes its socket: a QEMU on its way out
        * has the better reason. */
-      return guest_gone(x, qemu_reaped(x, 500) ? gone_what(x) : "virtiofsd exited", err);
+      if (qemu_reaped(x, 500))
+        return guest_gone(x, gone_what(x), err);
+      char tail[512];
+      log_tail(x->s->workdir, "virtiofsd.log", tail, sizeof(tail));
+      return berth_err_set(err, 0, "microvm: virtiofsd failed: %s", tail[0] ? tail : "no output");
     }
+    return 0;
+  }
+  if (sig == SIGWINCH && x->s->tty) {
+    if (x->phase == PH_RUNNING)
+      size_send(x);
     return 0;
   }
   if (x->phase == PH_RUNNING || x->phase == PH_STARTING)
     return vm_msg_send_u32(x->ctl, VM_MSG_SIGNAL, (uint32_t)sig) < 0
                ? berth_err_sys(err, "microvm: forward signal")
                : 0;
-  x->status = 128 + sig;
+  /* Ignored by default: they would not end a process either. */
+  if (sig != SIGWINCH && sig != SIGURG)
+    x->status = 128 + sig;
   return 0;
 }
 
@@ -359,13 +386,15 @@ static int deadline_passed(struct sess *x, struct berth_err **err)
 static int poll_once(struct sess *x, struct berth_err **err)
 {
   bool booting = x->phase == PH_BOOT || x->phase == PH_PREPARE || x->phase == PH_STARTING;
-  struct pollfd f[4] = {{x->ctl, POLLIN, 0},
-                        {x->sigfd, POLLIN, 0},
-                        {x->phase == PH_CREATED ? x->start_fd : -1, POLLIN, 0},
-                        {x->phase == PH_RUNNING && x->stdin_open ? 0 : -1, POLLIN, 0}};
+  struct pollfd f[4 + 1 + VM_MUX_CLIENTS] = {
+      {x->ctl, POLLIN, 0},
+      {x->sigfd, POLLIN, 0},
+      {x->phase == PH_CREATED ? x->start_fd : -1, POLLIN, 0},
+      {x->phase == PH_RUNNING && x->stdin_open ? 0 : -1, POLLIN, 0}};
+  nfds_t n = 4 + vm_mux_pollfds(&x->mux, f + 4);
   uint64_t now = now_ms();
   int timeout = booting ? (now >= x->deadline ? 0 : (int)(x->deadline - now)) : -1;
-  int r = poll(f, 4, timeout);
+  int r = poll(f, n, timeout);
   if (r < 0)
     return errno == EINTR ? 0 : berth_err_sys(err, "poll");
   if (r == 0 && booting)
@@ -380,6 +409,7 @@ static int poll_once(struct sess *x, struct berth_err **err)
     on_start(x);
   if (f[3].revents)
     on_stdin(x);
+  vm_mux_on_poll(&x->mux, f + 4, x->ctl, x->phase == PH_RUNNING);
   return 0;
 }
 
@@ -436,15 +466,19 @@ int vm_session_run(const struct vm_session *s)
 {
   struct sess *x = xcalloc(1, sizeof(*x));
   *x = (struct sess){.s = s, .ctl = -1, .start_fd = s->start_fd, .stdin_open = true, .status = -1};
+  x->mux.listen = -1;
+  for (int i = 0; i < VM_MUX_CLIENTS; i++)
+    x->mux.c[i].fd = -1;
   x->t0 = now_ms();
   x->deadline = x->t0 + (uint64_t)s->cfg->boot_timeout_s * 1000;
   struct berth_err *err = NULL;
   if (fchdir(s->workdir) < 0)
     berth_err_sys(&err, "microvm: enter the state directory");
-  else if ((x->sigfd = signals_take(&err)) >= 0 && vfsd_start(x, &err) == 0 &&
-           qemu_start(x, &err) == 0)
+  else if ((x->sigfd = signals_take(&err)) >= 0 && vm_mux_open(&x->mux, &err) == 0 &&
+           vfsd_start(x, &err) == 0 && qemu_start(x, &err) == 0)
     while (x->status < 0 && poll_once(x, &err) == 0)
       ;
+  vm_mux_close(&x->mux, x->ctl);
   children_kill(x);
   trace_write(x);
   int ret = err ? -1 : x->status;

@@ -83,6 +83,48 @@ char **vm_qemu_argv(const struct vm_config *c, unsigned long tsc_khz);
 char **vm_virtiofsd_argv(const char *rootfs);
 void vm_argv_free(char **argv);
 
+/* mux.c: the supervisor's exec socket (VM_EXEC_SOCK in the state
+ * directory, its working directory): `berth exec` and `berth ps` connect,
+ * one request each, and speak proto.h's exec frames without the id. */
+#define VM_EXEC_SOCK "exec.sock"
+#define VM_MUX_CLIENTS 32
+struct pollfd;
+struct vm_reader;
+struct vm_mux_client {
+  int fd;
+  uint32_t id;
+  bool live; /* its process runs in the guest */
+  struct vm_reader *rd;
+};
+struct vm_mux {
+  int listen;
+  uint32_t next_id;
+  struct vm_mux_client c[VM_MUX_CLIENTS];
+};
+int vm_mux_open(struct vm_mux *m, struct berth_err **err);
+/* Fills 1 + VM_MUX_CLIENTS entries; returns how many. */
+size_t vm_mux_pollfds(const struct vm_mux *m, struct pollfd *f);
+/* running: the container's process runs (exec and ps can be served). */
+void vm_mux_on_poll(struct vm_mux *m, const struct pollfd *f, int ctl, bool running);
+/* A tagged reply from the guest, for the client it names. */
+void vm_mux_on_guest(struct vm_mux *m, int ctl, uint8_t type, const char *d, uint32_t len);
+void vm_mux_close(struct vm_mux *m, int ctl);
+
+/* exec.c: the host side of `berth exec` for a microVM container. dirfd:
+ * the container's state directory. Sends the process (SPEC's process
+ * records) and waits until the guest started it: returns the connection
+ * then (the relay's to keep, with rd holding what already came after),
+ * or -1 with the guest's reason. */
+int vm_exec_request(int dirfd, const void *rec, size_t len, unsigned timeout_s,
+                    struct vm_reader *rd, struct berth_err **err);
+/* The relay, in the process that stands for the exec'd one on the host:
+ * stdin, stdout and stderr (with a terminal: fd 0, the pty slave, raw,
+ * its controlling terminal) and the signals of sigfd go through sock.
+ * Returns the process's exit status (0-255, 128+N). */
+int vm_exec_relay(int sock, struct vm_reader *rd, int sigfd, bool tty);
+/* `berth ps`: the guest's table of the container's processes. */
+int vm_ps_request(int dirfd, char **table, struct berth_err **err);
+
 /* session.c: one container's VM, run by the supervisor process berth
  * forks for it (that process is the container's "pid" on the host). */
 struct vm_session {
@@ -94,6 +136,7 @@ struct vm_session {
   int start_fd;      /* readable once berth start wants the process run */
   int tap_fd;        /* the tap QEMU gets as VM_TAP_FD when cfg->net, else -1 */
   const char *trace; /* NULL, or a file for the timings (bench/microvm.sh) */
+  bool tty;          /* stdio is a host pty's slave, raw, our controlling terminal */
   /* Called once: the guest is prepared (created), the process exec'd
    * (started), or neither can happen (error). */
   void (*on_created)(void *arg);

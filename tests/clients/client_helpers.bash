@@ -387,18 +387,19 @@ only_mounted_hierarchies() {
 # microvm_client_requires: skip unless berth's microVM backend can run here
 # (root, QEMU, virtiofsd, the guest assets, built as tests/integration's
 # microvm_helpers.bash does); sets MICROVM_ANNOTATIONS, the client's
-# --annotation flags (the backend; $VM_ASSETS_DIR's assets when set) and a
-# CLIENT_TIMEOUT for a TCG boot.
+# --annotation flags (the backend; $BERTH_VM_ASSETS's or $VM_ASSETS_DIR's
+# assets when set) and a CLIENT_TIMEOUT for a TCG boot.
 microvm_client_requires() {
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
 	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
-	make -C "$CLIENTS_SRC_DIR" vm-assets >"$BATS_TEST_TMPDIR/assets.log" 2>&1 ||
+	local dir=${BERTH_VM_ASSETS:-${VM_ASSETS_DIR:-}}
+	make -C "$CLIENTS_SRC_DIR" vm-assets ${dir:+VM_ASSETS_DIR="$dir"} >"$BATS_TEST_TMPDIR/assets.log" 2>&1 ||
 		skip "guest assets could not be built: $(tail -n 1 "$BATS_TEST_TMPDIR/assets.log")"
 	# Annotations rather than BERTH_VM_ASSETS: the client's daemon, not the
 	# test, starts the runtime.
 	MICROVM_ANNOTATIONS=(--annotation dev.berth.backend=microvm)
-	[ -z "${VM_ASSETS_DIR:-}" ] || MICROVM_ANNOTATIONS+=(
-		--annotation "dev.berth.vm.kernel=$VM_ASSETS_DIR/vmlinux"
-		--annotation "dev.berth.vm.initrd=$VM_ASSETS_DIR/initramfs.cpio")
+	[ -z "$dir" ] || MICROVM_ANNOTATIONS+=(
+		--annotation "dev.berth.vm.kernel=$dir/vmlinux"
+		--annotation "dev.berth.vm.initrd=$dir/initramfs.cpio")
 	CLIENT_TIMEOUT=180
 }

@@ -8,7 +8,8 @@
 # delete --force leaves no QEMU, virtiofsd, socket, cgroup or state.
 #
 # Needs the guest assets (`make vm-assets`, which downloads the kernel
-# package once); skipped with the reason when they cannot be built. On
+# package once; BERTH_VM_ASSETS=DIR builds and uses them in DIR instead of
+# /var/cache/berth/vm); skipped with the reason when they cannot be built. On
 # this host guests run under TCG (~5 s a boot), so the file is kept small.
 
 load helpers

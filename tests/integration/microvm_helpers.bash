@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Helpers for the microVM tests (microvm*.bats, sandbox's microVM case).
 #
-# The guest assets come from `make vm-assets` into $VM_ASSETS_DIR (default
-# /var/cache/berth/vm, where berth looks by default). With VM_ASSETS_DIR
-# set, the tests build them there and point berth at them
-# (BERTH_VM_ASSETS), so two source trees on one machine do not replace
+# The guest assets come from `make vm-assets` (default /var/cache/berth/vm,
+# where berth looks by default). BERTH_VM_ASSETS=DIR (or make's name,
+# VM_ASSETS_DIR) builds them in DIR and berth, which reads BERTH_VM_ASSETS,
+# uses them there: two source trees on one machine then do not replace
 # each other's guest init while their tests run.
-if [ -n "${VM_ASSETS_DIR:-}" ]; then
+if [ -z "${BERTH_VM_ASSETS:-}" ] && [ -n "${VM_ASSETS_DIR:-}" ]; then
 	export BERTH_VM_ASSETS=$VM_ASSETS_DIR
 fi
 
@@ -17,7 +17,8 @@ microvm_requires() {
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
 	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
 	[ -e "$BATS_FILE_TMPDIR/assets.ok" ] && return 0
-	make -C "$BATS_TEST_DIRNAME/../.." vm-assets >"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
+	make -C "$BATS_TEST_DIRNAME/../.." vm-assets ${BERTH_VM_ASSETS:+VM_ASSETS_DIR="$BERTH_VM_ASSETS"} \
+		>"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
 		skip "guest assets could not be built: $(tail -n 1 "$BATS_FILE_TMPDIR/assets.log")"
 	touch "$BATS_FILE_TMPDIR/assets.ok"
 }

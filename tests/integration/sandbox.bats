@@ -161,6 +161,75 @@ stat_field() {
 	assert_nothing_left
 }
 
+# sbx_bg ARGS...: `berth sandbox ARGS` in the background; SBX_PID is berth's pid.
+sbx_bg() {
+	"$BERTH" --root "$ROOT" sandbox "$@" </dev/null >/dev/null 2>&1 3>&- &
+	SBX_PID=$!
+	BG_PIDS+=("$SBX_PID")
+}
+
+# sbx_ids: the sandboxes with a state directory in the root.
+sbx_ids() {
+	find "$ROOT" -mindepth 1 -maxdepth 1 -type d -name 'sbx-*' -printf '%f\n' | sort
+}
+
+# kill_berth_mid_run ARGS...: a sandbox running `sleep $MARK`, its berth
+# SIGKILLed; checks that it did leave its state, claim and cgroup behind
+# (what a later sandbox must clean up). Sets STALE_ID.
+kill_berth_mid_run() {
+	local before
+	before=$(sbx_ids)
+	sbx_bg "$@" -- sleep "$MARK"
+	local berth=$SBX_PID
+	retry 5 0.05 pgrep -f "^sleep $MARK$" >/dev/null || fail "the command never started"
+	STALE_ID=$(comm -13 <(echo "$before") <(sbx_ids))
+	[ -n "$STALE_ID" ] || fail "no state directory while the sandbox runs"
+	kill -KILL "$berth"
+	wait "$berth" || true
+	# The command dies with its berth; what berth would have removed stays.
+	retry 5 0.05 eval '! pgrep -f "^sleep $MARK$" >/dev/null' || fail "the command outlived berth"
+	[ -d "$ROOT/$STALE_ID" ] || fail "SIGKILLed berth left no state (nothing to test)"
+	[ -e "$ROOT/.$STALE_ID.sandbox" ] || fail "no claim left"
+	[ -n "$(sbx_cgroups | grep -F "$STALE_ID")" ] || fail "no cgroup left"
+}
+
+@test "berth SIGKILLed mid-run: the next sandbox removes what it left, not a live sandbox of another caller" {
+	# Another caller's sandbox, alive throughout; it exits 7 on SIGTERM.
+	sbx_bg -- sh -c 'trap "exit 7" TERM; while :; do sleep 0.05; done'
+	local live=$SBX_PID live_id
+	retry 5 0.05 eval '[ -n "$(sbx_ids)" ]' || fail "the live sandbox never started"
+	live_id=$(sbx_ids)
+	kill_berth_mid_run --overlay . --memory 64M
+	[ -n "$(ls -A "$SCRATCH")" ] || fail "no scratch directory left"
+	run_sbx -- true
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	[ ! -e "$ROOT/$STALE_ID" ] || fail "stale state left"
+	[ ! -e "$ROOT/.$STALE_ID.sandbox" ] || fail "stale claim left"
+	[ -z "$(sbx_cgroups | grep -F "$STALE_ID")" ] || fail "stale cgroups left: $(sbx_cgroups | grep -F "$STALE_ID")"
+	[ -z "$(ls -A "$SCRATCH")" ] || fail "stale scratch left: $(ls -A "$SCRATCH")"
+	# The live one is untouched: still running, and its command still answers.
+	[ "$("$BERTH" --root "$ROOT" state "$live_id" | jq -r .status)" = running ] || fail "live sandbox disturbed"
+	kill -TERM "$live"
+	local rc=0
+	wait "$live" || rc=$?
+	[ "$rc" -eq 7 ] || fail "live sandbox exit status $rc, wanted 7"
+	assert_nothing_left
+}
+
+@test "sandbox --gc removes stale sandboxes and names them; with a command it is refused" {
+	kill_berth_mid_run --pids 32
+	run_sbx --gc
+	[ "$status" -eq 0 ]
+	[ "$output" = "removed stale sandbox $STALE_ID" ] || fail "output: $output"
+	run_sbx --gc
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run_sbx --gc -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"--gc takes no command"* ]]
+	assert_nothing_left
+}
+
 @test "stdin is piped through, stdout and stderr stay apart" {
 	local out
 	out=$(printf 'line1\nline2\n' | sbx -- sh -c 'cat; echo to-stderr >&2' 2>"$BATS_TEST_TMPDIR/err")
@@ -403,5 +472,24 @@ stat_field() {
 	[[ $output == *$'/bin/busybox\nx\n/'* ]] || fail "inside: $output"
 	run_berth --image-root "$BATS_TEST_TMPDIR/images" sandbox --image "oci:$fx/oci" -- cat /new
 	[ "$status" -ne 0 ] # the first run's write is gone
+	assert_nothing_left
+}
+
+@test "--image REF, berth SIGKILLed mid-run: --gc unmounts and removes its bundle and scratch" {
+	local fx=$BATS_TEST_TMPDIR/fx
+	"$BERTH_SRC_DIR/tests/image/make-fixtures.sh" "$fx" >/dev/null 2>&1 || skip "image fixtures could not be made"
+	cd /
+	local -a img=(--image-root "$BATS_TEST_TMPDIR/images")
+	"$BERTH" --root "$ROOT" "${img[@]}" sandbox --image "oci:$fx/oci" -- \
+		sh -c "ln -s busybox /bin/sleep && exec sleep $MARK" </dev/null >/dev/null 2>&1 3>&- &
+	local berth=$!
+	BG_PIDS+=("$berth")
+	retry 10 0.05 pgrep -f "^sleep $MARK$" >/dev/null || fail "the command never started"
+	kill -KILL "$berth"
+	wait "$berth" || true
+	[ "$(mount_points)" != "$MOUNTS_BEFORE" ] || fail "SIGKILLed berth left no bundle mount (nothing to test)"
+	run_berth "${img[@]}" sandbox --gc
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	[[ $output == "removed stale sandbox sbx-"* ]] || fail "output: $output"
 	assert_nothing_left
 }

@@ -22,8 +22,8 @@ teardown() {
 # runtime/child.c); write:F#N is the Nth atomic write of F, between the
 # temp file's fsync and its rename.
 CREATE_PHASES="create:state-dir write:cgroup.json#1 write:state.json#1 create:cgroup-recorded
-create:cgroup write:cgroup.json#2 write:state.json#2 create:state-preliminary create:net-prepared
-create:cloned child:cgroup child:mounts create:hooks-run create:child-ready write:state.json#3
+create:cgroup create:state-preliminary create:net-prepared
+create:cloned child:cgroup child:mounts create:hooks-run create:child-ready write:state.json#2
 create:state-written write:config.json"
 
 @test "create killed at each phase: state is sane, delete --force removes everything" {
@@ -77,8 +77,8 @@ create:state-written write:config.json"
 		[ "$(b state "$PREFIX" | jq -r .status)" = running ] || fail "exec killed at $phase: container not running"
 		recover "$PREFIX" "$before" "exec killed at $phase"
 	done
-	for phase in delete:destroyed delete:net-released write:state.json#3; do
-		if [ "$phase" = write:state.json#3 ]; then
+	for phase in delete:destroyed delete:net-released write:state.json#2; do
+		if [ "$phase" = write:state.json#2 ]; then
 			kill_at "$phase" run -d "$PREFIX" # run = create + start
 		else
 			b run -d "$PREFIX" || fail "run -d"

@@ -255,7 +255,10 @@ static void test_env(void)
       {{"ADD", "c1", "/n", "eth0", NULL, NULL}, CNI_ERR_ENV, 0, "CNI_PATH: must be set"},
       {{"ADD", "../c", "/n", "eth0", NULL, "/p"}, CNI_ERR_ENV, 0, "CNI_CONTAINERID \"../c\""},
       {{"ADD", "c1", "/n", "eth:0", NULL, "/p"}, CNI_ERR_ENV, 0, "CNI_IFNAME \"eth:0\""},
-      {{"ADD", "c1", "/n", "a234567890123456", NULL, "/p"}, CNI_ERR_ENV, 0, "must be 1-15 characters"},
+      {{"ADD", "c1", "/n", "a234567890123456", NULL, "/p"},
+       CNI_ERR_ENV,
+       0,
+       "must be 1-15 characters"},
       {{"ADD", "c1", "netns", "eth0", NULL, "/p"}, CNI_ERR_ENV, 0, "must be an absolute path"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -2,10 +2,12 @@
  * sizing and QEMU's command line. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/err.h"
 #include "../../vm/proto.h"
 #include "../../vm/vm.h"
+#include "../../runtime/microvm.h"
 #include "check.h"
 
 /* Frames survive being cut anywhere; a corrupt length is refused. */
@@ -173,9 +175,98 @@ static void test_sizing(void)
   json_decref(a);
 }
 
+/* Exec frames carry the exec id first; the classes route them. */
+static void test_tagged_frames(void)
+{
+  int p[2];
+  if (pipe(p) < 0)
+    return;
+  vm_msg_send_tagged(p[1], VM_MSG_EXEC_STDOUT, 7, "hi", 2);
+  close(p[1]);
+  static struct vm_reader r;
+  memset(&r, 0, sizeof(r));
+  vm_reader_fill(&r, p[0]);
+  close(p[0]);
+  uint8_t type = 0;
+  const char *d = NULL;
+  uint32_t len = 0;
+  int got = vm_reader_next(&r, &type, &d, &len);
+  CHECK(got == 1 && type == VM_MSG_EXEC_STDOUT && len == 6 && vm_u32_decode(d, 4) == 7 &&
+            memcmp(d + 4, "hi", 2) == 0,
+        "tagged frame: %d, type %u, len %u", got, type, len);
+  CHECK(vm_msg_is_exec_request(VM_MSG_EXEC) && vm_msg_is_exec_request(VM_MSG_PS) &&
+            !vm_msg_is_exec_request(VM_MSG_SIGNAL) && !vm_msg_is_exec_request(VM_MSG_EXEC_EXIT),
+        "exec request classes");
+  CHECK(vm_msg_is_exec_reply(VM_MSG_EXEC_STARTED) && vm_msg_is_exec_reply(VM_MSG_PS_REPLY) &&
+            !vm_msg_is_exec_reply(VM_MSG_EXIT) && !vm_msg_is_exec_reply(VM_MSG_EXEC),
+        "exec reply classes");
+}
+
+static const char *rec_get(const struct vm_buf *b, const char *key)
+{
+  size_t off = 0;
+  const char *k, *v;
+  while (vm_rec_next(b->data, b->len, &off, &k, &v) == 1)
+    if (strcmp(k, key) == 0)
+      return v;
+  return NULL;
+}
+
+/* The process's security goes to the guest as the spec says: the five
+ * capability masks, no_new_privs, the compiled filter (8 bytes an
+ * instruction); a notify profile is refused. */
+#define PROCESS_CONFIG(ACTION)                                                                     \
+  "{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"rootfs\"},"                                  \
+  " \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", \"user\": {\"uid\": 0, \"gid\": 0},"         \
+  "  \"noNewPrivileges\": true, \"terminal\": true, \"consoleSize\": {\"height\": 30, "            \
+  "\"width\": 100},"                                                                               \
+  "  \"capabilities\": {\"bounding\": [\"CAP_KILL\", \"CAP_NET_RAW\"], \"effective\": "            \
+  "[\"CAP_KILL\"],"                                                                                \
+  "   \"permitted\": [\"CAP_KILL\"], \"ambient\": [\"CAP_KILL\"]}},"                               \
+  " \"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/l\","    \
+  " \"syscalls\": [{\"names\":"                                                                    \
+  "  [\"unshare\"], \"action\": \"SCMP_ACT_" ACTION "\"}]}}}"
+
+static struct spec *process_spec(const char *text)
+{
+  struct spec *s = NULL;
+  struct berth_err *e = NULL;
+  CHECK(spec_parse(text, "/tmp", NULL, &s, &e) == 0, "spec: %s", e ? e->msg : "");
+  berth_err_free(&e);
+  return s;
+}
+
+static void test_process_records(void)
+{
+  struct spec *s = process_spec(PROCESS_CONFIG("ERRNO"));
+  struct berth_err *e = NULL;
+  struct vm_buf b = {0};
+  if (s == NULL)
+    return;
+  CHECK(microvm_process_records(s, &b, &e) == 0, "records: %s", e ? e->msg : "");
+  const char *caps = rec_get(&b, "caps"), *sc = rec_get(&b, "seccomp");
+  CHECK(caps && strcmp(caps, "2020 20 20 0 20") == 0, "caps \"%s\"", caps ? caps : "none");
+  CHECK(rec_get(&b, "nnp") && rec_get(&b, "terminal"), "nnp, terminal");
+  CHECK(rec_get(&b, "console") && strcmp(rec_get(&b, "console"), "30 100") == 0, "console");
+  const char *hex = sc ? strchr(sc, ' ') : NULL;
+  CHECK(hex && strlen(hex + 1) > 0 && strlen(hex + 1) % 16 == 0, "seccomp \"%.40s\"",
+        sc ? sc : "none");
+  vm_buf_free(&b);
+  spec_free(s);
+  if ((s = process_spec(PROCESS_CONFIG("NOTIFY"))) == NULL)
+    return;
+  CHECK(microvm_process_records(s, &b, &e) < 0 && strstr(e->msg, "notify"), "notify: %s",
+        e ? e->msg : "accepted");
+  berth_err_free(&e);
+  vm_buf_free(&b);
+  spec_free(s);
+}
+
 void vm_unit_tests(void)
 {
   test_frames();
+  test_tagged_frames();
+  test_process_records();
   test_records();
   test_options();
   test_qemu_argv();

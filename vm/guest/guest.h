@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "../../common/err.h"
+#include "../proto.h"
 
 #define GUEST_ROOT "/newroot"
 #define GUEST_PORT_NAME "berth.ctl"
@@ -52,9 +53,17 @@ struct guest_spec {
   size_t n_mounts;
   struct guest_rlimit *rlimits;
   size_t n_rlimits;
+  /* the spec's security, applied as the linux backend does */
+  bool has_caps, no_new_privs, terminal;
+  uint64_t caps[5]; /* bounding, effective, permitted, inheritable, ambient */
+  unsigned rows, cols;
+  unsigned char *seccomp; /* a BPF program compiled by berth on the host */
+  size_t seccomp_len;     /* bytes */
+  unsigned seccomp_flags;
 };
 
 int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct berth_err **err);
+void guest_spec_free(struct guest_spec *s);
 /* Mounts the rootfs and the spec's mounts below GUEST_ROOT, sets the
  * hostname, makes the cgroup (*cg NULL: the root cgroup) and checks
  * args[0] can be found. */
@@ -63,12 +72,23 @@ int guest_prepare(const struct guest_spec *s, struct cgroup **cg, struct berth_e
 
 struct guest_proc {
   pid_t pid;
-  int in, out, err; /* our ends of its stdio pipes (-1 once closed) */
+  /* our ends of its stdio pipes (-1 once closed); with a terminal, out is
+   * the pty master and in a dup of it, err -1 */
+  int in, out, err;
 };
-/* Starts the process: its own mount namespace with GUEST_ROOT as /,
- * the cgroup, the user. Returns once it exec'd (or failed to). */
-int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, struct guest_proc *p,
-                struct berth_err **err);
+/* Starts the process. join 0: the container's main process, PID 1 of new
+ * pid and mount namespaces with GUEST_ROOT as /; else an exec'd process,
+ * in the namespaces of the main process `join`. Then the cgroup, the user,
+ * capabilities, no_new_privs, seccomp. Returns once it exec'd (or failed
+ * to). */
+int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, pid_t join,
+                struct guest_proc *p, struct berth_err **err);
+
+/* agent.c: relays the main process's stdio and signals, and serves the
+ * host's exec and ps requests, until the main process exits (its execs
+ * die with its pid namespace and are reported first). Returns its status. */
+int agent_run(int chan, struct vm_reader *rd, int sigfd, const struct cgroup *cg,
+              struct guest_proc *main_proc);
 
 /* net.c: the SPEC's "net.*" records (the rest are workload.c's). */
 #include "../../netns/netns.h"

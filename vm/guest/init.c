@@ -1,7 +1,8 @@
 /* The microVM's PID 1. The recipe, one line per step: basic mounts,
  * modules, control channel, READY; SPEC -> rootfs, mounts, cgroup,
- * network, PREPARED; START -> the process, STARTED; then relay stdio and signals
- * until it exits, report EXIT with its status and power off. Any failure
+ * network, PREPARED; START -> the process, STARTED; then, as the agent
+ * (agent.c), relay stdio and signals and serve exec and ps until it exits,
+ * report EXIT with its status and power off. Any failure
  * is sent as ERROR (or, before the channel exists, printed on the
  * console the host keeps) and the guest powers off. */
 #include <errno.h>
@@ -50,83 +51,6 @@ static void wait_for(int chan, enum vm_msg want, const char **data, uint32_t *le
   }
 }
 
-static void relay_output(int chan, int *fd, enum vm_msg type)
-{
-  static char buf[VM_MSG_MAX];
-  ssize_t n = read(*fd, buf, sizeof(buf));
-  if (n < 0 && errno == EINTR)
-    return;
-  if (n <= 0) {
-    close(*fd);
-    *fd = -1;
-    return;
-  }
-  vm_msg_send(chan, type, buf, (size_t)n);
-}
-
-static void relay_control(int chan, struct guest_proc *p)
-{
-  if (vm_reader_fill(&reader, chan) <= 0) {
-    struct berth_err e = {0, "control channel closed"};
-    fail(-1, &e);
-  }
-  uint8_t type;
-  const char *data;
-  uint32_t len;
-  while (vm_reader_next(&reader, &type, &data, &len) == 1) {
-    if (type == VM_MSG_SIGNAL)
-      kill(p->pid, (int)vm_u32_decode(data, len));
-    else if (p->in >= 0 &&
-             (type == VM_MSG_STDIN_EOF || (type == VM_MSG_STDIN && write(p->in, data, len) < 0))) {
-      close(p->in); /* EOF, or a reader that went away */
-      p->in = -1;
-    }
-  }
-}
-
-/* As PID 1 we reap every orphan; only our process's status counts. */
-static bool reap(pid_t pid, int *status)
-{
-  int ws;
-  pid_t r;
-  bool done = false;
-  while ((r = waitpid(-1, &ws, WNOHANG)) > 0)
-    if (r == pid) {
-      *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-      done = true;
-    }
-  return done;
-}
-
-/* Until the process exits and its output is drained (what it left running
- * may hold the pipes: they get 200 ms once it is gone). */
-static int relay(int chan, struct guest_proc *p, int sigfd)
-{
-  int status = -1;
-  for (;;) {
-    struct pollfd f[4] = {
-        {chan, POLLIN, 0}, {p->out, POLLIN, 0}, {p->err, POLLIN, 0}, {sigfd, POLLIN, 0}};
-    if (status >= 0 && p->out < 0 && p->err < 0)
-      return status;
-    int r = poll(f, 4, status >= 0 ? 200 : -1);
-    if (r == 0)
-      return status;
-    if (f[3].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      if (read(sigfd, &si, sizeof(si)) > 0 && reap(p->pid, &status) && p->in >= 0) {
-        close(p->in);
-        p->in = -1;
-      }
-    }
-    if (f[1].revents)
-      relay_output(chan, &p->out, VM_MSG_STDOUT);
-    if (f[2].revents)
-      relay_output(chan, &p->err, VM_MSG_STDERR);
-    if (f[0].revents && status < 0)
-      relay_control(chan, p);
-  }
-}
-
 int main(void)
 {
   uint64_t t_init = guest_boottime_ns();
@@ -159,11 +83,11 @@ int main(void)
     fail(chan, e);
   vm_msg_send(chan, VM_MSG_PREPARED, NULL, 0);
   wait_for(chan, VM_MSG_START, &data, &len);
-  if (guest_spawn(&spec, cg, &proc, &e) < 0)
+  if (guest_spawn(&spec, cg, 0, &proc, &e) < 0)
     fail(chan, e);
   snprintf(line, sizeof(line), "%llu", (unsigned long long)guest_boottime_ns());
   vm_msg_send(chan, VM_MSG_STARTED, line, strlen(line));
-  int status = relay(chan, &proc, sigfd);
+  int status = agent_run(chan, &reader, sigfd, cg, &proc);
   vm_msg_send_u32(chan, VM_MSG_EXIT, (uint32_t)status);
   guest_poweroff();
 }

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +26,7 @@
 #include "../../cgroup/cgroup.h"
 #include "../../common/cleanup.h"
 #include "../../common/fileutil.h"
+#include "../../runtime/linux.h"
 #include "../proto.h"
 #include "guest.h"
 
@@ -168,23 +173,82 @@ static int dec_mount(struct guest_spec *s, const char *v)
   return 0;
 }
 
+static int dec_terminal(struct guest_spec *s, const char *v)
+{
+  s->terminal = strcmp(v, "1") == 0;
+  return 0;
+}
+
+static int dec_nnp(struct guest_spec *s, const char *v)
+{
+  s->no_new_privs = strcmp(v, "1") == 0;
+  return 0;
+}
+
+/* "ROWS COLS" */
+static int dec_console(struct guest_spec *s, const char *v)
+{
+  unsigned long long n[2];
+  if (parse_nums(v, 10, n, 2) != 2 || n[0] > 65535 || n[1] > 65535)
+    return -1;
+  s->rows = (unsigned)n[0];
+  s->cols = (unsigned)n[1];
+  return 0;
+}
+
+/* "BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT", hex masks */
+static int dec_caps(struct guest_spec *s, const char *v)
+{
+  unsigned long long n[5];
+  if (parse_nums(v, 16, n, 5) != 5)
+    return -1;
+  for (int i = 0; i < 5; i++)
+    s->caps[i] = n[i];
+  s->has_caps = true;
+  return 0;
+}
+
+static int hex_digit(char c)
+{
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "FLAGS HEX": the BPF program's bytes, 8 per instruction */
+static int dec_seccomp(struct guest_spec *s, const char *v)
+{
+  char *end;
+  errno = 0;
+  unsigned long long flags = strtoull(v, &end, 16);
+  const char *hex = end;
+  size_t n = *hex == ' ' ? strlen(hex + 1) : 0;
+  if (end == v || errno || n == 0 || n % 16 != 0 || flags > UINT32_MAX)
+    return -1;
+  free(s->seccomp);
+  s->seccomp = xcalloc(1, n / 2);
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hex_digit(hex[1 + 2 * i]), lo = hex_digit(hex[2 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      return -1;
+    s->seccomp[i] = (unsigned char)(hi << 4 | lo);
+  }
+  s->seccomp_len = n / 2;
+  s->seccomp_flags = (unsigned)flags;
+  return 0;
+}
+
 static const struct {
   const char *key;
   int (*fn)(struct guest_spec *s, const char *v);
 } decoders[] = {
-    {"arg", dec_arg},
-    {"env", dec_env},
-    {"cwd", dec_cwd},
-    {"uid", dec_uid},
-    {"gid", dec_gid},
-    {"gids", dec_gids},
-    {"hostname", dec_hostname},
-    {"readonly", dec_readonly},
-    {"umask", dec_umask},
-    {"rlimit", dec_rlimit},
-    {"resources", dec_resources},
-    {"mount", dec_mount},
-    {"cgroups_path", dec_cgroups_path},
+    {"terminal", dec_terminal}, {"console", dec_console},
+    {"caps", dec_caps},         {"nnp", dec_nnp},
+    {"seccomp", dec_seccomp},   {"arg", dec_arg},
+    {"env", dec_env},           {"cwd", dec_cwd},
+    {"uid", dec_uid},           {"gid", dec_gid},
+    {"gids", dec_gids},         {"hostname", dec_hostname},
+    {"readonly", dec_readonly}, {"umask", dec_umask},
+    {"rlimit", dec_rlimit},     {"resources", dec_resources},
+    {"mount", dec_mount},       {"cgroups_path", dec_cgroups_path},
 };
 
 int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct berth_err **err)
@@ -210,6 +274,33 @@ int guest_spec_decode(const char *data, size_t len, struct guest_spec *s, struct
   if (s->cwd == NULL)
     s->cwd = xstrdup("/");
   return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+void guest_spec_free(struct guest_spec *s)
+{
+  strv_free(s->args, s->n_args);
+  strv_free(s->env, s->n_env);
+  free(s->cwd);
+  free(s->hostname);
+  free(s->resources);
+  free(s->cgroups_path);
+  free(s->gids);
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    free(s->mounts[i].dest);
+    free(s->mounts[i].type);
+    free(s->mounts[i].data);
+  }
+  free(s->mounts);
+  free(s->rlimits);
+  free(s->seccomp);
+  *s = (struct guest_spec){0};
 }
 
 static int mount_one(const struct guest_mount *m, struct berth_err **err)
@@ -330,7 +421,7 @@ static bool exec_ok(int rootfd, const char *path)
 
 /* Before the host reports the container created, as the linux backend
  * looks args[0] up at create. */
-static int exec_lookup(const struct guest_spec *s, struct berth_err **err)
+static int program_lookup(const struct guest_spec *s, struct berth_err **err)
 {
   const char *a0 = s->args[0];
   cleanup_close int rootfd = open(GUEST_ROOT, O_DIRECTORY | O_PATH | O_CLOEXEC);
@@ -363,7 +454,7 @@ int guest_prepare(const struct guest_spec *s, struct cgroup **cg, struct berth_e
     return berth_err_sys(err, "sethostname");
   if (guest_cgroup_make(s, cg, err) < 0)
     return -1;
-  return exec_lookup(s, err);
+  return program_lookup(s, err);
 }
 
 /* The spec's /proc was mounted by the guest init, in its pid namespace:
@@ -381,19 +472,85 @@ static int proc_remount(const struct guest_spec *s, struct berth_err **err)
   return 0;
 }
 
-/* Process, after fork: still in the initramfs root. Makes GUEST_ROOT its
- * "/" in a mount namespace of its own (switch_root's move: the initramfs
- * rootfs cannot be pivoted away), then becomes the spec's user. */
-static int child_setup(const struct guest_spec *s, const struct cgroup *cg, struct berth_err **err)
+/* The main process: GUEST_ROOT as "/" in a mount namespace of its own
+ * (switch_root's move: the initramfs rootfs cannot be pivoted away). */
+static int root_enter_new(const struct guest_spec *s, struct berth_err **err)
 {
-  if (cg && cgroup_enter_self(cg, false, err) < 0)
-    return -1;
   if (unshare(CLONE_NEWNS) < 0 || chdir(GUEST_ROOT) < 0 ||
       mount(GUEST_ROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
     return berth_err_sys(err, "enter the rootfs");
-  if (proc_remount(s, err) < 0)
+  return proc_remount(s, err);
+}
+
+/* An exec'd process: the main process's mount namespace, and its root
+ * (the moved rootfs: setns alone would leave us at the namespace's
+ * initramfs root below it). */
+static int root_enter_join(pid_t join, struct berth_err **err)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/root", (int)join);
+  cleanup_close int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)join);
+  cleanup_close int mnt = open(path, O_RDONLY | O_CLOEXEC);
+  if (root < 0 || mnt < 0)
+    return berth_err_sys(err, "open the container's namespaces");
+  if (setns(mnt, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
+    return berth_err_sys(err, "join the container's mount namespace");
+  return 0;
+}
+
+/* The user, capabilities and no_new_privs through the linux backend's
+ * own code (runtime/caps.c, linked in): it reads only these fields.
+ * Without no_new_privs the seccomp filter needs CAP_SYS_ADMIN until
+ * execve, as there. */
+static int privileges_apply(const struct guest_spec *s, struct berth_err **err)
+{
+  struct spec u = {.uid = s->uid,
+                   .gid = s->gid,
+                   .additional_gids = s->gids,
+                   .n_additional_gids = s->n_gids,
+                   .has_caps = s->has_caps};
+  memcpy(u.caps, s->caps, sizeof(u.caps));
+  if (user_and_caps_apply(&u, s->seccomp && !s->no_new_privs, err) < 0)
     return -1;
+  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return berth_err_sys(err, "set no_new_privs");
+  return 0;
+}
+
+/* Last before execve, as with the linux backend: the filter berth
+ * compiled on the host with the project's seccomp/ code. */
+static int seccomp_apply(const struct guest_spec *s, struct berth_err **err)
+{
+  if (s->seccomp == NULL)
+    return 0;
+  struct sock_fprog prog = {(unsigned short)(s->seccomp_len / sizeof(struct sock_filter)),
+                            (struct sock_filter *)s->seccomp};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog) < 0)
+    return berth_err_sys(err, "seccomp: install the filter");
+  return 0;
+}
+
+/* The process's stdio is its terminal's slave (already fds 0-2): make it
+ * the controlling terminal of a new session. */
+static int session_make(const struct guest_spec *s, struct berth_err **err)
+{
   setsid();
+  if (s->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+    return berth_err_sys(err, "terminal: make it the controlling terminal");
+  return 0;
+}
+
+/* Process, after fork: still in the initramfs root, as root. */
+static int child_setup(const struct guest_spec *s, const struct cgroup *cg, pid_t join,
+                       struct berth_err **err)
+{
+  if (cg && cgroup_enter_self(cg, false, err) < 0)
+    return -1;
+  if ((join ? root_enter_join(join, err) : root_enter_new(s, err)) < 0)
+    return -1;
+  if (session_make(s, err) < 0)
+    return -1;
   for (size_t i = 0; i < s->n_rlimits; i++) {
     struct rlimit rl = {s->rlimits[i].soft, s->rlimits[i].hard};
     if (setrlimit(s->rlimits[i].resource, &rl) < 0)
@@ -401,15 +558,15 @@ static int child_setup(const struct guest_spec *s, const struct cgroup *cg, stru
   }
   if (s->has_umask)
     umask(s->umask);
-  if (setgroups(s->n_gids, s->gids) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)
-    return berth_err_sys(err, "set user %u:%u", s->uid, s->gid);
+  if (privileges_apply(s, err) < 0)
+    return -1;
   if (chdir(s->cwd) < 0)
     return berth_err_sys(err, "chdir %s", s->cwd);
-  return 0;
+  return seccomp_apply(s, err);
 }
 
-_Noreturn static void child_main(const struct guest_spec *s, const struct cgroup *cg,
-                                 const int stdio[3], int report)
+_Noreturn static void process_main(const struct guest_spec *s, const struct cgroup *cg, pid_t join,
+                                   const int stdio[3], int report)
 {
   sigset_t all;
   sigemptyset(&all);
@@ -418,7 +575,7 @@ _Noreturn static void child_main(const struct guest_spec *s, const struct cgroup
     if (dup2(stdio[i], i) < 0)
       _exit(127);
   struct berth_err *e = NULL;
-  if (child_setup(s, cg, &e) == 0) {
+  if (child_setup(s, cg, join, &e) == 0) {
     environ = s->env ? s->env : (char *[]){NULL};
     execvp(s->args[0], s->args);
     berth_err_sys(&e, "exec %s", s->args[0]);
@@ -428,10 +585,52 @@ _Noreturn static void child_main(const struct guest_spec *s, const struct cgroup
   _exit(127);
 }
 
-static int pipes_make(int fds[3][2], struct berth_err **err)
+/* A pty from the container's own devpts (its /dev/ptmx, resolved inside
+ * its root), owned by the process's uid, as the linux backend makes it. */
+static int pty_open(const struct guest_spec *s, pid_t join, int *master, int *slave,
+                    struct berth_err **err)
+{
+  char root[64];
+  snprintf(root, sizeof(root), "/proc/%d/root", (int)join);
+  cleanup_close int rootfd = open(join ? root : GUEST_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+  cleanup_close int m = (int)syscall(SYS_openat2, rootfd, "/dev/ptmx", &how, sizeof(how));
+  int unlock = 0;
+  if (m < 0 || ioctl(m, TIOCSPTLCK, &unlock) < 0)
+    return berth_err_sys(err, "terminal: open the container's /dev/ptmx");
+  int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (sl < 0)
+    return berth_err_sys(err, "terminal: open pty peer");
+  if (fchown(sl, s->uid, (gid_t)-1) < 0) {
+    close(sl);
+    return berth_err_sys(err, "terminal: chown pty to uid %u", (unsigned)s->uid);
+  }
+  if (s->rows && s->cols) {
+    struct winsize ws = {.ws_row = (unsigned short)s->rows, .ws_col = (unsigned short)s->cols};
+    ioctl(m, TIOCSWINSZ, &ws);
+  }
+  *master = steal_fd(&m);
+  *slave = sl;
+  return 0;
+}
+
+/* stdin, stdout, stderr: pipes ([0][0] the child's stdin; [i][1] its
+ * outputs), or all three the terminal's slave. *ours: the parent's ends. */
+static int stdio_make(const struct guest_spec *s, pid_t join, int fds[3][2], struct berth_err **err)
 {
   for (int i = 0; i < 3; i++)
     fds[i][0] = fds[i][1] = -1;
+  if (s->terminal) {
+    int m = -1, sl = -1;
+    if (pty_open(s, join, &m, &sl, err) < 0)
+      return -1;
+    fds[0][0] = sl;
+    fds[1][1] = fcntl(sl, F_DUPFD_CLOEXEC, 0);
+    fds[2][1] = fcntl(sl, F_DUPFD_CLOEXEC, 0);
+    fds[0][1] = m;
+    fds[1][0] = fcntl(m, F_DUPFD_CLOEXEC, 0);
+    return fds[1][0] < 0 || fds[1][1] < 0 || fds[2][1] < 0 ? berth_err_sys(err, "dup") : 0;
+  }
   for (int i = 0; i < 3; i++)
     if (pipe2(fds[i], O_CLOEXEC) < 0)
       return berth_err_sys(err, "pipe");
@@ -446,35 +645,56 @@ static void pipes_close(int fds[3][2])
         close(fds[i][j]);
 }
 
-int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, struct guest_proc *p,
-                struct berth_err **err)
+/* PID 1 of a pid namespace of its own for the main process, as with the
+ * linux backend: the same signal rules (no default action for signals
+ * from outside but SIGKILL) and its descendants die with it. An exec'd
+ * process is forked into that namespace: we enter it for our children
+ * only, and go back to our own right after. */
+static pid_t fork_for(pid_t join, struct berth_err **err)
+{
+  if (join == 0)
+    return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)join);
+  cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
+  cleanup_close int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (ns < 0 || own < 0 || setns(ns, CLONE_NEWPID) < 0)
+    return berth_err_sys(err, "join the container's pid namespace");
+  pid_t pid = fork();
+  if (pid != 0 && setns(own, CLONE_NEWPID) < 0)
+    abort(); /* our next children would land in the container */
+  return pid;
+}
+
+int guest_spawn(const struct guest_spec *s, const struct cgroup *cg, pid_t join,
+                struct guest_proc *p, struct berth_err **err)
 {
   int fds[3][2], rep[2] = {-1, -1};
-  if (pipes_make(fds, err) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+  if (stdio_make(s, join, fds, err) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
     pipes_close(fds);
     return *err ? -1 : berth_err_sys(err, "pipe");
   }
-  /* stdin: the child reads [0][0]; stdout, stderr: it writes [i][1]. */
   int child_ends[3] = {fds[0][0], fds[1][1], fds[2][1]};
-  /* PID 1 of a pid namespace of its own, as with the linux backend: the
-   * same signal rules (no default action for signals from outside but
-   * SIGKILL) and its descendants die with it. */
-  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+  pid_t pid = fork_for(join, err);
   if (pid == 0)
-    child_main(s, cg, child_ends, rep[1]);
+    process_main(s, cg, join, child_ends, rep[1]);
   close(rep[1]);
-  *p = (struct guest_proc){pid, fds[0][1], fds[1][0], fds[2][0]};
-  fds[0][1] = fds[1][0] = fds[2][0] = -1;
+  *p = (struct guest_proc){pid, fds[0][1], fds[1][0], s->terminal ? -1 : fds[2][0]};
+  fds[0][1] = fds[1][0] = -1;
+  if (!s->terminal)
+    fds[2][0] = -1;
   pipes_close(fds);
   char msg[1024];
   ssize_t n = pid < 0 ? -1 : read(rep[0], msg, sizeof(msg) - 1);
   close(rep[0]);
+  if (pid > 0 && n <= 0)
+    return 0;
+  int ours[3][2] = {{p->in, p->out}, {p->err, -1}, {-1, -1}};
+  pipes_close(ours);
+  p->pid = -1;
   if (pid < 0)
-    return berth_err_sys(err, "fork");
-  if (n > 0) {
-    msg[n] = '\0';
-    waitpid(pid, NULL, 0);
-    return berth_err_set(err, 0, "%s", msg);
-  }
-  return 0;
+    return *err ? -1 : berth_err_sys(err, "fork");
+  msg[n] = '\0';
+  waitpid(pid, NULL, 0);
+  return berth_err_set(err, 0, "%s", msg);
 }
