@@ -120,8 +120,8 @@ int write_all(int fd, const char *data, size_t len)
   return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
-                         struct berth_err **err)
+static int file_replace_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           bool sync, struct berth_err **err)
 {
   cleanup_free char *tmp = xasprintf(".%s.tmp.%d", name, getpid());
   cleanup_close int fd =
@@ -132,7 +132,7 @@ int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t l
    * machine then leaves the old file or the new one, never a torn one (a
    * crash of the process alone cannot tear it: rename is atomic). Next to
    * nothing on tmpfs, where /run keeps it by default. */
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
     berth_err_sys(err, "write %s", tmp);
     unlinkat(dirfd, tmp, 0);
     return -1;
@@ -144,6 +144,18 @@ int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t l
     return -1;
   }
   return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                         struct berth_err **err)
+{
+  return file_replace_at(dirfd, name, data, len, mode, true, err);
+}
+
+int write_file_replace_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                          struct berth_err **err)
+{
+  return file_replace_at(dirfd, name, data, len, mode, false, err);
 }
 
 int write_string_at(int dirfd, const char *path, const char *s, struct berth_err **err)
