@@ -32,9 +32,18 @@
 #include "../image/image.h"
 #include "cmd.h"
 
+/* --image-root, else berth-image's default (an ordinary user's own). */
 static const char *image_root(void)
 {
-  return g.image_root ? g.image_root : IMAGE_ROOT_DEFAULT;
+  static char dflt[4096];
+  struct berth_err *err = NULL;
+  if (g.image_root)
+    return g.image_root;
+  if (dflt[0] == '\0' && image_root_default(dflt, sizeof(dflt), &err) < 0) {
+    berth_err_free(&err); /* no HOME: berth-image says so */
+    snprintf(dflt, sizeof(dflt), "%s", IMAGE_ROOT_DEFAULT);
+  }
+  return dflt;
 }
 
 void image_helper_locate(void)
