@@ -344,6 +344,8 @@ void store_recover(const char *root)
   static const char *const layer_marks[] = {".tmp.", ".lock", NULL};
   static const char *const blob_marks[] = {".put.", ".lock", NULL};
   static const char *const record_marks[] = {".tmp.", NULL};
+  static const char *const journal_marks[] = {".json", NULL}; /* unreadable ones */
+  leftovers_sweep(root, "pulls", journal_marks, false);
   leftovers_sweep(root, "layers/sha256", layer_marks, true);
   leftovers_sweep(root, "blobs/partial", blob_marks, false);
   leftovers_sweep(root, "images", record_marks, false);
