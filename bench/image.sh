@@ -28,8 +28,10 @@
 #   pull from a local docker-registry on 127.0.0.1 (started here): berth pull (download, verify,
 #     unpack into the cache) against skopeo copy docker://... oci:DIR (download and verify only)
 #   second container from the cached image: berth bundle create (overlay) until the rootfs is
-#     mounted and config.json written, median of BENCH_IMAGE_N, against the 5 ms target; beside
-#     it `berth image ls`, which does next to nothing: the cost of starting berth-image
+#     mounted and config.json written, median of BENCH_IMAGE_N, against the 5 ms target (berth
+#     does it itself, without starting berth-image); beside it `berth --version`, berth's start
+#   run --image of the (cached) busybox fixture against run -b of a bundle made from it, end to
+#     end (create, start, wait, delete), median of BENCH_IMAGE_N each
 # Ratios are printed, never asserted: exit 0 whatever the figures, non-zero only when a command
 # fails (its output is printed).
 
@@ -165,20 +167,36 @@ fi
 # ---------------------------------------------------------------- second container
 
 log "second container from the cached image: bundle create (overlay), $N iterations"
-declare -a MS=() LS=()
+declare -a MS=() LS=() RI=() RB=()
 for ((i = 0; i <= N; i++)); do
   timed t bi "$W/root" bundle create --image "oci:$W/layout:bench" "$W/bundle-$i"
   findmnt "$W/bundle-$i/rootfs" >/dev/null || die "bundle-$i: rootfs is not mounted"
   ((i > 0)) && MS+=("$t") # the first one warms the caches
   "$BERTH" bundle rm "$W/bundle-$i" >"$OUT" 2>&1 || { cat "$OUT"; die "bundle rm failed"; }
-  # The floor under it: berth starting berth-image (dynamically linked: libarchive, libcurl
-  # and their libraries) for a command that does next to nothing.
-  timed t bi "$W/root" image ls
+  # The floor under it: berth starting, for a command that does nothing (the cached path
+  # runs in berth itself, berth-image is not started).
+  timed t "$BERTH" --version
   ((i > 0)) && LS+=("$t")
+done
+
+# End to end: run --image of the cached busybox fixture against run -b of a bundle made
+# from it beforehand (the same rootfs, an overlay; both create, start, wait and delete).
+log "run --image against run -b, $N iterations each"
+"$REPO/tests/image/make-fixtures.sh" "$W/fx" >"$OUT" 2>&1 || { cat "$OUT"; die "make-fixtures.sh failed"; }
+bi "$W/root" pull -q "oci:$W/fx/oci" >"$OUT" 2>&1 || { cat "$OUT"; die "pull of the fixture failed"; }
+bi "$W/root" bundle create --rw --image "oci:$W/fx/oci" "$W/bundle-run" -- sh -c true >"$OUT" 2>&1 ||
+  { cat "$OUT"; die "bundle create of the fixture failed"; }
+for ((i = 0; i <= N; i++)); do
+  timed t bi "$W/root" --root "$W/state" run --image "oci:$W/fx/oci" "ri$i" -- sh -c true
+  ((i > 0)) && RI+=("$t")
+  timed t "$BERTH" --root "$W/state" run -b "$W/bundle-run" "rb$i"
+  ((i > 0)) && RB+=("$t")
 done
 median_ms() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m * 1000 }'; }
 T_SECOND=$(median_ms "${MS[@]}")
 T_FLOOR=$(median_ms "${LS[@]}")
+T_RUNI=$(median_ms "${RI[@]}")
+T_RUNB=$(median_ms "${RB[@]}")
 
 # ---------------------------------------------------------------- report
 
@@ -192,7 +210,9 @@ ROWS=(
   "pull from local registry: skopeo copy docker:// oci:DIR|$T_SKOPEO s||download + verify only${WHY_REG:+; $WHY_REG}"
   "pull from local registry: berth pull|$T_RPULL s|$(ratio "$T_SKOPEO" "$T_RPULL") skopeo|berth also unpacks every layer"
   "second container from the cached image: rootfs ready|$T_SECOND ms|$(ratio 5 "$T_SECOND") target|target <= 5 ms; median of $N, bundle create (overlay)"
-  "  of which the floor: berth image ls (berth + berth-image start)|$T_FLOOR ms||median of $N; the rest is the work itself"
+  "  of which the floor: berth --version (berth's start)|$T_FLOOR ms||median of $N; the rest is the work itself"
+  "run --image of the cached busybox fixture, end to end|$T_RUNI ms|$(ratio "$T_RUNB" "$T_RUNI") run -b|median of $N"
+  "run -b of a bundle made from it beforehand, end to end|$T_RUNB ms||median of $N; the peer"
 )
 HEAD="berth images, $(date -u '+%Y-%m-%d %H:%M UTC'): synthetic image of 3 gzip layers, $SIZE_MB MB compressed, $ENTRIES entries (scale $SCALE%); $(nproc) CPUs"
 if ((MARKDOWN)); then

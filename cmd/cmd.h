@@ -74,6 +74,11 @@ char **image_helper_argv(int argc, char **argv);
  * is left); -1: err. */
 int image_bundle_make(const char *ref, const char *id, char *const *args, char **dir,
                       struct berth_err **err);
+/* berth bundle create (argv[0] "bundle") of an image already in the store
+ * with its layers cached, as an overlay: made here, without starting
+ * berth-image. The exit status, or -1 when berth-image must do it (a
+ * copy, an image or a layer to fetch, options it explains). */
+int image_bundle_create_here(int argc, char **argv);
 /* After a failed create: the bundle goes (a warning if it cannot). */
 void image_bundle_discard(const char *dir);
 /* delete --force: what an interrupted run/create --image left before the

@@ -22,17 +22,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
 #include "../common/cleanup.h"
 #include "../common/fileutil.h"
+#include "../common/testhook.h"
 #include "../common/treerm.h"
 #include "../common/warn.h"
+#include "../image/image.h"
 #include "cmd.h"
 
-#define IMAGE_ROOT_DEFAULT "/var/lib/berth"
-
+/* --image-root, else berth-image's default (an ordinary user's own). */
 static const char *image_root(void)
 {
-  return g.image_root ? g.image_root : IMAGE_ROOT_DEFAULT;
+  static char dflt[4096];
+  struct berth_err *err = NULL;
+  if (g.image_root)
+    return g.image_root;
+  if (dflt[0] == '\0' && image_root_default(dflt, sizeof(dflt), &err) < 0) {
+    berth_err_free(&err); /* no HOME: berth-image says so */
+    snprintf(dflt, sizeof(dflt), "%s", IMAGE_ROOT_DEFAULT);
+  }
+  return dflt;
 }
 
 void image_helper_locate(void)
@@ -103,7 +114,6 @@ static int helper_bundle_create(const char *ref, const char *dir, char *const *a
   size_t n = 0;
   while (args && args[n])
     n++;
-  /* --rw: the container writes into its private upper directory. */
   const char *fixed[] = {"bundle", "create", "--rw", "--image", ref, dir, "--"};
   size_t k = sizeof(fixed) / sizeof(fixed[0]);
   char **words = xcalloc(n + k + 1, sizeof(char *));
@@ -131,6 +141,15 @@ static int helper_bundle_create(const char *ref, const char *dir, char *const *a
   return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : -1;
 }
 
+/* The overlay bundle of a cached image, made here (image_bundle_create_cached):
+ * 1 when berth-image must make it. */
+static int bundle_cached(const char *ref, const char *dir, char *const *args, unsigned flags,
+                         struct berth_err **err)
+{
+  struct image_opts o = {.root = image_root(), .tls_verify = true, .quiet = true};
+  return image_bundle_create_cached(&o, ref, dir, args, flags, err);
+}
+
 int image_bundle_make(const char *ref, const char *id, char *const *args, char **dir,
                       struct berth_err **err)
 {
@@ -150,16 +169,65 @@ int image_bundle_make(const char *ref, const char *id, char *const *args, char *
   bool had_parent = access(parent, F_OK) == 0;
   if (mkdir_p(parent, 0700, err) < 0)
     return -1;
-  if (helper_bundle_create(ref, path, args) < 0) {
+  /* --rw: the container writes into its private upper directory. Made
+   * here when the image is cached, else by berth-image (r 1 -> 0 or 2). */
+  int r = bundle_cached(ref, path, args, IMAGE_BUNDLE_WRITABLE, err);
+  if (r == 1)
+    r = helper_bundle_create(ref, path, args) < 0 ? 2 : 0;
+  if (r != 0) {
     if (!had_parent) { /* nothing left: the directories made for it too */
       rmdir(parent);
       cleanup_free char *containers = xasprintf("%s/containers", image_root());
       rmdir(containers);
     }
-    return 1;
+    return r < 0 ? -1 : 1;
   }
+  TEST_POINT("image:bundle");
   *dir = steal_ptr(&path);
   return 0;
+}
+
+/* berth-image's options for bundle create, to tell whether it is needed. */
+static const struct option bundle_opts[] = {
+    {"tls-verify", required_argument, NULL, 't'},
+    {"creds", required_argument, NULL, 'c'},
+    {"authfile", required_argument, NULL, 'a'},
+    {"platform", required_argument, NULL, 'p'},
+    {"image", required_argument, NULL, 'i'},
+    {"copy", no_argument, NULL, 'C'},
+    {"rw", no_argument, NULL, 'w'},
+    {"quiet", no_argument, NULL, 'q'},
+    {0},
+};
+
+int image_bundle_create_here(int argc, char **argv)
+{
+  const char *ref = NULL;
+  unsigned flags = 0;
+  int c;
+  if (argc < 2 || strcmp(argv[0], "bundle") != 0 || strcmp(argv[1], "create") != 0)
+    return -1;
+  optind = 0; /* glibc: start over, on another argv */
+  opterr = 0;
+  while ((c = getopt_long(argc - 1, argv + 1, "+q", bundle_opts, NULL)) != -1) {
+    if (c == 'i')
+      ref = optarg;
+    else if (c == 'w')
+      flags |= IMAGE_BUNDLE_WRITABLE;
+    else if (c == 'C' || c == '?' || c == ':')
+      return -1; /* a copy, or what berth-image explains */
+  }
+  int i = optind + 1; /* in argv */
+  if (ref == NULL || i >= argc)
+    return -1;
+  const char *dir = argv[i++];
+  if (i < argc && strcmp(argv[i], "--") == 0)
+    i++;
+  struct berth_err *err = NULL;
+  int r = bundle_cached(ref, dir, i < argc ? argv + i : NULL, flags, &err);
+  if (r < 0)
+    return cmd_fail(&err);
+  return r == 0 ? 0 : -1;
 }
 
 void image_bundle_discard(const char *dir)

@@ -420,8 +420,11 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  if (image_verb(name))
-    return image_exec(argc - optind, argv + optind);
+  if (image_verb(name)) {
+    int at = optind; /* image_bundle_create_here runs getopt again */
+    int r = image_bundle_create_here(argc - at, argv + at);
+    return r >= 0 ? r : image_exec(argc - at, argv + at);
+  }
   for (size_t i = 0; i < N_VERBS; i++) {
     if (strcmp(verbs[i]->name, name) != 0)
       continue;

@@ -168,6 +168,25 @@ static void annotations(json_t *cfg, json_t *spec)
   json_object_set_new(spec, "annotations", ann);
 }
 
+/* Rootless: the user namespace maps the ids the process runs as (the
+ * image's User, root when it names none) to the user's own, the only ids
+ * an ordinary user may map without newuidmap. The copied rootfs belongs
+ * to the user, so it is the image user's inside: a non-root User starts,
+ * and owns what it finds (as with umoci unpack --rootless); root is then
+ * not mapped. */
+static void rootless_map_user(json_t *spec, json_t *proc)
+{
+  json_t *lx = json_object_get(spec, "linux"), *ju = json_object_get(proc, "user");
+  json_int_t uid = json_integer_value(json_object_get(ju, "uid"));
+  json_int_t gid = json_integer_value(json_object_get(ju, "gid"));
+  json_object_set_new(
+      lx, "uidMappings",
+      json_pack("[{s:I,s:I,s:i}]", "containerID", uid, "hostID", (json_int_t)geteuid(), "size", 1));
+  json_object_set_new(
+      lx, "gidMappings",
+      json_pack("[{s:I,s:I,s:i}]", "containerID", gid, "hostID", (json_int_t)getegid(), "size", 1));
+}
+
 int image_spec_json(const char *image_config, char *const *args, int rootfs_dirfd, char **out,
                     struct berth_err **err)
 {
@@ -187,6 +206,8 @@ int image_spec_json(const char *image_config, char *const *args, int rootfs_dirf
            process_user(json_string_value(json_object_get(cfg, "User")), rootfs_dirfd, proc, err) ==
                0) {
     process_env(cfg, proc);
+    if (image_rootless())
+      rootless_map_user(spec, proc);
     const char *wd = json_string_value(json_object_get(cfg, "WorkingDir"));
     json_object_set_new(proc, "cwd", json_string(wd && wd[0] ? wd : "/"));
     json_object_set_new(proc, "terminal", json_false());

@@ -1,5 +1,5 @@
-/* Streaming sha256 through OpenSSL's EVP interface, and the digest syntax
- * the rest of image/ trusts before a digest becomes part of a path. */
+/* Streaming sha256 through OpenSSL's EVP interface: blobs as they are
+ * fetched, layers as they are unpacked (digest names: digest_text.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,33 +45,4 @@ void digester_finish(struct digester *d, char out[DIGEST_MAX])
   out[7 + 2 * n] = '\0';
   EVP_MD_CTX_free(d->ctx);
   free(d);
-}
-
-bool digest_valid(const char *s)
-{
-  if (strncmp(s, "sha256:", 7) != 0)
-    return false;
-  s += 7;
-  for (int i = 0; i < 64; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return false;
-  return s[64] == '\0';
-}
-
-void digest_buf(const void *buf, size_t n, char out[DIGEST_MAX])
-{
-  struct digester *d = digester_new();
-  digester_update(d, buf, n);
-  digester_finish(d, out);
-}
-
-int digest_check_syntax(const char *what, const char *s, struct berth_err **err)
-{
-  if (digest_valid(s))
-    return 0;
-  const char *colon = strchr(s, ':');
-  if (colon != NULL && strncmp(s, "sha256:", 7) != 0)
-    return berth_err_set(err, 0, "%s %.80s: only sha256 digests are supported", what, s);
-  return berth_err_set(err, 0, "%s \"%.80s\": not a digest (want sha256: and 64 lowercase hex)",
-                       what, s);
 }

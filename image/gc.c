@@ -21,16 +21,30 @@
 
 #define RECORD_MAX ((size_t)1 << 20)
 
-int store_lock(const char *root, bool exclusive, struct berth_err **err)
+/* ROOT (made when missing), open for flock. */
+static int store_open(const char *root, struct berth_err **err)
 {
   if (mkdir_p(root, 0700, err) < 0)
     return berth_err_wrap(err, "store");
-  cleanup_close int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return berth_err_sys(err, "store: open %s", root);
-  while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+  return fd;
+}
+
+static int lock_wait(int fd, int how, const char *root, struct berth_err **err)
+{
+  while (flock(fd, how) < 0)
     if (errno != EINTR)
       return berth_err_sys(err, "store: lock %s", root);
+  return 0;
+}
+
+int store_lock(const char *root, bool exclusive, struct berth_err **err)
+{
+  cleanup_close int fd = store_open(root, err);
+  if (fd < 0 || lock_wait(fd, exclusive ? LOCK_EX : LOCK_SH, root, err) < 0)
+    return -1;
   return steal_fd(&fd);
 }
 
@@ -59,7 +73,9 @@ int bundle_record_write(const char *root, const char *dir, json_t *layers, struc
   cleanup_close int dfd = open(bdir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (dfd < 0)
     return berth_err_sys(err, "open %s", bdir);
-  return write_file_atomic_at(dfd, strrchr(path, '/') + 1, text, strlen(text), 0600, err);
+  /* No fsync (~10 ms, more than the rest of a cached bundle): the
+   * bundle's own overlay does not survive a crash of the machine either. */
+  return write_file_replace_at(dfd, strrchr(path, '/') + 1, text, strlen(text), 0600, false, err);
 }
 
 void bundle_record_drop(const char *root, const char *dir)
@@ -97,7 +113,7 @@ static void keep_layers(json_t *keep, json_t *rec)
   }
 }
 
-/* For each JSON record in ROOT/SUB: fn(dirfd, name, parsed record). */
+/* For each JSON file in ROOT/SUB: fn(dirfd, name, parsed JSON). */
 static void records_each(const char *root, const char *sub,
                          void (*fn)(int, const char *, json_t *, void *), void *arg)
 {
@@ -115,7 +131,7 @@ static void records_each(const char *root, const char *sub,
       continue;
     }
     json_t *rec = json_loads(text, 0, NULL);
-    if (json_is_object(rec))
+    if (rec != NULL)
       fn(dirfd(d), de->d_name, rec, arg);
     json_decref(rec);
   }
@@ -205,6 +221,164 @@ static int dir_sweep(const char *root, const char *sub, json_t *keep, uint64_t *
   return 0;
 }
 
+/* ---- what a pull that did not finish leaves, and its removal ---- */
+
+int pull_journal_begin(const char *root, const char *mdigest, const struct manifest *m,
+                       bool resumable, char **path, struct berth_err **err)
+{
+  cleanup_free char *dir = xasprintf("%s/pulls", root);
+  if (mkdir_p(dir, 0700, err) < 0)
+    return -1;
+  json_t *digests = json_pack("[s,s]", mdigest, m->config.digest);
+  for (size_t i = 0; i < m->n_layers; i++)
+    json_array_append_new(digests, json_string(m->layers[i].digest));
+  json_t *doc = json_pack("{s:o,s:b}", "digests", digests, "resumable", resumable);
+  cleanup_free char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  cleanup_free char *file = xasprintf("%s/XXXXXX.json", dir);
+  cleanup_close int fd = mkostemps(file, 5, O_CLOEXEC);
+  if (fd < 0)
+    return berth_err_sys(err, "store: journal in %s", dir);
+  if (write_all(fd, text, strlen(text)) < 0) {
+    unlink(file);
+    return berth_err_sys(err, "store: write %s", file);
+  }
+  *path = steal_ptr(&file);
+  return 0;
+}
+
+void pull_journal_end(char *path)
+{
+  if (path)
+    unlink(path);
+  free(path);
+}
+
+/* Removes ROOT/SUB/<hex><suffix> when it is there. */
+static void digest_entry_remove(const char *root, const char *sub, const char *hex,
+                                const char *suffix)
+{
+  struct berth_err *e = NULL;
+  cleanup_free char *path = xasprintf("%s/%s/%s%s", root, sub, hex, suffix);
+  struct stat sb;
+  if (lstat(path, &sb) < 0)
+    return;
+  if (S_ISDIR(sb.st_mode) ? tree_remove(path, true, NULL, &e) < 0 : unlink(path) < 0)
+    berth_err_free(&e);
+}
+
+struct rollback {
+  const char *root;
+  json_t *keep;
+};
+
+/* One journal's blobs and layers that no image and no live bundle uses,
+ * and its partial downloads unless they came from a registry (the next
+ * pull resumes those). */
+static void journal_rollback(int dirfd, const char *name, json_t *journal, void *arg)
+{
+  struct rollback *rb = arg;
+  json_t *digests = json_object_get(journal, "digests"), *d;
+  bool resumable = json_is_true(json_object_get(journal, "resumable"));
+  size_t i;
+  json_array_foreach (digests, i, d) {
+    const char *s = json_string_value(d);
+    if (s == NULL || !digest_valid(s) || json_object_get(rb->keep, s + 7))
+      continue;
+    digest_entry_remove(rb->root, "layers/sha256", s + 7, "");
+    digest_entry_remove(rb->root, "layers/sha256", s + 7, ".lock");
+    digest_entry_remove(rb->root, "blobs/sha256", s + 7, "");
+    if (!resumable)
+      digest_entry_remove(rb->root, "blobs/partial", s + 7, "");
+  }
+  unlinkat(dirfd, name, 0);
+}
+
+static bool dir_has_entries(const char *root, const char *sub)
+{
+  cleanup_free char *path = xasprintf("%s/%s", root, sub);
+  cleanup_dir DIR *d = opendir(path);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL)
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      return true;
+  return false;
+}
+
+/* Removes from ROOT/SUB what no process holds while the store is locked
+ * exclusively: names holding one of marks; a "<hex>.lock" beside its
+ * "<hex>" stays when keep_lock_beside (a cached layer keeps its lock). */
+static void leftovers_sweep(const char *root, const char *sub, const char *const *marks,
+                            bool keep_lock_beside)
+{
+  cleanup_free char *path = xasprintf("%s/%s", root, sub);
+  cleanup_dir DIR *d = opendir(path);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL) {
+    char hex[65];
+    const char *suffix = "";
+    bool hit = false;
+    for (size_t i = 0; marks[i] && !hit; i++)
+      hit = strstr(de->d_name, marks[i]) != NULL;
+    if (!hit)
+      continue;
+    if (keep_lock_beside && entry_hex(de->d_name, hex, &suffix) && strcmp(suffix, ".lock") == 0 &&
+        faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+      continue;
+    digest_entry_remove(root, sub, de->d_name, "");
+  }
+}
+
+void store_recover(const char *root)
+{
+  if (dir_has_entries(root, "pulls")) {
+    json_t *keep = json_object();
+    struct image_prune_stats st = {0};
+    struct bundle_walk w = {keep, &st};
+    records_each(root, "images", keep_image, keep);
+    records_each(root, "bundles", keep_bundle, &w);
+    struct rollback rb = {root, keep};
+    records_each(root, "pulls", journal_rollback, &rb);
+    json_decref(keep);
+  }
+  static const char *const layer_marks[] = {".tmp.", ".lock", NULL};
+  static const char *const blob_marks[] = {".put.", ".lock", NULL};
+  static const char *const record_marks[] = {".tmp.", NULL};
+  static const char *const journal_marks[] = {".json", NULL}; /* unreadable ones */
+  leftovers_sweep(root, "pulls", journal_marks, false);
+  leftovers_sweep(root, "layers/sha256", layer_marks, true);
+  leftovers_sweep(root, "blobs/partial", blob_marks, false);
+  leftovers_sweep(root, "images", record_marks, false);
+  cleanup_free char *tmp = xasprintf("%s/tmp", root);
+  struct berth_err *e = NULL;
+  if (tree_remove(tmp, true, NULL, &e) < 0)
+    berth_err_free(&e);
+}
+
+int store_lock_for_pull(const char *root, struct berth_err **err)
+{
+  cleanup_close int fd = store_open(root, err);
+  if (fd < 0)
+    return -1;
+  /* Nobody else in the store: a killed pull's leftovers can go. */
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+    store_recover(root);
+  /* (from exclusive, a conversion: flock drops the lock, then takes it) */
+  if (lock_wait(fd, LOCK_SH, root, err) < 0)
+    return -1;
+  return steal_fd(&fd);
+}
+
+void store_undo(const char *root, int lock)
+{
+  struct berth_err *e = NULL;
+  if (lock_wait(lock, LOCK_EX, root, &e) == 0)
+    store_recover(root);
+  berth_err_free(&e);
+  lock_wait(lock, LOCK_SH, root, &e);
+  berth_err_free(&e);
+}
+
 int image_prune(const char *root, struct image_prune_stats *st, struct berth_err **err)
 {
   memset(st, 0, sizeof(*st));
@@ -227,6 +401,8 @@ int image_prune(const char *root, struct image_prune_stats *st, struct berth_err
     ret = dir_sweep(root, "blobs/partial", NULL, &st->partials, st, err);
   if (ret == 0)
     ret = dir_sweep(root, "tmp", NULL, &st->partials, st, err);
+  if (ret == 0) /* the journals of pulls that did not finish */
+    ret = dir_sweep(root, "pulls", NULL, NULL, st, err);
   json_decref(keep);
   return ret;
 }

@@ -77,6 +77,13 @@ int image_pull(const struct image_opts *o, const char *ref, char digest[80],
  * mounted (prune keeps them while DIR is there). */
 int image_bundle_create(const struct image_opts *o, const char *ref, const char *dir,
                         char *const *args, unsigned flags, struct berth_err **err);
+/* The same for an image already in the store with every layer cached, as
+ * an overlay (not rootless, no IMAGE_BUNDLE_COPY), touching nothing but
+ * DIR and its bundle record: what berth itself runs before handing over
+ * to berth-image (no libarchive, libcurl or EVP here). 1: not so (nothing
+ * was made; image_bundle_create does it), 0 done, -1 error. */
+int image_bundle_create_cached(const struct image_opts *o, const char *ref, const char *dir,
+                               char *const *args, unsigned flags, struct berth_err **err);
 /* Unmounts DIR/rootfs and removes DIR, never crossing into a mount (a
  * bind mount inside refuses, and keeps its files); drops its record
  * under root. */

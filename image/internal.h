@@ -53,7 +53,10 @@ int source_local_open(const struct image_ref *ref, const struct image_opts *o,
 int source_registry_open(const struct image_ref *ref, const struct image_opts *o,
                          struct image_source **out, struct berth_err **err);
 
-/* ---- store.c: blobs/sha256/<hex> under the image root ---- */
+/* ---- store.c, store_read.c: blobs/sha256/<hex> under the image root ---- */
+/* ROOT/blobs/sha256 into *sha and ROOT/blobs/partial into *partial (only
+ * when partial is not NULL), made when create is set. */
+int store_dirs(const char *root, bool create, int *sha, int *partial, struct berth_err **err);
 /* Fetches digest (size bytes) from src into the store unless present,
  * verifying sha256 and size while writing to a partial file
  * (blobs/partial/<hex>, resumed from its length); renamed into place only
@@ -112,9 +115,11 @@ bool image_rootless(void);
 
 /* ---- pull.c: the layer cache and image records ---- */
 /* ROOT/layers/sha256/<hex> (dir) for the layer blob digest, unpacked
- * once (the blob must be in the store). */
-int layer_cache_ensure(const char *root, const char *digest, char *dir, size_t n,
-                       struct berth_err **err);
+ * once (the blob must be in the store). want_diff_id (NULL: any): what
+ * the image config says it unpacks to; another one is an error and
+ * nothing enters the cache. */
+int layer_cache_ensure(const char *root, const char *digest, const char *want_diff_id, char *dir,
+                       size_t n, struct berth_err **err);
 /* The whole of an open file (a stored blob), at most max bytes. */
 int fd_read_all(int fd, size_t max, char **out, struct berth_err **err);
 /* ROOT/images/<sha256 of name>.json */
@@ -208,6 +213,47 @@ int store_lock(const char *root, bool exclusive, struct berth_err **err);
  * digests its overlay mounts. */
 int bundle_record_write(const char *root, const char *dir, json_t *layers, struct berth_err **err);
 void bundle_record_drop(const char *root, const char *dir);
+/* A pull's journal, ROOT/pulls/XXXXXX.json: the digests it may add
+ * (manifest, config, layers), written once the manifest is known and
+ * removed when the image is recorded (pull_journal_end frees path);
+ * resumable: from a registry, whose partial downloads are kept. */
+int pull_journal_begin(const char *root, const char *mdigest, const struct manifest *m,
+                       bool resumable, char **path, struct berth_err **err);
+void pull_journal_end(char *path);
+/* With the store locked exclusively (no pull, no bundle create running):
+ * the journals left by pulls that failed or were killed rolled back (their
+ * blobs and cached layers that no image and no live bundle uses
+ * removed), and the leftovers no process holds swept: temporary
+ * directories (ROOT/tmp, a killed unpack's layers/sha256/<hex>.tmp.PID),
+ * stale lock files, half-written blobs and records. A cut registry
+ * download's partial file stays, for the next pull to resume (prune
+ * removes it). */
+void store_recover(const char *root);
+/* The shared store lock for a pull, store_recover run first when no
+ * other process is in the store. */
+int store_lock_for_pull(const char *root, struct berth_err **err);
+/* A failed pull (lock: its shared store lock): once the other pulls are
+ * done, store_recover with the lock exclusive; the lock is shared again
+ * on return. */
+void store_undo(const char *root, int lock);
+/* ---- bundle_overlay.c: bundles without libarchive or libcurl ---- */
+/* The image's record (name, manifest, config, layers) from the store. */
+json_t *image_record_read(const char *root, const char *name, struct berth_err **err);
+/* Is every layer (digests) unpacked in the layer cache? */
+bool image_layers_cached(const char *root, json_t *layers);
+/* Fills DIR/rootfs from the layers (rootfs made, empty). */
+typedef int (*bundle_fill_fn)(const char *root, json_t *layers, const char *dir, const char *rootfs,
+                              struct berth_err **err);
+/* The overlay of the cached layers (each must be there) with DIR/upper,
+ * recorded under ROOT/bundles first. */
+int bundle_fill_overlay(const char *root, json_t *layers, const char *dir, const char *rootfs,
+                        struct berth_err **err);
+/* DIR (must not exist), DIR/rootfs filled by fill, DIR/config.json from
+ * the image config (rec's) with args and IMAGE_BUNDLE_WRITABLE; on
+ * failure DIR is removed. */
+int bundle_assemble(const char *root, json_t *rec, const char *dir, char *const *args,
+                    unsigned flags, bundle_fill_fn fill, struct berth_err **err);
+
 /* ---- progress.c: a pull's progress for image_opts.progress ---- */
 struct pull_progress;
 /* NULL when o->progress is NULL. Layers in the store count as done. */

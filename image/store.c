@@ -19,38 +19,6 @@
 #include "../common/fileutil.h"
 #include "internal.h"
 
-#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-static int subdir(int parent, const char *name, bool create, struct berth_err **err)
-{
-  if (create && mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
-    return berth_err_sys(err, "store: mkdir %s", name);
-  int fd = openat(parent, name, DIR_FLAGS);
-  if (fd < 0)
-    return berth_err_sys(err, "store: open %s", name);
-  return fd;
-}
-
-/* ROOT/blobs/sha256 and ROOT/blobs/partial (the latter only when partial
- * is not NULL), created when create is set. */
-static int store_dirs(const char *root, bool create, int *sha, int *partial, struct berth_err **err)
-{
-  if (create && mkdir_p(root, 0700, err) < 0)
-    return berth_err_wrap(err, "store");
-  cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0)
-    return berth_err_sys(err, "store: open %s", root);
-  cleanup_close int blobs = subdir(rootfd, "blobs", create, err);
-  if (blobs < 0)
-    return -1;
-  *sha = subdir(blobs, "sha256", create, err);
-  if (*sha < 0)
-    return -1;
-  if (partial != NULL && (*partial = subdir(blobs, "partial", create, err)) < 0)
-    return -1;
-  return 0;
-}
-
 /* 1 when the blob is in place with the expected size, 0 when absent. */
 static int blob_present(int sha, const char *digest, int64_t size, struct berth_err **err)
 {
@@ -219,21 +187,6 @@ int store_blob_fetch(const char *root, struct image_source *src, const char *dig
     r = fetch_locked(sha, partial, src, digest, size, err);
   unlock_blob(partial, digest, lock);
   return r < 0 ? -1 : 0;
-}
-
-int store_blob_open(const char *root, const char *digest, struct berth_err **err)
-{
-  cleanup_close int sha = -1;
-  if (digest_check_syntax("blob", digest, err) < 0 || store_dirs(root, false, &sha, NULL, err) < 0)
-    return -1;
-  cleanup_close int fd = openat(sha, digest + 7, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0)
-    return errno == ENOENT ? berth_err_set(err, 0, "blob %s is not in the store", digest)
-                           : berth_err_sys(err, "store: open %s", digest);
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-    return berth_err_set(err, 0, "store: %s is not a regular file", digest);
-  return steal_fd(&fd);
 }
 
 int store_blob_put(const char *root, const char *text, size_t len, char digest[DIGEST_MAX],

@@ -235,8 +235,7 @@ authfile_write() { # FILE KEY USER:PASS
 # A layer of 2 GiB of zeros in ~2 MB of gzip (2048 gzip members of 1 MiB of
 # zeros after a tar header): the pull stops near 1 GiB with one line; the
 # layer cache has no entry and no temporary directory for it, no image is
-# recorded (the blob, whose digest is right, stays in the blob store until a
-# prune, like any blob of a pull that did not finish).
+# recorded, and the blobs it fetched (their digests are right) go with it.
 @test "a gzip bomb layer: refused with one line, nothing in the layer cache" {
 	local d=$BATS_TEST_TMPDIR/bomb
 	mkdir -p "$d"
@@ -273,6 +272,7 @@ PY
 	[ "$status" -eq 1 ] && [ "${#lines[@]}" -eq 1 ]
 	[[ "$output" == *"decompression bomb"* && "$output" == *'"zeros"'* ]]
 	[ -z "$(find "$IMG/layers" -mindepth 2 -maxdepth 2 -type d 2>/dev/null)" ]
+	[ -z "$(ls -A "$IMG/blobs/sha256")" ]
 	run "${BI[@]}" image ls
 	[ "${#lines[@]}" -eq 1 ] # the header only
 }

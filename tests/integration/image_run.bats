@@ -166,21 +166,33 @@ layer_dirs() {
 	bim delete --force c1
 	[ ! -e "$b" ]
 	[ -z "$(leftovers)" ]
-	# Killed right after berth-image made the bundle, before any state:
-	# delete --force finds it by its name.
+	# Killed right after the bundle was made, before any state: delete
+	# --force finds it by its name. By berth-image (an image not cached)...
 	cat >"$BATS_TEST_TMPDIR/berth-image" <<-EOS
 		#!/bin/sh
 		"$BERTH_SRC_DIR/berth-image" "\$@" && kill -KILL \$PPID
 	EOS
 	chmod +x "$BATS_TEST_TMPDIR/berth-image"
+	bim image rm "$REF" && bim image prune >/dev/null
 	BERTH_IMAGE=$BATS_TEST_TMPDIR/berth-image bim run --image "$REF" c2 -- true || true
-	[ -n "$(ls -A "$IMG"/containers/*/)" ] && [ ! -e "$ROOT/c2" ]
-	run bim run --image "$REF" c2 -- true
+	killed_bundle_remains c2
+	# ... or by berth itself (cached: no berth-image; berth-test dies there).
+	[ -x "$BERTH_SRC_DIR/berth-test" ] || skip "berth-test not built"
+	BERTH_TEST_KILL_AT=image:bundle "$BERTH_SRC_DIR/berth-test" --root "$ROOT" --image-root "$IMG" \
+		run --image "$REF" c3 -- true || true
+	killed_bundle_remains c3
+}
+
+# killed_bundle_remains ID: run --image was killed once ID's bundle was
+# made; run refuses ID and says how to clean up, delete --force does.
+killed_bundle_remains() {
+	[ -n "$(ls -A "$IMG"/containers/*/)" ] && [ ! -e "$ROOT/$1" ]
+	run bim run --image "$REF" "$1" -- true
 	echo "$output"
-	[ "$status" -eq 1 ] && [[ "$output" == *"delete --force c2"* ]]
-	bim delete --force c2
+	[ "$status" -eq 1 ] && [[ "$output" == *"delete --force $1"* ]]
+	bim delete --force "$1"
 	[ -z "$(leftovers)" ]
-	run bim run --image "$REF" c2 -- sh -c true
+	run bim run --image "$REF" "$1" -- sh -c true
 	[ "$status" -eq 0 ]
 }
 
