@@ -89,13 +89,29 @@ assert_snapshot() {
 
 # --- killing the runtime -------------------------------------------------------
 
+# phase_stopped MARK: a process cloned by the runtime stopped at its phase:
+# MARK exists, or (past setns into the container, where MARK's path is not
+# there) a process named test-point-stop has BERTH_TEST_MARK=MARK.
+phase_stopped() {
+	local c name
+	[ ! -e "$1" ] || return 0
+	for c in /proc/[0-9]*/comm; do
+		name=
+		read -r name <"$c" 2>/dev/null || true
+		[ "$name" = test-point-stop ] || continue
+		tr '\0' '\n' <"${c%/comm}/environ" 2>/dev/null | grep -qxF "BERTH_TEST_MARK=$1" && return 0
+	done
+	return 1
+}
+
 # kill_at PHASE ARGS...: run the fault-injection build with ARGS, dying at
 # PHASE: in the runtime's own process it raises SIGKILL itself; at a
-# phase of a process it cloned (child:*, exec:helper-*) that process
-# stops there and touches a mark, and we SIGKILL the runtime. Fails unless
-# the runtime died by SIGKILL (a phase never reached proves nothing).
+# phase of a process it cloned (child:*, exec:helper-*, exec:child-*) that
+# process stops there (phase_stopped), and we SIGKILL the runtime. Fails
+# unless the runtime died by SIGKILL at the phase (a phase never reached
+# proves nothing).
 kill_at() {
-	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 i
+	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 i reached=
 	shift
 	rm -f "$mark"
 	ns_cmd
@@ -103,11 +119,15 @@ kill_at() {
 		</dev/null >"$BATS_TEST_TMPDIR/kill.out" 2>&1 3>&- &
 	pid=$!
 	for ((i = 0; i < 1000; i++)); do
-		if [ -e "$mark" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+		if phase_stopped "$mark"; then
+			reached=1
+			kill -9 "$pid" 2>/dev/null || true
+		fi
 		kill -0 "$pid" 2>/dev/null || break
 		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
 		sleep 0.01
 	done
+	[ -n "$reached" ] || [ "$i" -lt 1000 ] || fail "$* at $phase: phase never reached in 10 s"
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 137 ] || fail "$* at $phase: exit $rc, not killed: $(cat "$BATS_TEST_TMPDIR/kill.out")"
