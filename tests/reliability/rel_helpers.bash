@@ -134,13 +134,18 @@ kill_at() {
 }
 
 # kill_after SECONDS ARGS...: the runtime under test, SIGKILLed after SECONDS
-# (if still running). Sets KILL_RC.
+# (if still running). Sets KILL_RC; fails if it died of another signal.
 kill_after() {
 	local t=$1
 	shift
 	KILL_RC=0
 	ns_cmd
-	timeout -s KILL "$t" "${NS_CMD[@]}" "$BERTH" --root "$ROOT" "$@" </dev/null >/dev/null 2>&1 3>&- || KILL_RC=$?
+	timeout -s KILL "$t" "${NS_CMD[@]}" "$BERTH" --root "$ROOT" "$@" </dev/null >"$BATS_TEST_TMPDIR/kill.out" 2>&1 3>&- ||
+		KILL_RC=$?
+	# Killed by us (137), or an exit of its own; never a crash or a
+	# sanitizer's abort.
+	[ "$KILL_RC" -le 128 ] || [ "$KILL_RC" -eq 137 ] ||
+		fail "$* : died with $KILL_RC: $(head -c 2000 "$BATS_TEST_TMPDIR/kill.out")"
 }
 
 # random_delay: 0.000-0.029 s, uniformly.
