@@ -97,9 +97,9 @@ phase_stopped() {
 	[ ! -e "$1" ] || return 0
 	for c in /proc/[0-9]*/comm; do
 		name=
-		read -r name <"$c" 2>/dev/null || true
+		{ read -r name <"$c"; } 2>/dev/null || true
 		[ "$name" = test-point-stop ] || continue
-		tr '\0' '\n' <"${c%/comm}/environ" 2>/dev/null | grep -qxF "BERTH_TEST_MARK=$1" && return 0
+		{ tr '\0' '\n' <"${c%/comm}/environ"; } 2>/dev/null | grep -qxF "BERTH_TEST_MARK=$1" && return 0
 	done
 	return 1
 }
@@ -111,14 +111,14 @@ phase_stopped() {
 # unless the runtime died by SIGKILL at the phase (a phase never reached
 # proves nothing).
 kill_at() {
-	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 i reached=
+	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 end=$((SECONDS + 20)) reached=
 	shift
 	rm -f "$mark"
 	ns_cmd
 	BERTH_TEST_KILL_AT=$phase BERTH_TEST_MARK=$mark "${NS_CMD[@]}" "$BERTH_HOOKS" --root "$ROOT" "$@" \
 		</dev/null >"$BATS_TEST_TMPDIR/kill.out" 2>&1 3>&- &
 	pid=$!
-	for ((i = 0; i < 1000; i++)); do
+	while [ "$SECONDS" -lt "$end" ]; do
 		if phase_stopped "$mark"; then
 			reached=1
 			kill -9 "$pid" 2>/dev/null || true
@@ -127,9 +127,10 @@ kill_at() {
 		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
 		sleep 0.01
 	done
-	[ -n "$reached" ] || [ "$i" -lt 1000 ] || fail "$* at $phase: phase never reached in 10 s"
+	[ -n "$reached" ] || [ "$SECONDS" -lt "$end" ] || reached=never
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" || rc=$?
+	[ "$reached" != never ] || fail "$* at $phase: phase never reached in 20 s"
 	[ "$rc" -eq 137 ] || fail "$* at $phase: exit $rc, not killed: $(cat "$BATS_TEST_TMPDIR/kill.out")"
 }
 
