@@ -9,10 +9,14 @@
  * runtime across a pid namespace, the point creates the file named by
  * BERTH_TEST_MARK and blocks there: the test kills the runtime once the
  * file exists, and the process is left stuck where the phase put it.
+ * Where that path is not reachable (past setns into the container's mount
+ * namespace), the process is named TEST_POINT_STOPPED for the test to find.
  * PHASE is "create:cgroup", "child:mounts", "write:state.json", ... (see
  * the calls). Elsewhere TEST_POINT compiles to nothing. */
 #ifndef BERTH_TESTHOOK_H
 #define BERTH_TESTHOOK_H
+
+#define TEST_POINT_STOPPED "test-point-stop"
 
 #ifdef BERTH_TEST_HOOKS
 void test_point(const char *phase, const char *detail);

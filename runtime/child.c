@@ -593,6 +593,7 @@ _Noreturn void exec_helper_main(struct exec_ctx *c)
   c->listener = listener_connect(c->spec, &err);
   if (c->listener == -2 || exec_ns_join(c, &err) < 0)
     goto fail;
+  TEST_POINT("exec:helper-joined");
   int keep[] = {c->sync_fd, c->listener};
   fds_close_except(c->preserve_fds, keep, 2);
   /* setns(mnt) left root and cwd at the namespace's root: the container's. */
@@ -623,6 +624,7 @@ _Noreturn void exec_child_main(struct exec_ctx *c)
 
   if (sync_recv_val(c->sync_fd, NULL, &host_pid, &err) != SYNC_GO)
     _exit(1);
+  TEST_POINT("exec:child-go");
   if (rlimits_apply(s, &err) < 0 || cwd_enter(s, &err) < 0)
     goto fail;
   char **env = exec_env(s);

@@ -375,11 +375,13 @@ int runtime_kill(const char *root, const char *id, int sig, bool all, struct ber
   cleanup_close int dirfd = container_open(root, id, false, &st, &status, &ops, err);
   if (dirfd < 0)
     return -1;
+  TEST_POINT("kill:opened");
   int ret;
   if (status == STATUS_STOPPED && !all)
     ret = berth_err_set(err, 0, "container \"%s\" is not running", id);
   else
     ret = ops->kill(&st, sig, all, err);
+  TEST_POINT("kill:signalled");
   state_clear(&st);
   return ret;
 }
@@ -446,6 +448,7 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
       return unreadable_remove(root, id, err);
     return -1;
   }
+  TEST_POINT("delete:opened");
   int ret = 0;
   if (status == STATUS_RUNNING && !force)
     ret = berth_err_set(err, 0,
@@ -461,6 +464,7 @@ int runtime_delete(const char *root, const char *id, bool force, struct berth_er
     ret = bundle_dir_remove(st.bundle, true, err);
   if (ret == 0)
     ret = state_dir_remove(root, id, dirfd, err);
+  TEST_POINT("delete:state-removed");
   if (ret == 0)
     hooks_run_warn(st.hooks, HOOK_POSTSTOP, &st, "stopped", 0);
   state_clear(&st);
@@ -891,6 +895,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
     ret = -1;
     goto fail;
   }
+  TEST_POINT("run:started");
   *exit_status = 0;
   if (!o->detach) {
     if (pty >= 0)
@@ -899,6 +904,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
       run_watched(root, id, o, &c, &set, exit_status);
     else
       relay_wait(&relay, c.pid, pidfd, &set, exit_status);
+    TEST_POINT("run:exited");
     if (!o->keep)
       ret = runtime_delete(root, id, true, err);
   }
@@ -1124,6 +1130,7 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     waitpid(c.pid, NULL, 0);
     goto out;
   }
+  TEST_POINT("exec:ready");
   *exit_status = 0;
   if (!o->detach) {
     if (c.pty >= 0)

@@ -89,38 +89,64 @@ assert_snapshot() {
 
 # --- killing the runtime -------------------------------------------------------
 
+# phase_stopped MARK: a process cloned by the runtime stopped at its phase:
+# MARK exists, or (past setns into the container, where MARK's path is not
+# there) a process named test-point-stop has BERTH_TEST_MARK=MARK.
+phase_stopped() {
+	local c name
+	[ ! -e "$1" ] || return 0
+	for c in /proc/[0-9]*/comm; do
+		name=
+		{ read -r name <"$c"; } 2>/dev/null || true
+		[ "$name" = test-point-stop ] || continue
+		{ tr '\0' '\n' <"${c%/comm}/environ"; } 2>/dev/null | grep -qxF "BERTH_TEST_MARK=$1" && return 0
+	done
+	return 1
+}
+
 # kill_at PHASE ARGS...: run the fault-injection build with ARGS, dying at
 # PHASE: in the runtime's own process it raises SIGKILL itself; at a
-# phase of a process it cloned (child:*, exec:helper-*) that process
-# stops there and touches a mark, and we SIGKILL the runtime. Fails unless
-# the runtime died by SIGKILL (a phase never reached proves nothing).
+# phase of a process it cloned (child:*, exec:helper-*, exec:child-*) that
+# process stops there (phase_stopped), and we SIGKILL the runtime. Fails
+# unless the runtime died by SIGKILL at the phase (a phase never reached
+# proves nothing).
 kill_at() {
-	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 i
+	local phase=$1 mark=$BATS_TEST_TMPDIR/mark pid rc=0 end=$((SECONDS + 20)) reached=
 	shift
 	rm -f "$mark"
 	ns_cmd
 	BERTH_TEST_KILL_AT=$phase BERTH_TEST_MARK=$mark "${NS_CMD[@]}" "$BERTH_HOOKS" --root "$ROOT" "$@" \
 		</dev/null >"$BATS_TEST_TMPDIR/kill.out" 2>&1 3>&- &
 	pid=$!
-	for ((i = 0; i < 1000; i++)); do
-		if [ -e "$mark" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+	while [ "$SECONDS" -lt "$end" ]; do
+		if phase_stopped "$mark"; then
+			reached=1
+			kill -9 "$pid" 2>/dev/null || true
+		fi
 		kill -0 "$pid" 2>/dev/null || break
 		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
 		sleep 0.01
 	done
+	[ -n "$reached" ] || [ "$SECONDS" -lt "$end" ] || reached=never
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" || rc=$?
+	[ "$reached" != never ] || fail "$* at $phase: phase never reached in 20 s"
 	[ "$rc" -eq 137 ] || fail "$* at $phase: exit $rc, not killed: $(cat "$BATS_TEST_TMPDIR/kill.out")"
 }
 
 # kill_after SECONDS ARGS...: the runtime under test, SIGKILLed after SECONDS
-# (if still running). Sets KILL_RC.
+# (if still running). Sets KILL_RC; fails if it died of another signal.
 kill_after() {
 	local t=$1
 	shift
 	KILL_RC=0
 	ns_cmd
-	timeout -s KILL "$t" "${NS_CMD[@]}" "$BERTH" --root "$ROOT" "$@" </dev/null >/dev/null 2>&1 3>&- || KILL_RC=$?
+	timeout -s KILL "$t" "${NS_CMD[@]}" "$BERTH" --root "$ROOT" "$@" </dev/null >"$BATS_TEST_TMPDIR/kill.out" 2>&1 3>&- ||
+		KILL_RC=$?
+	# Killed by us (137), or an exit of its own; never a crash or a
+	# sanitizer's abort.
+	[ "$KILL_RC" -le 128 ] || [ "$KILL_RC" -eq 137 ] ||
+		fail "$* : died with $KILL_RC: $(head -c 2000 "$BATS_TEST_TMPDIR/kill.out")"
 }
 
 # random_delay: 0.000-0.029 s, uniformly.
