@@ -98,8 +98,7 @@ one_line_error() {
 	local before n phase
 	before=$(rel_snapshot)
 	# Every atomic write create makes, the Nth of each.
-	for phase in write:state.json#1 write:state.json#2 write:state.json#3 write:cgroup.json#1 \
-		write:cgroup.json#2 write:config.json; do
+	for phase in write:state.json#1 write:state.json#2 write:cgroup.json#1 write:config.json; do
 		kill_at "$phase" create "$PREFIX"
 		if [ -e "$ROOT/$PREFIX/state.json" ]; then
 			jq -e 'type == "object"' "$ROOT/$PREFIX/state.json" >/dev/null || fail "$phase: torn state.json"
