@@ -36,22 +36,6 @@ teardown() {
 	teardown_bundle
 }
 
-# vm_host_procs ID: host processes working in the container's state
-# directory (the supervisor, QEMU and virtiofsd all do).
-vm_host_procs() {
-	local dir=$ROOT/$1 p
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/cwd" 2>/dev/null)" = "$dir" ] && echo "${p#/proc/}"
-	done
-	return 0
-}
-
-# alive PID: the process exists and is not a zombie (the detached
-# supervisor's zombie waits for the host's init to reap it).
-alive() {
-	[ -e "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
 # linux_run ID: the same bundle with the linux backend (the peer to match).
 linux_run() {
 	update_config '.annotations["dev.berth.backend"] = "linux"'

@@ -7,10 +7,10 @@
 # process records its own /proc/self/status and counts in the rootfs);
 # the tests that need a container of their own make one.
 #
-# BERTH_VM_ASSETS=DIR builds and uses the guest assets in DIR instead of
-# the default /var/cache/berth/vm.
+# BERTH_VM_ASSETS=DIR: see microvm_helpers.bash.
 
 load helpers
+load microvm_helpers
 
 BERTH_TIMEOUT=90
 STATUS_RE='^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):'
@@ -18,21 +18,12 @@ STATUS_RE='^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):'
 # vm_config: the bundle's config.json made a microVM container's, the
 # root writable (the main process writes into it).
 vm_config() {
-	update_config '.annotations["dev.berth.backend"] = "microvm" | .root.readonly = false'
-	if [ -n "${BERTH_VM_ASSETS:-}" ]; then
-		update_config --arg d "$BERTH_VM_ASSETS" \
-			'.annotations["dev.berth.vm.kernel"] = "\($d)/vmlinux"
-			| .annotations["dev.berth.vm.initrd"] = "\($d)/initramfs.cpio"'
-	fi
+	microvm_config
+	update_config '.root.readonly = false'
 }
 
 setup_file() {
-	[ "$(id -u)" -eq 0 ] || skip "microvm needs root"
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 is not installed"
-	[ -x /usr/lib/qemu/virtiofsd ] || skip "virtiofsd (qemu-system-common) is not installed"
-	make -C "$BATS_TEST_DIRNAME/../.." vm-assets ${BERTH_VM_ASSETS:+VM_ASSETS_DIR="$BERTH_VM_ASSETS"} \
-		>"$BATS_FILE_TMPDIR/assets.log" 2>&1 ||
-		skip "guest assets could not be built: $(tail -n 1 "$BATS_FILE_TMPDIR/assets.log")"
+	microvm_requires
 	RECVTTY=$BATS_FILE_TMPDIR/recvtty
 	gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o "$RECVTTY" \
 		"$BATS_TEST_DIRNAME/../fixtures/recvtty.c"
@@ -77,20 +68,6 @@ exec_split() {
 	timeout -k 5 "$BERTH_TIMEOUT" "$BERTH" --root "$ROOT" exec "$@" >"$OUT" 2>"$ERR" </dev/null 3>&- ||
 		status=$?
 	echo "# exec $* => $status; stdout: $(cat "$OUT"); stderr: $(cat "$ERR")"
-}
-
-# vm_host_procs ID: host processes working in the container's state
-# directory (the supervisor and QEMU do).
-vm_host_procs() {
-	local dir=$ROOT/$1 p
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/cwd" 2>/dev/null)" = "$dir" ] && echo "${p#/proc/}"
-	done
-	return 0
-}
-
-alive() {
-	[ -e "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
 count() {
