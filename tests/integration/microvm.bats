@@ -104,6 +104,35 @@ linux_run() {
 	[[ "$output" != *"all forked"* ]]
 }
 
+@test "microvm: the CPU quota holds in the guest's cgroup v2: a busy loop is throttled to it" {
+	update_config '.linux.resources.cpu = {"quota": 20000, "period": 100000}'
+	set_args sh -c 'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
+		cat $cg/cpu.max
+		timeout 3 sh -c "while :; do :; done"
+		cat $cg/cpu.stat'
+	run_berth run "$ID"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "20000 100000" ]
+	local usage throttled
+	usage=$(awk '$1 == "usage_usec" { print $2 }' <<<"$output")
+	throttled=$(awk '$1 == "nr_throttled" { print $2 }' <<<"$output")
+	# 20% of one CPU over 3 s is 0.6 s; unthrottled, the loop takes ~3 s.
+	[ "${throttled:-0}" -gt 0 ] || fail "never throttled"
+	[ "$usage" -le 1500000 ] || fail "the loop used $usage us of CPU in 3 s under a 20% quota"
+}
+
+# The bounded part of `make check-v2`: berth's own cgroup tests, with the
+# linux backend, in a guest on pure cgroup v2 (this host is hybrid).
+@test "cgroup v2 in a guest (make check-v2, bounded): OOM at the limit, CPU quota, pids.max, freeze" {
+	local filter='^(memory: allocating beyond|cpu: quota 50000|pids: a fork bomb|pause freezes the container)'
+	run timeout -k 5 900 env CHECK_V2_FILTER="$filter" "$BATS_TEST_DIRNAME/../../scripts/check-v2.sh" \
+		tests/integration/cgroups.bats tests/integration/cgroups_verbs.bats
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -cE '^ok [0-9]+ ' <<<"$output")" -eq 4 ] || fail "4 tests expected to pass"
+	! grep -q '# skip' <<<"$output" || fail "a test was skipped"
+}
+
 @test "microvm: create, state, start, kill (forwarded into the guest), delete" {
 	set_args sh -c 'trap "echo got TERM > /term; exit 7" TERM; while :; do sleep 0.1; done'
 	update_config '.root.readonly = false'
