@@ -854,22 +854,6 @@ int linux_start(int dirfd, const struct state *st, struct berth_err **err)
   return 0;
 }
 
-/* A pidfd for the init, or -1 with ESRCH once it is gone or was replaced. */
-static int init_pidfd(const struct state *st)
-{
-  int fd = pidfd_open_pid(st->pid);
-  if (fd < 0)
-    return -1;
-  /* The pidfd pins the process: checking the start time now rules out a
-   * recycled pid for every later use of this fd. */
-  if (proc_start_time(st->pid) != st->start_time) {
-    close(fd);
-    errno = ESRCH;
-    return -1;
-  }
-  return fd;
-}
-
 /* Who is the container's: the init (pid and start time), and every process
  * in the container's own namespace (see ns_key) whose root is the
  * container's rootfs. A namespace inode number can be reused once the
@@ -957,7 +941,7 @@ static const struct cgroup_filter *cgroup_members(const struct state *st, struct
 
 static int linux_kill(const struct state *st, int sig, bool all, struct berth_err **err)
 {
-  cleanup_close int fd = init_pidfd(st);
+  cleanup_close int fd = state_pidfd(st);
   struct member_key k;
   struct cgroup_filter f;
   int n = 0;
@@ -983,31 +967,11 @@ static int linux_destroy(const struct state *st, struct berth_err **err)
     struct cgroup_filter f;
     return cgroup_destroy(st->cg, cgroup_members(st, &k, &f), err);
   }
-  cleanup_close int fd = init_pidfd(st);
+  cleanup_close int fd = state_pidfd(st);
   /* Kill the others first: without a pid namespace they outlive the init. */
   for (int tries = 0; members_signal(st, SIGKILL) > 0 && tries < 100; tries++)
     usleep(1000);
-  if (fd < 0)
-    return 0;
-  syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  int r;
-  do
-    r = poll(&p, 1, 10000);
-  while (r < 0 && errno == EINTR);
-  if (r == 0)
-    return berth_err_set(err, ETIMEDOUT, "container \"%s\" did not die after SIGKILL", st->id);
-  return 0;
-}
-
-static int no_cgroup(const struct state *st, struct berth_err **err)
-{
-  return berth_err_set(err, ENOTSUP, "container \"%s\" has no cgroup", st->id);
-}
-
-static int linux_pause(const struct state *st, bool pause, struct berth_err **err)
-{
-  return st->cg ? cgroup_freeze(st->cg, pause, err) : no_cgroup(st, err);
+  return fd < 0 ? 0 : state_pidfd_kill_wait(st, fd, err);
 }
 
 /* Device rules in an update replace the container's as at create: deny
@@ -1018,7 +982,7 @@ static int linux_update(const struct state *st, const struct cgroup_resources *r
                         struct berth_err **err)
 {
   if (st->cg == NULL)
-    return no_cgroup(st, err);
+    return state_no_cgroup(st, err);
   if (cgroup_join_missing(st->cg, r, err) < 0)
     return -1;
   if (r->n_devices == 0)
@@ -1032,14 +996,14 @@ static int linux_update(const struct state *st, const struct cgroup_resources *r
 
 static int linux_procs(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err)
 {
-  return st->cg ? cgroup_pids(st->cg, pids, n, err) : no_cgroup(st, err);
+  return st->cg ? cgroup_pids(st->cg, pids, n, err) : state_no_cgroup(st, err);
 }
 
 static int linux_stats(const struct state *st, json_t **stats, uint64_t *oom_kills,
                        struct berth_err **err)
 {
   if (st->cg == NULL)
-    return no_cgroup(st, err);
+    return state_no_cgroup(st, err);
   *stats = cgroup_stats(st->cg);
   *oom_kills = cgroup_oom_kills(st->cg);
   return 0;
@@ -1104,7 +1068,7 @@ static int linux_exec(const struct state *st, const struct spec *s,
                       struct berth_err **err)
 {
   out->pty = out->pidfd = out->sync_fd = -1;
-  cleanup_close int initfd = init_pidfd(st);
+  cleanup_close int initfd = state_pidfd(st);
   if (initfd < 0)
     return berth_err_set(err, 0, "cannot exec in a stopped container");
   int flags;
@@ -1161,7 +1125,7 @@ const struct backend_ops backend_linux = {
     .start = linux_start,
     .kill = linux_kill,
     .destroy = linux_destroy,
-    .pause = linux_pause,
+    .pause = state_freeze,
     .update = linux_update,
     .procs = linux_procs,
     .stats = linux_stats,

@@ -362,24 +362,11 @@ static int microvm_create(int dirfd, const char *id, const struct spec *s,
 
 /* ---- the other verbs: the supervisor and the host cgroup ---- */
 
-/* A pidfd for the supervisor, or -1 once it is gone or was replaced. */
-static int supervisor_pidfd(const struct state *st)
-{
-  if (st->pid <= 0)
-    return -1;
-  int fd = (int)syscall(SYS_pidfd_open, st->pid, 0);
-  if (fd >= 0 && proc_start_time(st->pid) != st->start_time) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /* --all too goes to the supervisor: it forwards the signal to the guest,
  * whose processes are all the container's; QEMU must not get it. */
 static int microvm_kill(const struct state *st, int sig, bool all, struct berth_err **err)
 {
-  cleanup_close int fd = supervisor_pidfd(st);
+  cleanup_close int fd = state_pidfd(st);
   if (fd < 0)
     return all ? 0 : berth_err_set(err, 0, "container \"%s\" is not running", st->id);
   if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
@@ -393,25 +380,8 @@ static int microvm_destroy(const struct state *st, struct berth_err **err)
 {
   if (st->cg)
     return cgroup_destroy(st->cg, NULL, err);
-  cleanup_close int fd = supervisor_pidfd(st);
-  if (fd < 0)
-    return 0;
-  syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  while (poll(&p, 1, 10000) < 0 && errno == EINTR)
-    ;
-  return 0;
-}
-
-static int no_cgroup(const struct state *st, struct berth_err **err)
-{
-  return berth_err_set(err, ENOTSUP, "container \"%s\" has no cgroup", st->id);
-}
-
-/* Freezes the whole VMM from the host: the guest stops with it. */
-static int microvm_pause(const struct state *st, bool pause, struct berth_err **err)
-{
-  return st->cg ? cgroup_freeze(st->cg, pause, err) : no_cgroup(st, err);
+  cleanup_close int fd = state_pidfd(st);
+  return fd < 0 ? 0 : state_pidfd_kill_wait(st, fd, err);
 }
 
 static int microvm_update(const struct state *st, const struct cgroup_resources *r,
@@ -424,7 +394,7 @@ static int microvm_update(const struct state *st, const struct cgroup_resources 
 
 static int microvm_procs(const struct state *st, pid_t **pids, size_t *n, struct berth_err **err)
 {
-  return st->cg ? cgroup_pids(st->cg, pids, n, err) : no_cgroup(st, err);
+  return st->cg ? cgroup_pids(st->cg, pids, n, err) : state_no_cgroup(st, err);
 }
 
 static int microvm_procs_table(const struct state *st, int dirfd, char **table,
@@ -439,7 +409,7 @@ static int microvm_stats(const struct state *st, json_t **stats, uint64_t *oom_k
                          struct berth_err **err)
 {
   if (st->cg == NULL)
-    return no_cgroup(st, err);
+    return state_no_cgroup(st, err);
   *stats = cgroup_stats(st->cg);
   *oom_kills = cgroup_oom_kills(st->cg);
   return 0;
@@ -452,7 +422,7 @@ const struct backend_ops backend_microvm = {
     .start = linux_start, /* the same exec fifo, held by the supervisor */
     .kill = microvm_kill,
     .destroy = microvm_destroy,
-    .pause = microvm_pause,
+    .pause = state_freeze, /* the whole VMM: the guest stops with it */
     .update = microvm_update,
     .procs = microvm_procs,
     .procs_table = microvm_procs_table,

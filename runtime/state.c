@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,4 +274,44 @@ char *state_now_rfc3339(void)
   gmtime_r(&ts.tv_sec, &tm);
   strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
   return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+int state_pidfd(const struct state *st)
+{
+  if (st->pid <= 0) {
+    errno = ESRCH;
+    return -1;
+  }
+  int fd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+  if (fd < 0)
+    return -1;
+  if (proc_start_time(st->pid) != st->start_time) {
+    close(fd);
+    errno = ESRCH;
+    return -1;
+  }
+  return fd;
+}
+
+int state_pidfd_kill_wait(const struct state *st, int fd, struct berth_err **err)
+{
+  syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r;
+  do
+    r = poll(&p, 1, 10000);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return berth_err_set(err, ETIMEDOUT, "container \"%s\" did not die after SIGKILL", st->id);
+  return 0;
+}
+
+int state_no_cgroup(const struct state *st, struct berth_err **err)
+{
+  return berth_err_set(err, ENOTSUP, "container \"%s\" has no cgroup", st->id);
+}
+
+int state_freeze(const struct state *st, bool pause, struct berth_err **err)
+{
+  return st->cg ? cgroup_freeze(st->cg, pause, err) : state_no_cgroup(st, err);
 }

@@ -66,6 +66,16 @@ enum status state_status(int dirfd, const struct state *st);
 
 /* Start time of a process (clock ticks after boot); 0 when it is gone or a zombie. */
 unsigned long long proc_start_time(pid_t pid);
+/* A pidfd for the container's recorded process (pid and start time: the
+ * pidfd pins it, so a recycled pid is ruled out for every later use), or -1
+ * with ESRCH once it is gone or was replaced. */
+int state_pidfd(const struct state *st);
+/* SIGKILLs the process behind fd and waits (up to 10 s) until it is gone. */
+int state_pidfd_kill_wait(const struct state *st, int fd, struct berth_err **err);
+/* The error for a verb that needs the container's cgroup, which it lacks. */
+int state_no_cgroup(const struct state *st, struct berth_err **err);
+/* Freezes or thaws the container's cgroup; an error without one. */
+int state_freeze(const struct state *st, bool pause, struct berth_err **err);
 
 /* Current time in the state file's format. Caller frees. */
 char *state_now_rfc3339(void);
