@@ -228,6 +228,11 @@ count() {
 
 @test "microvm pause/resume: the workload stops while paused and goes on after" {
 	local c0 c1 c2
+	# The counter really advances before the pause (the shared guest may
+	# still be starting when this test runs first).
+	retry 60 0.2 test -s "$BUNDLE/rootfs/count"
+	c0=$(count)
+	retry 20 0.2 sh -c "[ \"\$(cat '$BUNDLE/rootfs/count')\" -gt $c0 ]"
 	run_berth pause "$ID"
 	[ "$status" -eq 0 ]
 	[ "$(container_status "$ID")" = paused ]
