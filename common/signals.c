@@ -19,3 +19,11 @@ void signals_default_all(void)
     if (sig != SIGKILL && sig != SIGSTOP)
       syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 }
+
+void signals_forward_set(sigset_t *set)
+{
+  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  sigfillset(set);
+  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    sigdelset(set, own[i]);
+}

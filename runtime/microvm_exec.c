@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/signals.h"
 #include "../common/fileutil.h"
 #include "../vm/vm.h"
 #include "linux.h"
@@ -66,10 +67,7 @@ _Noreturn static void standin_main(const struct state *st, int sock, struct vm_r
   if (st->cg && cgroup_enter_self(st->cg, false, &e) < 0)
     berth_err_free(&e);
   sigset_t set;
-  sigfillset(&set);
-  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-    sigdelset(&set, own[i]);
+  signals_forward_set(&set);
   sigprocmask(SIG_SETMASK, &set, NULL);
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (slave >= 0)

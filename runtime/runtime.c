@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/signals.h"
 #include "../common/fileutil.h"
 #include "../common/testhook.h"
 #include "../common/treerm.h"
@@ -698,15 +699,6 @@ int runtime_stats(const char *root, const char *id, json_t **stats, uint64_t *oo
 
 /* ---- run ---- */
 
-/* Signals berth forwards to the container; synchronous faults stay ours. */
-static void forward_set(sigset_t *set)
-{
-  sigfillset(set);
-  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-    sigdelset(set, own[i]);
-}
-
 /* ---- run with a deadline (berth sandbox) ---- */
 
 struct watch {
@@ -866,7 +858,7 @@ int runtime_run(const char *root, const char *id, const struct runtime_run_opts 
                 int *exit_status, struct berth_err **err)
 {
   sigset_t set, orig;
-  forward_set(&set);
+  signals_forward_set(&set);
   sigprocmask(SIG_BLOCK, &set, &orig);
   if (!o->detach)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -1093,7 +1085,7 @@ int runtime_exec(const char *root, const char *id, const struct runtime_exec_opt
     return -2;
   }
   sigset_t set, orig;
-  forward_set(&set);
+  signals_forward_set(&set);
   sigprocmask(SIG_BLOCK, &set, &orig);
   struct state st;
   enum status status;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/signals.h"
 #include "../common/fileutil.h"
 #include "proto.h"
 #include "vm.h"
@@ -453,10 +454,7 @@ static void children_kill(struct sess *x)
 static int signals_take(struct berth_err **err)
 {
   sigset_t set;
-  sigfillset(&set);
-  static const int own[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-    sigdelset(&set, own[i]);
+  signals_forward_set(&set);
   sigprocmask(SIG_SETMASK, &set, NULL);
   int fd = signalfd(-1, &set, SFD_CLOEXEC);
   return fd < 0 ? berth_err_sys(err, "signalfd") : fd;
